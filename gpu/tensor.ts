@@ -1,0 +1,123 @@
+// GPU tensors: a storage buffer with a shape and an element type, and the one allocator.
+import type { Gpu } from "./device.ts";
+
+export type DType = "f32" | "u32" | "i32" | "f16";
+
+const bytesPerElement: Record<DType, number> = { f32: 4, u32: 4, i32: 4, f16: 2 };
+
+export interface Tensor {
+  buffer: GPUBuffer;
+  shape: number[];
+  dtype: DType;
+  /** Number of elements. */
+  size: number;
+  label: string;
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Every tensor of the project is made here, so buffer sizes and usages have one rule. */
+export function createTensor(gpu: Gpu, shape: number[], dtype: DType = "f32", label = ""): Tensor {
+  if (shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`tensor ${label}: bad shape [${shape}]`);
+  }
+  const size = sizeOf(shape);
+  // Round up to 16 bytes so vec4 loads past an odd tail stay inside the binding.
+  const bytes = Math.max(16, Math.ceil((size * bytesPerElement[dtype]) / 16) * 16);
+  if (bytes > gpu.limits.maxStorageBufferBindingSize) {
+    throw new Error(
+      `tensor ${label} [${shape}] needs ${bytes} bytes, over the adapter's binding limit ` +
+        `${gpu.limits.maxStorageBufferBindingSize}: lower the batch size`,
+    );
+  }
+  const buffer = gpu.device.createBuffer({ size: bytes, usage, label });
+  return { buffer, shape: [...shape], dtype, size, label };
+}
+
+type HostArray = Float32Array | Uint32Array | Int32Array | Uint16Array;
+
+/** Creates a tensor and fills it from host memory. */
+export function tensorFrom(gpu: Gpu, data: HostArray, shape: number[], label = ""): Tensor {
+  const dtype: DType = data instanceof Float32Array
+    ? "f32"
+    : data instanceof Uint32Array
+    ? "u32"
+    : data instanceof Int32Array
+    ? "i32"
+    : "f16";
+  const t = createTensor(gpu, shape, dtype, label);
+  upload(gpu, t, data);
+  return t;
+}
+
+export function upload(gpu: Gpu, t: Tensor, data: HostArray, elementOffset = 0): void {
+  if (data.length + elementOffset > t.size) {
+    throw new Error(`upload to ${t.label}: ${data.length} elements do not fit ${t.size}`);
+  }
+  // writeBuffer wants a multiple of 4 bytes.
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const padded = bytes.byteLength % 4 === 0 ? bytes : (() => {
+    const p = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+    p.set(bytes);
+    return p;
+  })();
+  gpu.device.queue.writeBuffer(t.buffer, elementOffset * bytesPerElement[t.dtype], padded);
+}
+
+/** Fills a tensor with one value: tests poison outputs with NaN before a kernel writes them. */
+export function fill(gpu: Gpu, t: Tensor, value: number): void {
+  if (t.dtype === "f16") throw new Error("fill: f16 not supported");
+  const host = t.dtype === "f32"
+    ? new Float32Array(t.size).fill(value)
+    : t.dtype === "u32"
+    ? new Uint32Array(t.size).fill(value)
+    : new Int32Array(t.size).fill(value);
+  upload(gpu, t, host);
+}
+
+/** Copies a tensor back to the host. Rare by design: each wait costs milliseconds. */
+export async function readback(gpu: Gpu, t: Tensor): Promise<Float32Array> {
+  const raw = await readbackBytes(gpu, t.buffer, t.size * bytesPerElement[t.dtype]);
+  if (t.dtype === "f32") return new Float32Array(raw);
+  if (t.dtype === "u32") return Float32Array.from(new Uint32Array(raw));
+  if (t.dtype === "i32") return Float32Array.from(new Int32Array(raw));
+  const halves = new Uint16Array(raw);
+  return Float32Array.from(halves, halfToFloat);
+}
+
+export async function readbackU32(gpu: Gpu, t: Tensor): Promise<Uint32Array> {
+  return new Uint32Array(await readbackBytes(gpu, t.buffer, t.size * 4));
+}
+
+async function readbackBytes(gpu: Gpu, buffer: GPUBuffer, byteLength: number) {
+  const size = Math.max(4, Math.ceil(byteLength / 4) * 4);
+  const staging = gpu.device.createBuffer({
+    size,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const encoder = gpu.device.createCommandEncoder();
+  encoder.copyBufferToBuffer(buffer, 0, staging, 0, size);
+  gpu.device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const copy = staging.getMappedRange().slice(0, byteLength);
+  staging.unmap();
+  staging.destroy();
+  return copy;
+}
+
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+export function destroyTensor(t: Tensor): void {
+  t.buffer.destroy();
+}
