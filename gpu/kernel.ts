@@ -7,7 +7,7 @@
 //   @group(0) @binding(i) var<storage, read|read_write> <name>: <type>;   (in `bindings` order)
 // plus `const NAME = value;` for each entry of `consts` (specialisation: tile sizes, flags).
 import type { Gpu } from "./device.ts";
-import type { Tensor } from "./tensor.ts";
+import { bindingSize, type Tensor } from "./tensor.ts";
 
 export type ParamType = "u32" | "i32" | "f32";
 
@@ -158,7 +158,10 @@ export async function createDispatch(
   for (const name of Object.keys(spec.bindings)) {
     const b = buffers[name];
     if (!b) throw new Error(`kernel ${spec.name}: no buffer given for binding ${name}`);
-    entries.push({ binding: binding++, resource: { buffer: "buffer" in b ? b.buffer : b } });
+    const resource = "buffer" in b
+      ? { buffer: b.buffer, offset: b.offset, size: bindingSize(b) }
+      : { buffer: b };
+    entries.push({ binding: binding++, resource });
   }
   for (const name of Object.keys(buffers)) {
     if (!(name in spec.bindings)) throw new Error(`kernel ${spec.name}: unknown binding ${name}`);

@@ -12,6 +12,8 @@ export interface Tensor {
   /** Number of elements. */
   size: number;
   label: string;
+  /** Byte offset into `buffer`: views let all parameters share one buffer (one AdamW pass). */
+  offset: number;
 }
 
 export function sizeOf(shape: readonly number[]): number {
@@ -35,7 +37,35 @@ export function createTensor(gpu: Gpu, shape: number[], dtype: DType = "f32", la
     );
   }
   const buffer = gpu.device.createBuffer({ size: bytes, usage, label });
-  return { buffer, shape: [...shape], dtype, size, label };
+  return { buffer, shape: [...shape], dtype, size, label, offset: 0 };
+}
+
+/** Bytes a view must be aligned to: WebGPU's minStorageBufferOffsetAlignment (256 everywhere). */
+export const VIEW_ALIGN_BYTES = 256;
+
+/**
+ * A tensor that lives inside another one, `elementOffset` elements in. The offset must be a
+ * multiple of 256 bytes (64 f32 elements), WebGPU's alignment for storage bindings.
+ */
+export function tensorView(
+  parent: Tensor,
+  elementOffset: number,
+  shape: number[],
+  label = "",
+): Tensor {
+  const offset = parent.offset + elementOffset * bytesPerElement[parent.dtype];
+  const size = sizeOf(shape);
+  if (offset % VIEW_ALIGN_BYTES !== 0) throw new Error(`view ${label}: offset ${offset} unaligned`);
+  if (elementOffset + size > parent.size) {
+    throw new Error(`view ${label}: [${shape}] at ${elementOffset} overruns ${parent.label}`);
+  }
+  return { buffer: parent.buffer, shape: [...shape], dtype: parent.dtype, size, label, offset };
+}
+
+/** Bytes of the binding a kernel sees: the tensor's elements rounded up to 16 for vec4 loads. */
+export function bindingSize(t: Tensor): number {
+  const bytes = Math.max(16, Math.ceil((t.size * bytesPerElement[t.dtype]) / 16) * 16);
+  return Math.min(bytes, t.buffer.size - t.offset);
 }
 
 type HostArray = Float32Array | Uint32Array | Int32Array | Uint16Array;
@@ -65,7 +95,11 @@ export function upload(gpu: Gpu, t: Tensor, data: HostArray, elementOffset = 0):
     p.set(bytes);
     return p;
   })();
-  gpu.device.queue.writeBuffer(t.buffer, elementOffset * bytesPerElement[t.dtype], padded);
+  gpu.device.queue.writeBuffer(
+    t.buffer,
+    t.offset + elementOffset * bytesPerElement[t.dtype],
+    padded,
+  );
 }
 
 /** Fills a tensor with one value: tests poison outputs with NaN before a kernel writes them. */
@@ -81,7 +115,7 @@ export function fill(gpu: Gpu, t: Tensor, value: number): void {
 
 /** Copies a tensor back to the host. Rare by design: each wait costs milliseconds. */
 export async function readback(gpu: Gpu, t: Tensor): Promise<Float32Array> {
-  const raw = await readbackBytes(gpu, t.buffer, t.size * bytesPerElement[t.dtype]);
+  const raw = await readbackBytes(gpu, t.buffer, t.offset, t.size * bytesPerElement[t.dtype]);
   if (t.dtype === "f32") return new Float32Array(raw);
   if (t.dtype === "u32") return Float32Array.from(new Uint32Array(raw));
   if (t.dtype === "i32") return Float32Array.from(new Int32Array(raw));
@@ -90,17 +124,17 @@ export async function readback(gpu: Gpu, t: Tensor): Promise<Float32Array> {
 }
 
 export async function readbackU32(gpu: Gpu, t: Tensor): Promise<Uint32Array> {
-  return new Uint32Array(await readbackBytes(gpu, t.buffer, t.size * 4));
+  return new Uint32Array(await readbackBytes(gpu, t.buffer, t.offset, t.size * 4));
 }
 
-async function readbackBytes(gpu: Gpu, buffer: GPUBuffer, byteLength: number) {
+async function readbackBytes(gpu: Gpu, buffer: GPUBuffer, offset: number, byteLength: number) {
   const size = Math.max(4, Math.ceil(byteLength / 4) * 4);
   const staging = gpu.device.createBuffer({
     size,
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
   });
   const encoder = gpu.device.createCommandEncoder();
-  encoder.copyBufferToBuffer(buffer, 0, staging, 0, size);
+  encoder.copyBufferToBuffer(buffer, offset, staging, 0, Math.min(size, buffer.size - offset));
   gpu.device.queue.submit([encoder.finish()]);
   await staging.mapAsync(GPUMapMode.READ);
   const copy = staging.getMappedRange().slice(0, byteLength);
@@ -119,5 +153,5 @@ export function halfToFloat(h: number): number {
 }
 
 export function destroyTensor(t: Tensor): void {
-  t.buffer.destroy();
+  if (t.offset === 0) t.buffer.destroy();
 }
