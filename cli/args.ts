@@ -1,0 +1,30 @@
+// Flag parsing for every subcommand: node:util's parseArgs in strict mode, so an unknown flag or a
+// missing value is an InputError that names it, never a silent default.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { InputError } from "../errors.ts";
+
+export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
+
+export function parseFlags<T extends FlagSpec>(argv: string[], options: T, command: string) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new InputError(`${command}: ${(e as Error).message}`);
+  }
+}
+
+/** A flag that must be a number within [min, max] (integer when `integer`). */
+export function numberFlag(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  { min = -Infinity, max = Infinity, integer = false } = {},
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new InputError(`--${name} must be ${integer ? "an integer" : "a number"}, got "${value}"`);
+  }
+  if (n < min || n > max) throw new InputError(`--${name} must be in [${min}, ${max}], got ${n}`);
+  return n;
+}
