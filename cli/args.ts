@@ -23,7 +23,9 @@ export function numberFlag(
   if (value === undefined) return fallback;
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new InputError(`--${name} must be ${integer ? "an integer" : "a number"}, got "${value}"`);
+    throw new InputError(
+      `--${name} must be ${integer ? "an integer" : "a number"}, got "${value}"`,
+    );
   }
   if (n < min || n > max) throw new InputError(`--${name} must be in [${min}, ${max}], got ${n}`);
   return n;
