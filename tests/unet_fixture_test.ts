@@ -2,11 +2,12 @@
 // then one forward + L1 loss + backward on the GPU checked against every stored activation, the
 // output, the loss, all 250 parameter gradients and both input gradients.
 import { runNow } from "../gpu/kernel.ts";
-import { l1Loss, mseLoss } from "../gpu/loss.ts";
+import { mseLoss } from "../gpu/loss.ts";
 import { createSeed } from "../gpu/random.ts";
 import { readSafetensors, type SafetensorsMap } from "../gpu/safetensors.ts";
 import { createTensor, fill, readback, upload } from "../gpu/tensor.ts";
 import { buildUNet } from "../gpu/unet.ts";
+import { checkUNetCase, errorTable } from "../gpu/reference_check.ts";
 import {
   compactConfig,
   parseUNetConfig,
@@ -83,141 +84,49 @@ Deno.test("unet config: unsupported values are refused with the key named", () =
   }
 });
 
-type Row = { group: string; name: string; error: number };
-
-function printTable(rows: Row[]): void {
-  const groups = new Map<string, Row[]>();
-  for (const r of rows) groups.set(r.group, [...(groups.get(r.group) ?? []), r]);
-  const lines = ["group                      tensors  worst rel. error  (worst tensor)"];
-  for (const [group, list] of groups) {
-    const worst = list.reduce((a, b) => (b.error > a.error ? b : a));
-    lines.push(
-      `${group.padEnd(26)} ${String(list.length).padStart(7)}  ${
-        worst.error.toExponential(2).padStart(16)
-      }  ${worst.name}`,
-    );
-  }
-  console.log(lines.join("\n"));
-}
-
-const silu = (v: number) => v / (1 + Math.exp(-v));
-
 Deno.test("unet forward + L1 loss + backward match diffusers (every activation and gradient)", async () => {
   const gpu = await getGpu();
   const config = fixtureConfig();
   const weights = readFixture("unet_small/diffusion_pytorch_model.safetensors");
   const c = readFixture("unet_small_case.safetensors");
-  const get = (name: string) => {
-    const t = c.get(name);
-    if (!t) throw new Error(`fixture has no ${name}`);
-    return t.data;
-  };
-  const B = 2;
-  const unet = await buildUNet(gpu, config, { batch: B, training: false, contextLength: 1 });
-  loadParams(gpu, unet.params, weights);
-  upload(gpu, unet.sample, get("input.sample"));
-  upload(gpu, unet.timesteps, get("input.timesteps"));
-  upload(gpu, unet.encoderHiddenStates, get("input.encoder_hidden_states"));
-  const target = createTensor(gpu, unet.output.shape, "f32", "target");
-  upload(gpu, target, get("target.noise"));
-  const loss = createTensor(gpu, [1], "f32", "loss");
-  const lossDispatches = await l1Loss(gpu, {
-    pred: unet.output,
-    target,
-    dPred: unet.dOutput,
-    loss,
-    n: unet.output.size,
-  });
-  // Outputs poisoned so an element never written fails; the step runs twice so a first writer that
-  // adds instead of overwriting (stale gradients from the step before) fails too.
-  for (const t of [unet.params.grads, unet.output, unet.dSample, unet.dEncoderHiddenStates]) {
-    fill(gpu, t, NaN);
-  }
-  for (const t of unet.activations.values()) fill(gpu, t, NaN);
-  await runNow(gpu, [...unet.forward, ...lossDispatches, ...unet.backward]);
-  await runNow(gpu, [...unet.forward, ...lossDispatches, ...unet.backward]);
-
-  const rows: Row[] = [];
-  const failures: string[] = [];
-  const check = (
-    group: string,
-    name: string,
-    actual: ArrayLike<number>,
-    expected: ArrayLike<number>,
-  ) => {
-    const error = relativeError(actual, expected);
-    rows.push({ group, name, error });
-    if (!(error <= TOLERANCE)) failures.push(`${name}: ${error.toExponential(3)}`);
-  };
-
-  for (const key of c.keys()) {
-    if (!key.startsWith("act.")) continue;
-    const path = key.slice(4);
-    const expected = get(key);
-    if (path === "conv_norm_out") {
-      // The model fuses the SiLU into conv_norm_out: compare silu of the reference.
-      const mine = await readback(gpu, unet.activations.get("conv_norm_out.silu")!);
-      check("activations", key, mine.subarray(0, expected.length), expected.map(silu));
-      continue;
+  // Outputs, activations and gradients are poisoned with NaN first: an element never written, or
+  // a gradient that adds where it should overwrite, stays NaN.
+  {
+    const { rows, unmatched } = await checkUNetCase(gpu, config, weights, c, { poison: true });
+    console.log(errorTable(rows));
+    const expectedCount =
+      [...c.keys()].filter((k) => k !== "target.noise" && !k.startsWith("input.")).length;
+    if (unmatched.length) throw new Error(`no model tensor for: ${unmatched.join(", ")}`);
+    if (rows.length !== expectedCount) {
+      throw new Error(`checked ${rows.length} tensors, the case holds ${expectedCount}`);
     }
-    const t = unet.activations.get(path);
-    if (!t) {
-      failures.push(`${key}: the model has no such activation`);
-      continue;
+    const failures = rows.filter((r) => !(r.error <= TOLERANCE));
+    if (failures.length) {
+      throw new Error(
+        `${failures.length} tensors over ${TOLERANCE}:\n  ` +
+          failures.slice(0, 40).map((r) => `${r.name}: ${r.error.toExponential(3)}`).join("\n  "),
+      );
     }
-    const mine = await readback(gpu, t);
-    check("activations", key, mine.subarray(0, expected.length), expected);
   }
-  check("output", "output.sample", await readback(gpu, unet.output), get("output.sample"));
-  check("loss", "loss", await readback(gpu, loss), get("loss"));
-
-  const grads = await readback(gpu, unet.params.grads);
-  for (const e of unet.params.layout.entries) {
-    const group = e.name.includes("attentions") ? "param grads (attention)" : "param grads (other)";
-    check(
-      group,
-      `grad.${e.name}`,
-      grads.subarray(e.offset, e.offset + e.size),
-      get(`grad.${e.name}`),
-    );
-  }
-  check(
-    "input grads",
-    "grad.input.sample",
-    await readback(gpu, unet.dSample),
-    get("grad.input.sample"),
-  );
-  check(
-    "input grads",
-    "grad.input.encoder_hidden_states",
-    await readback(gpu, unet.dEncoderHiddenStates),
-    get("grad.input.encoder_hidden_states"),
-  );
 
   // A forward-only build sharing the parameters (the sampler's) gives the same output.
+  const get = (name: string) => c.get(name)!.data;
+  const trained = await buildUNet(gpu, config, { batch: 2, training: false, withBackward: false });
+  loadParams(gpu, trained.params, weights);
   const sampler = await buildUNet(gpu, config, {
-    batch: B,
+    batch: 2,
     training: false,
     withBackward: false,
-    params: unet.params,
+    params: trained.params,
   });
-  if (sampler.backward.length) failures.push("forward-only build has backward dispatches");
+  if (sampler.backward.length) throw new Error("forward-only build has backward dispatches");
   upload(gpu, sampler.sample, get("input.sample"));
   upload(gpu, sampler.timesteps, get("input.timesteps"));
   upload(gpu, sampler.encoderHiddenStates, get("input.encoder_hidden_states"));
+  fill(gpu, sampler.output, NaN);
   await runNow(gpu, sampler.forward);
-  check("output", "forward-only output", await readback(gpu, sampler.output), get("output.sample"));
-
-  printTable(rows);
-  const worst = [...rows].sort((a, b) => b.error - a.error).slice(0, 5);
-  console.log(
-    "worst tensors: " + worst.map((r) => `${r.name} ${r.error.toExponential(2)}`).join(", "),
-  );
-  if (failures.length) {
-    throw new Error(
-      `${failures.length} tensors over ${TOLERANCE}:\n  ${failures.slice(0, 40).join("\n  ")}`,
-    );
-  }
+  const error = relativeError(await readback(gpu, sampler.output), get("output.sample"));
+  if (!(error <= TOLERANCE)) throw new Error(`forward-only output off by ${error}`);
 });
 
 Deno.test("unet training mode: dropout is seeded, and the backward matches finite differences", async () => {
