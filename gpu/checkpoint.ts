@@ -30,6 +30,8 @@ export interface CheckpointContents {
   unet: NamedTensor[];
   embedding?: NamedTensor[];
   info: Record<string, unknown>;
+  /** More files written into the folder with the same atomic swap (e.g. the trainer's state). */
+  extraFiles?: Record<string, Uint8Array>;
 }
 
 export interface LoadedCheckpoint {
@@ -71,6 +73,12 @@ export async function saveCheckpointFolder(dir: string, c: CheckpointContents): 
   if (c.embedding) {
     const embedding = c.embedding;
     files.push(serialise(CHECKPOINT_FILES.embedding, () => writeSafetensors(embedding, METADATA)));
+  }
+  for (const [name, bytes] of Object.entries(c.extraFiles ?? {})) {
+    if (name.includes("/") || Object.values(CHECKPOINT_FILES).some((f) => f === name)) {
+      throw new CheckpointError(`saving checkpoint ${dir}: extra file name ${name} not allowed`);
+    }
+    files.push([name, bytes]);
   }
 
   const stamp = `${Deno.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;

@@ -104,6 +104,12 @@ export class SpriteSampler {
     if (!model.embeddingParams) {
       throw new Error("this checkpoint has no class-embedding net, so it cannot sample by class");
     }
+    const { in_channels, out_channels } = model.config;
+    if (in_channels !== 3 || out_channels !== 3) {
+      throw new Error(
+        `sprites are RGB: this UNet has ${in_channels} input and ${out_channels} output channels`,
+      );
+    }
   }
 
   get classes(): number {
@@ -176,9 +182,10 @@ export class SpriteSampler {
           itemSize: size,
         },
       );
-    // The first B items are the ones returned; with guidance the second half mirrors them.
-    const sample = guided ? tensorView(unet.sample, 0, [n]) : unet.sample;
-    const mirror = guided ? tensorView(unet.sample, n, [n]) : undefined;
+    // With guidance the sample lives in its own buffer and is copied into both halves of the
+    // UNet's input each step (a copy between two views of one buffer would alias read and write).
+    const sample = guided ? createTensor(gpu, [n], "f32", "sampler.sample") : unet.sample;
+    const halves = guided ? [tensorView(unet.sample, 0, [n]), tensorView(unet.sample, n, [n])] : [];
     const eps = guided ? createTensor(gpu, [n], "f32", "sampler.eps") : unet.output;
     const noise = createTensor(gpu, [n], "f32", "sampler.noise");
 
@@ -190,7 +197,7 @@ export class SpriteSampler {
     scheduler.setTimesteps(req.steps);
     const guidance: Dispatch[] = [];
     for (const [k, t] of scheduler.timesteps.entries()) {
-      if (mirror) dispatches.push(await addInto(gpu, { x: sample, y: mirror }));
+      for (const half of halves) dispatches.push(await addInto(gpu, { x: sample, y: half }));
       dispatches.push(
         await createDispatch(gpu, fillValueKernel, { out: unet.timesteps }, grid1d(rows, WG), {
           n: rows,

@@ -125,14 +125,19 @@ async function namedTensors(gpu: Gpu, store: ParamStore): Promise<NamedTensor[]>
   return store.layout.entries.map((e) => [e.name, e.shape, all.slice(e.offset, e.offset + e.size)]);
 }
 
-/** Writes the model (atomically) as a diffusers folder plus emb_net.safetensors and our JSON. */
+/**
+ * Writes the model (atomically) as a diffusers folder plus emb_net.safetensors and our JSON, and
+ * any `extraFiles` (the trainer's optimizer and training state) in the same swap.
+ */
 export async function saveSpriteModel(
   gpu: Gpu,
   dir: string,
   model: SpriteModel,
   info: Record<string, unknown> = model.info,
+  extraFiles?: Record<string, Uint8Array>,
 ): Promise<void> {
   await saveCheckpointFolder(dir, {
+    extraFiles,
     config: { _class_name: "UNet2DConditionModel", ...model.config },
     unet: await namedTensors(gpu, model.unetParams),
     embedding: model.embeddingParams ? await namedTensors(gpu, model.embeddingParams) : undefined,
