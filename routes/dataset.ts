@@ -1,0 +1,82 @@
+// GET /api/dataset: the report of the serving model's training data (counts per class before and
+// after cleaning); GET /api/dataset/examples.png: sprites the cleaning removed or kept. The files
+// are the ones the checkpoint names, else the bundled set. Loaded once per file pair.
+import { type DatasetReport, datasetReport } from "../data/clean.ts";
+import { BUNDLED_LABELS_PATH, BUNDLED_SPRITES_PATH } from "../data/generate.ts";
+import { classIndex } from "../data/labels.ts";
+import { encodePng, spriteGrid } from "../data/png.ts";
+import { reportJson } from "../data/report.ts";
+import { classIndices, loadSpriteDataset, type SpriteDataset } from "../data/sprites.ts";
+import { InputError } from "../errors.ts";
+import type { SpriteModel } from "../gpu/sprite_model.ts";
+import { json, numberField, png, queryObject, route } from "./http.ts";
+
+interface Loaded {
+  files: { sprites: string; labels: string };
+  dataset: SpriteDataset;
+  report: DatasetReport;
+  classes: Uint8Array;
+}
+
+const cache = new Map<string, Promise<Loaded>>();
+
+/** The training files a checkpoint records (`data: {sprites, labels}`), else the bundled set. */
+export function trainingFiles(model: SpriteModel): { sprites: string; labels: string } {
+  const info = model.info as Record<string, unknown>;
+  const data = (info.data ?? info.dataset ?? info) as Record<string, unknown>;
+  if (typeof data?.sprites === "string" && typeof data?.labels === "string") {
+    return { sprites: data.sprites, labels: data.labels };
+  }
+  return { sprites: BUNDLED_SPRITES_PATH, labels: BUNDLED_LABELS_PATH };
+}
+
+function load(model: SpriteModel): Promise<Loaded> {
+  const files = trainingFiles(model);
+  const key = `${files.sprites}\n${files.labels}\n${model.classNames.join(",")}`;
+  let loaded = cache.get(key);
+  if (!loaded) {
+    loaded = (async () => {
+      const dataset = await loadSpriteDataset(files.sprites, files.labels, model.classNames);
+      return { files, dataset, report: datasetReport(dataset), classes: classIndices(dataset) };
+    })();
+    cache.set(key, loaded);
+    loaded.catch(() => cache.delete(key));
+  }
+  return loaded;
+}
+
+export const datasetRoutes = [
+  route("GET", "/api/dataset", async (_req, ctx) => {
+    const { report, files } = await load(ctx.model);
+    return json(reportJson(report, files));
+  }),
+  route("GET", "/api/dataset/examples.png", async (req, ctx) => {
+    const q = queryObject(new URL(req.url));
+    const kind = q.kind ?? "removed";
+    if (kind !== "removed" && kind !== "kept") {
+      throw new InputError(`kind must be "removed" or "kept", got "${kind}"`);
+    }
+    const count = numberField(q.count, "count", 32, { min: 1, max: 256, integer: true });
+    const scale = numberField(q.scale, "scale", 4, { min: 1, max: 16, integer: true });
+    const { dataset, report, classes } = await load(ctx.model);
+    const cls = q.class === undefined ? -1 : classIndex(dataset.classNames, q.class);
+    const removed = new Set(report.removedIndices);
+    const picked: number[] = [];
+    for (let i = 0; i < dataset.count && picked.length < count; i++) {
+      if (removed.has(i) === (kind === "removed") && (cls < 0 || classes[i] === cls)) {
+        picked.push(i);
+      }
+    }
+    const px = dataset.height * dataset.width * 3;
+    const sprites = picked.map((i) => dataset.images.subarray(i * px, (i + 1) * px));
+    const cols = Math.max(1, Math.min(sprites.length, 8));
+    const rows = Math.max(1, Math.ceil(sprites.length / cols));
+    const grid = spriteGrid(sprites, rows, cols, scale, {
+      spriteHeight: dataset.height,
+      spriteWidth: dataset.width,
+    });
+    return png(encodePng(grid.rgb, grid.width, grid.height), {
+      "x-sprites": String(picked.length),
+    });
+  }),
+];

@@ -1,0 +1,121 @@
+// What every route shares: JSON answers, the {error, detail} error body, bounded JSON bodies and
+// checked query and body fields. Every refusal is an InputError carrying its HTTP status.
+import { InputError } from "../errors.ts";
+import type { AppContext } from "./app.ts";
+
+export type Handler = (req: Request, ctx: AppContext, match: URLPatternResult) => Promise<Response>;
+
+export interface Route {
+  method: "GET" | "POST" | "DELETE";
+  pattern: URLPattern;
+  handle: Handler;
+}
+
+export function route(method: Route["method"], pathname: string, handle: Handler): Route {
+  return { method, pattern: new URLPattern({ pathname }), handle };
+}
+
+export const STATUS_TEXT: Record<number, string> = {
+  400: "bad request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not found",
+  405: "method not allowed",
+  406: "not acceptable",
+  409: "conflict",
+  413: "payload too large",
+  415: "unsupported media type",
+  500: "internal error",
+  503: "unavailable",
+};
+
+export function json(data: unknown, status = 200, headers: HeadersInit = {}): Response {
+  return new Response(JSON.stringify(data), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+export function errorResponse(status: number, detail: string): Response {
+  return json({ error: STATUS_TEXT[status] ?? `status ${status}`, detail }, status);
+}
+
+export function png(bytes: Uint8Array, headers: HeadersInit = {}): Response {
+  return new Response(bytes as Uint8Array<ArrayBuffer>, {
+    headers: { "content-type": "image/png", "cache-control": "no-store", ...headers },
+  });
+}
+
+/** Reads a JSON object body of at most `limit` bytes: 413 past it, 400 for anything not JSON. */
+export async function readJsonObject(
+  req: Request,
+  limit: number,
+): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > limit) {
+    throw new InputError(`the body is ${declared} bytes; the limit is ${limit}`, 413);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    for await (const chunk of req.body) {
+      size += chunk.length;
+      if (size > limit) throw new InputError(`the body is over the limit of ${limit} bytes`, 413);
+      chunks.push(chunk);
+    }
+  }
+  const text = new TextDecoder().decode(concat(chunks, size));
+  if (text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`the body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InputError("the body must be a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+export interface NumberRule {
+  min: number;
+  max: number;
+  integer?: boolean;
+}
+
+/**
+ * A number field from a JSON body or a query string (where it arrives as text); absent -> fallback.
+ */
+export function numberField(
+  value: unknown,
+  name: string,
+  fallback: number,
+  rule: NumberRule,
+): number {
+  if (value === undefined || value === null || value === "") return fallback;
+  const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : NaN;
+  if (!Number.isFinite(n) || (rule.integer && !Number.isInteger(n))) {
+    throw new InputError(
+      `${name} must be ${rule.integer ? "an integer" : "a number"}, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (n < rule.min || n > rule.max) {
+    throw new InputError(`${name} must be in [${rule.min}, ${rule.max}], got ${n}`);
+  }
+  return n;
+}
+
+export function queryObject(url: URL): Record<string, string> {
+  return Object.fromEntries(url.searchParams.entries());
+}

@@ -1,0 +1,45 @@
+// The page: files from static/ only, by name, with their content types. A name is one path
+// segment without a leading dot, so nothing outside static/ (or hidden inside it) can be reached,
+// however the path is encoded.
+import { InputError } from "../errors.ts";
+import { route } from "./http.ts";
+
+export const STATIC_DIR = decodeURIComponent(new URL("../static/", import.meta.url).pathname);
+
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  png: "image/png",
+  svg: "image/svg+xml",
+  ico: "image/x-icon",
+  json: "application/json; charset=utf-8",
+};
+
+async function serveFile(name: string): Promise<Response> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(name);
+  } catch {
+    throw new InputError(`bad file name "${name}"`);
+  }
+  const type = TYPES[decoded.split(".").pop() ?? ""];
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(decoded) || decoded.includes("..") || !type) {
+    throw new InputError(`no such file: ${decoded}`, 404);
+  }
+  let body: Uint8Array;
+  try {
+    body = await Deno.readFile(STATIC_DIR + decoded);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new InputError(`no such file: ${decoded}`, 404);
+    throw e;
+  }
+  return new Response(body as Uint8Array<ArrayBuffer>, {
+    headers: { "content-type": type, "cache-control": "no-cache" },
+  });
+}
+
+export const staticRoutes = [
+  route("GET", "/", () => serveFile("index.html")),
+  route("GET", "/static/:name", (_req, _ctx, m) => serveFile(m.pathname.groups.name ?? "")),
+];
