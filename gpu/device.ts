@@ -51,6 +51,7 @@ const limitNames = [
   "maxStorageBuffersPerShaderStage",
   "maxUniformBufferBindingSize",
   "maxBindGroups",
+  "maxTextureDimension2D",
 ] as const;
 
 async function acquire(): Promise<Gpu> {

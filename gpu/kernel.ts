@@ -16,7 +16,10 @@ export interface KernelSpec {
   name: string;
   /** Uniform parameters, in struct order; the WGSL sees them as `p.<name>`. */
   params?: Record<string, ParamType>;
-  /** Storage buffers: "read" | "write", optionally followed by a WGSL type (default array<f32>). */
+  /**
+   * Storage buffers: "read" | "write", optionally followed by a WGSL type (default array<f32>).
+   * "texture read" | "texture write": an rgba32float storage texture (bound as a GPUTextureView).
+   */
   bindings: Record<string, string>;
   /** Compile-time constants, emitted as WGSL `const` (integers as u32, unless given as "1.5f"). */
   consts?: Record<string, number | string | boolean>;
@@ -57,6 +60,14 @@ export function kernelSource(spec: KernelSpec): string {
   }
   for (const [name, decl] of Object.entries(spec.bindings)) {
     const [access, ...type] = decl.trim().split(/\s+/);
+    if (access === "texture" && (type[0] === "read" || type[0] === "write")) {
+      lines.push(
+        `@group(0) @binding(${binding++}) var ${name}: texture_storage_2d<rgba32float, ${
+          type[0]
+        }>;`,
+      );
+      continue;
+    }
     if (access !== "read" && access !== "write") {
       throw new Error(`kernel ${spec.name}: binding ${name} must start with read or write`);
     }
@@ -136,7 +147,7 @@ function packParams(spec: KernelSpec, values: Record<string, number>): ArrayBuff
 export async function createDispatch(
   gpu: Gpu,
   spec: KernelSpec,
-  buffers: Record<string, Tensor | GPUBuffer>,
+  buffers: Record<string, Tensor | GPUBuffer | GPUTextureView>,
   workgroups: [number, number?, number?],
   params: Record<string, number> = {},
 ): Promise<Dispatch> {
@@ -158,7 +169,9 @@ export async function createDispatch(
   for (const name of Object.keys(spec.bindings)) {
     const b = buffers[name];
     if (!b) throw new Error(`kernel ${spec.name}: no buffer given for binding ${name}`);
-    const resource = "buffer" in b
+    const resource: GPUBindingResource = b instanceof GPUTextureView
+      ? b
+      : "buffer" in b
       ? { buffer: b.buffer, offset: b.offset, size: bindingSize(b) }
       : { buffer: b };
     entries.push({ binding: binding++, resource });

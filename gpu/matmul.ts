@@ -4,14 +4,17 @@
 //   A_i stored [M, K] ([K, M] when transA), B_i stored [K, N] ([N, K] when transB), row-major.
 //
 // Two configurations of one kernel family, picked by adapter class:
-// - "cpu" (llvmpipe): every invocation owns a TM x TN register tile, K advances 4 at a time, loads are
-//   vec4 along each matrix's contiguous axis (scalar when that axis or a stride is not a multiple of
-//   4), no workgroup memory. The body is generated fully unrolled so every value stays in a register.
+// - "cpu" (llvmpipe): gpu/matmul_cpu.ts packs both operands into rgba32float storage textures and
+//   runs a register-tile kernel on them (llvmpipe's storage-buffer loads are ~10x slower than its
+//   storage-texture loads; see there). Shapes whose packed operands exceed the texture size limit
+//   fall back to the register-tile kernel below, which reads the buffers directly: every invocation
+//   owns a TM x TN register tile, K advances 4 at a time, vec4 loads where aligned.
 // - "gpu": a 64x64 workgroup tile staged through workgroup memory, 16x16 threads, 4x4 per thread.
 // Long K with few output tiles is split (split-K): partial products go to a scratch tensor allocated
 // here at build time, and one more dispatch sums them (plus bias / accumulate) into C.
 import type { AdapterClass, Gpu } from "./device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "./kernel.ts";
+import { CPU_TILE, cpuTextureGemm, cpuTexturesFit } from "./matmul_cpu.ts";
 import { createTensor, type Tensor } from "./tensor.ts";
 
 export interface MatmulArgs {
@@ -59,8 +62,8 @@ const params = {
   kChunk: "u32",
 } as const;
 
-// Register tile of the "cpu" configuration; 16x16 outputs, 8 invocations along x (the SIMD axis).
-// 16x32 and 32x16 measured no better here, and compile 2-3x slower (~0.5 s per variant).
+// Register tile of the "cpu" fallback (operands past the texture size limit); 16x16 outputs, 8
+// invocations along x (the SIMD axis).
 const CPU = { TM: 16, TN: 16, WGX: 8, WGY: 1 };
 // Workgroup tile of the "gpu" configuration.
 const GPU_TILE = 64;
@@ -341,7 +344,7 @@ function splitReduceKernel(bias: boolean, accumulate: boolean): KernelSpec {
  */
 function chooseSplits(config: AdapterClass, M: number, N: number, K: number, batch: number) {
   const tiles = config === "cpu"
-    ? Math.ceil(M / CPU.TM) * Math.ceil(N / CPU.TN) * batch
+    ? Math.ceil(M / CPU_TILE.TM) * Math.ceil(N / CPU_TILE.TN) * batch
     : Math.ceil(M / GPU_TILE) * Math.ceil(N / GPU_TILE) * batch;
   const wantTiles = config === "cpu" ? 64 : 264; // invocations for 2+ cores / 2 waves of an H100
   const minChunk = config === "cpu" ? 512 : 256;
@@ -389,26 +392,38 @@ export async function matmul(gpu: Gpu, args: MatmulArgs): Promise<Dispatch[]> {
     vecB: aligned(transB ? K : N, strideB),
     vecC: !split && aligned(N, strideC),
   };
-  const spec = config === "cpu" ? registerTileKernel(flags) : workgroupTileKernel(flags);
-  const tileM = config === "cpu" ? CPU.TM * CPU.WGY : GPU_TILE;
-  const tileN = config === "cpu" ? CPU.TN * CPU.WGX : GPU_TILE;
-  const groups: [number, number, number] = [
-    Math.ceil(N / tileN),
-    Math.ceil(M / tileM),
-    batch * splits,
-  ];
-  const shape = { M, N, K, strideA, strideB, splits, kChunk };
-  if (!split) {
-    const buffers: Record<string, Tensor> = { a, b, c };
-    if (bias) buffers.bias = bias;
-    return [await createDispatch(gpu, spec, buffers, groups, { ...shape, strideC })];
+  const shape = { M, N, K, strideA, strideB, splits, kChunk, strideC: split ? M * N : strideC };
+  // Partial products of split-K go to scratch [batch, splits, M, N]; one more dispatch sums them.
+  const out = split ? createTensor(gpu, [batch, splits, M, N], "f32", "matmul.splitK") : c;
+  const outBias = split ? undefined : bias;
+  let first: Dispatch[];
+  if (config === "cpu" && cpuTexturesFit(gpu, { M, N, K, batch, strideA, strideB })) {
+    first = await cpuTextureGemm(gpu, {
+      ...shape,
+      a,
+      b,
+      c: out,
+      bias: outBias,
+      batch,
+      transA,
+      transB,
+      flags: { bias: flags.bias, accumulate: flags.accumulate, vecC: flags.vecC },
+    });
+  } else {
+    const spec = config === "cpu" ? registerTileKernel(flags) : workgroupTileKernel(flags);
+    const tileM = config === "cpu" ? CPU.TM * CPU.WGY : GPU_TILE;
+    const tileN = config === "cpu" ? CPU.TN * CPU.WGX : GPU_TILE;
+    const groups: [number, number, number] = [
+      Math.ceil(N / tileN),
+      Math.ceil(M / tileM),
+      batch * splits,
+    ];
+    const buffers: Record<string, Tensor> = { a, b, c: out };
+    if (outBias) buffers.bias = outBias;
+    first = [await createDispatch(gpu, spec, buffers, groups, shape)];
   }
-  const partial = createTensor(gpu, [batch, splits, M, N], "f32", "matmul.splitK");
-  const partials = await createDispatch(gpu, spec, { a, b, c: partial }, groups, {
-    ...shape,
-    strideC: M * N,
-  });
-  const reduceBuffers: Record<string, Tensor> = { partial, c };
+  if (!split) return first;
+  const reduceBuffers: Record<string, Tensor> = { partial: out, c };
   if (bias) reduceBuffers.bias = bias;
   const total = batch * M * N;
   const reduce = await createDispatch(
@@ -418,7 +433,7 @@ export async function matmul(gpu: Gpu, args: MatmulArgs): Promise<Dispatch[]> {
     grid1d(total, 64),
     { total, mn: M * N, N, splits, strideC },
   );
-  return [partials, reduce];
+  return [...first, reduce];
 }
 
 function sumRowsKernel(accumulate: boolean): KernelSpec {

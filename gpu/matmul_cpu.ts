@@ -1,0 +1,255 @@
+// The "cpu" (llvmpipe) GEMM path of gpu/matmul.ts: both operands are first packed into rgba32float
+// storage textures, then a register-tile kernel reads them with textureLoad.
+//
+// Why textures: llvmpipe (Mesa 22.3) compiles every storage-buffer access as a loop over the 8 SIMD
+// lanes with a branch and a bounds check per lane and component, whatever the index pattern; a
+// read-only storage-texture load is a vectorised gather. Measured on a 512^3 GEMM (2 cores): storage
+// loads ~3 GFLOP/s, sampled textures ~15-19, storage textures ~30-40. The packs read each input
+// element once (O(MK + KN)), the GEMM reads texels O(MNK / tile) times.
+//
+// Texture layouts (texel = 4 consecutive elements of the row):
+//   tA: [itemsA * Mp rows, K4 texels], row item*Mp + m holds op(A_item)[m, 0..K), zero-padded
+//   tB: [itemsB * Kp rows, Np/4 texels], row item*Kp + k holds op(B_item)[k, 0..N), zero-padded
+// Mp, Np are M, N rounded up to the register tile and Kp = 4 * K4, so every GEMM load is in bounds
+// and padded rows and columns contribute zeros.
+import type { Gpu } from "./device.ts";
+import { createDispatch, type Dispatch, type KernelSpec } from "./kernel.ts";
+import type { Tensor } from "./tensor.ts";
+
+/** Outputs per invocation (TM x TN) and workgroup shape; 16x8 in 8x8 measured best of 4x4..16x16. */
+export const CPU_TILE = { TM: 16, TN: 8, WGX: 8, WGY: 8 };
+
+const xyzw = "xyzw";
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * texel (x, y) of t = op(X_item)[r, 4x..4x+3], item = y / itemRows, r = y % itemRows.
+ * SIMD lanes run along the source's contiguous axis: texel x when X is stored [R, C] (one vec4 load
+ * when VEC4: C and the batch stride are multiples of 4), texel y when it is stored [C, R].
+ */
+function packKernel(trans: boolean, vec4: boolean): KernelSpec {
+  return {
+    name: "matmulPackTexture",
+    params: { R: "u32", C: "u32", itemRows: "u32", stride: "u32", width: "u32", height: "u32" },
+    bindings: { x: vec4 ? "read array<vec4<f32>>" : "read", t: "texture write" },
+    consts: { TRANS: trans },
+    code: /* wgsl */ `
+@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let xy = select(gid.xy, gid.yx, TRANS);
+  if (xy.x >= p.width || xy.y >= p.height) { return; }
+  let item = xy.y / p.itemRows;
+  let r = xy.y - item * p.itemRows;
+  let base = item * p.stride;
+  var v = vec4f(0.0);
+  if (r < p.R) {
+    ${
+      vec4
+        ? "if (xy.x * 4u < p.C) { v = x[(base + r * p.C) / 4u + xy.x]; }"
+        : `for (var q = 0u; q < 4u; q++) {
+      let c = xy.x * 4u + q;
+      // X stored [R, C], or [C, R] when transposed.
+      if (c < p.C) { v[q] = x[base + select(r * p.C + c, c * p.R + r, TRANS)]; }
+    }`
+    }
+  }
+  textureStore(t, xy, v);
+}`,
+  };
+}
+
+export interface CpuFlags {
+  bias: boolean;
+  accumulate: boolean;
+  /** C (and bias) are read as array<vec4f>: N and the batch stride of C are multiples of 4. */
+  vecC: boolean;
+}
+
+function textureTileKernel(f: CpuFlags): KernelSpec {
+  const { TM, TN } = CPU_TILE;
+  const J = TN / 4;
+  const L: string[] = [];
+  for (const i of range(TM)) for (const j of range(J)) L.push(`var acc${i}_${j} = vec4f(0.0);`);
+  L.push("for (var k4 = k4Begin; k4 < k4End; k4++) {");
+  for (const i of range(TM)) L.push(`  let a${i} = textureLoad(tA, vec2u(k4, aRow + ${i}u));`);
+  for (const kk of range(4)) {
+    for (const j of range(J)) {
+      L.push(`  let b${kk}_${j} = textureLoad(tB, vec2u(nt + ${j}u, bRow + k4 * 4u + ${kk}u));`);
+    }
+  }
+  // One accumulator's four k steps back to back: it is loaded and stored once if it spilled.
+  for (const i of range(TM)) {
+    for (const j of range(J)) {
+      for (const kk of range(4)) {
+        L.push(`  acc${i}_${j} = fma(vec4f(a${i}.${xyzw[kk]}), b${kk}_${j}, acc${i}_${j});`);
+      }
+    }
+  }
+  L.push("}");
+  L.push("let cBase = z * p.strideC;");
+  for (const i of range(TM)) {
+    L.push(`if (m0 + ${i}u < p.M) {`, `  let row = cBase + (m0 + ${i}u) * p.N + n0;`);
+    for (const j of range(J)) {
+      if (f.vecC) {
+        L.push(`  if (n0 + ${4 * j}u < p.N) {`, `    var v = acc${i}_${j};`);
+        if (f.bias) L.push(`    v += bias[(n0 >> 2u) + ${j}u];`);
+        L.push(
+          `    let o = (row >> 2u) + ${j}u;`,
+          "    if (ACCUMULATE) { v += c[o]; }",
+          "    c[o] = v;",
+          "  }",
+        );
+      } else {
+        for (const q of range(4)) {
+          const n = 4 * j + q;
+          L.push(`  if (n0 + ${n}u < p.N) {`, `    var v = acc${i}_${j}.${xyzw[q]};`);
+          if (f.bias) L.push(`    v += bias[n0 + ${n}u];`);
+          L.push(
+            `    if (ACCUMULATE) { v += c[row + ${n}u]; }`,
+            `    c[row + ${n}u] = v;`,
+            "  }",
+          );
+        }
+      }
+    }
+    L.push("}");
+  }
+  const vt = f.vecC ? "array<vec4<f32>>" : "array<f32>";
+  const bindings: Record<string, string> = { tA: "texture read", tB: "texture read" };
+  if (f.bias) bindings.bias = `read ${vt}`;
+  bindings.c = `write ${vt}`;
+  return {
+    name: "matmulTextureTile",
+    params: {
+      M: "u32",
+      N: "u32",
+      K4: "u32",
+      itemRowsA: "u32",
+      itemRowsB: "u32",
+      strideC: "u32",
+      splits: "u32",
+      kChunk4: "u32",
+    },
+    bindings,
+    consts: { TM, TN, WGX: CPU_TILE.WGX, WGY: CPU_TILE.WGY, ACCUMULATE: f.accumulate },
+    code: /* wgsl */ `
+@compute @workgroup_size(WGX, WGY) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let n0 = gid.x * TN;
+  let m0 = gid.y * TM;
+  if (m0 >= p.M || n0 >= p.N) { return; }
+  let z = gid.z;
+  let item = z / p.splits;
+  let k4Begin = (z - item * p.splits) * p.kChunk4;
+  let k4End = min(p.K4, k4Begin + p.kChunk4);
+  // itemRows is 0 for a broadcast operand (batch stride 0): every item reads item 0.
+  let aRow = item * p.itemRowsA + m0;
+  let bRow = item * p.itemRowsB;
+  let nt = n0 >> 2u;
+  ${L.join("\n  ")}
+}`,
+  };
+}
+
+export interface CpuGemm {
+  a: Tensor;
+  b: Tensor;
+  c: Tensor;
+  bias?: Tensor;
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  transA: boolean;
+  transB: boolean;
+  strideA: number;
+  strideB: number;
+  strideC: number;
+  splits: number;
+  /** Elements of K per split, a multiple of 4. */
+  kChunk: number;
+  flags: CpuFlags;
+}
+
+function textureShapes(g: Pick<CpuGemm, "M" | "N" | "K" | "batch" | "strideA" | "strideB">) {
+  const Mp = Math.ceil(g.M / CPU_TILE.TM) * CPU_TILE.TM;
+  const K4 = Math.ceil(g.K / 4);
+  const Np = Math.ceil(g.N / CPU_TILE.TN) * CPU_TILE.TN;
+  const itemsA = g.strideA === 0 ? 1 : g.batch;
+  const itemsB = g.strideB === 0 ? 1 : g.batch;
+  return { Mp, K4, Np, itemsA, itemsB, a: [K4, itemsA * Mp], b: [Np / 4, itemsB * K4 * 4] };
+}
+
+/** Whether both packed operands fit the device's 2-D texture limit. */
+export function cpuTexturesFit(
+  gpu: Gpu,
+  g: Pick<CpuGemm, "M" | "N" | "K" | "batch" | "strideA" | "strideB">,
+): boolean {
+  const s = textureShapes(g);
+  return [...s.a, ...s.b].every((d) => d <= gpu.limits.maxTextureDimension2D);
+}
+
+/** Pack A, pack B, GEMM: three dispatches (the textures are allocated here, at build time). */
+export async function cpuTextureGemm(gpu: Gpu, g: CpuGemm): Promise<Dispatch[]> {
+  const s = textureShapes(g);
+  const texture = (size: number[], label: string) =>
+    gpu.device.createTexture({
+      size: [size[0], size[1]],
+      format: "rgba32float",
+      usage: GPUTextureUsage.STORAGE_BINDING,
+      label,
+    }).createView();
+  const tA = texture(s.a, "matmul.packedA");
+  const tB = texture(s.b, "matmul.packedB");
+  const pack = (
+    x: Tensor,
+    t: GPUTextureView,
+    size: number[],
+    o: { trans: boolean; R: number; C: number; items: number; stride: number },
+  ) =>
+    createDispatch(
+      gpu,
+      packKernel(o.trans, !o.trans && o.C % 4 === 0 && o.stride % 4 === 0),
+      { x, t },
+      o.trans
+        ? [Math.ceil(size[1] / 8), Math.ceil(size[0] / 8)]
+        : [Math.ceil(size[0] / 8), Math.ceil(size[1] / 8)],
+      {
+        R: o.R,
+        C: o.C,
+        itemRows: size[1] / o.items,
+        stride: o.stride,
+        width: size[0],
+        height: size[1],
+      },
+    );
+  const packA = await pack(g.a, tA, s.a, {
+    trans: g.transA,
+    R: g.M,
+    C: g.K,
+    items: s.itemsA,
+    stride: g.strideA,
+  });
+  const packB = await pack(g.b, tB, s.b, {
+    trans: g.transB,
+    R: g.K,
+    C: g.N,
+    items: s.itemsB,
+    stride: g.strideB,
+  });
+  const buffers: Record<string, Tensor | GPUTextureView> = { tA, tB, c: g.c };
+  if (g.bias) buffers.bias = g.bias;
+  const gemm = await createDispatch(gpu, textureTileKernel(g.flags), buffers, [
+    Math.ceil(g.N / (CPU_TILE.TN * CPU_TILE.WGX)),
+    Math.ceil(g.M / (CPU_TILE.TM * CPU_TILE.WGY)),
+    g.batch * g.splits,
+  ], {
+    M: g.M,
+    N: g.N,
+    K4: s.K4,
+    itemRowsA: g.strideA === 0 ? 0 : s.Mp,
+    itemRowsB: g.strideB === 0 ? 0 : s.K4 * 4,
+    strideC: g.strideC,
+    splits: g.splits,
+    kChunk4: g.kChunk / 4,
+  });
+  return [packA, packB, gemm];
+}
