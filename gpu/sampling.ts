@@ -218,38 +218,23 @@ export class SpriteSampler {
       }
       const s = scheduler.stepScalars(t);
       const modelOutput = guided ? eps : tensorView(unet.output, 0, [n]);
-      if (scheduler instanceof DDIMScheduler) {
-        const noisy = req.eta > 0;
-        if (noisy) dispatches.push(await fillNormal({ out: noise, stream: k + 1 }));
-        dispatches.push(
-          await ddimStep(gpu, {
-            modelOutput,
-            sample,
-            out: sample,
-            noise: noisy ? noise : undefined,
-            alphaProdT: s.alphaProdT,
-            alphaProdTPrev: s.alphaProdTPrev,
-            eta: req.eta,
-            clipSample: true,
-            n,
-          }),
-        );
-      } else {
-        const noisy = t > 0;
-        if (noisy) dispatches.push(await fillNormal({ out: noise, stream: k + 1 }));
-        dispatches.push(
-          await ddpmStep(gpu, {
-            modelOutput,
-            sample,
-            out: sample,
-            noise: noisy ? noise : undefined,
-            alphaProdT: s.alphaProdT,
-            alphaProdTPrev: s.alphaProdTPrev,
-            clipSample: true,
-            n,
-          }),
-        );
-      }
+      // DDIM adds variance noise when eta > 0; DDPM at every step but the last (t = 0).
+      const ddim = scheduler instanceof DDIMScheduler;
+      const noisy = ddim ? req.eta > 0 : t > 0;
+      if (noisy) dispatches.push(await fillNormal({ out: noise, stream: k + 1 }));
+      const step = {
+        modelOutput,
+        sample,
+        out: sample,
+        noise: noisy ? noise : undefined,
+        alphaProdT: s.alphaProdT,
+        alphaProdTPrev: s.alphaProdTPrev,
+        clipSample: true,
+        n,
+      };
+      dispatches.push(
+        await (ddim ? ddimStep(gpu, { ...step, eta: req.eta }) : ddpmStep(gpu, step)),
+      );
     }
     return { batch, labels: emb.input, itemSeeds, sample, dispatches, guidance };
   }
