@@ -2,15 +2,17 @@
 // x [B, Cin, H, W], weight [Cout, Cin, k, k], bias [Cout], y [B, Cout, OH, OW].
 //
 // Forward, and the input gradient of a stride-1 conv (a conv of dy with the flipped, transposed
-// weights), share one direct kernel. On llvmpipe every storage load is a per-lane gather costing tens
-// of cycles while an FMA costs one, so the kernel is built around loads: each invocation computes a
-// ROWS x COLS x OC block of outputs from one (window + OC*k*k) load per input channel, with the loops
-// unrolled into scalar registers by the generator below. No workgroup memory (barriers cost more
-// than they save on llvmpipe). The backward kernels are in conv2d_backward.ts; plain
-// one-element-per-invocation kernels, the tests' reference, are in conv2d_reference.ts.
-// Discrete GPUs ("gpu" adapter class) run the same kernels with 64-wide workgroups for now; an
+// weights), share one direct kernel: each invocation computes a ROWS x COLS x OC block of outputs
+// from one (window + OC*k*k) load per input channel, with the loops unrolled into scalar registers
+// by the generator below. No workgroup memory. The backward kernels are in conv2d_backward.ts;
+// plain one-element-per-invocation kernels, the tests' reference, are in conv2d_reference.ts.
+// CPU adapters ("cpu" class, llvmpipe) pack the operands into storage textures first and run the
+// kernels of conv2d_cpu.ts / conv2d_cpu_gemm.ts (llvmpipe's storage-buffer reads are ~10x dearer
+// than its texture reads); the buffer kernels here remain their fallback past the texture size
+// limit. Discrete GPUs ("gpu" class) run the buffer kernels with 64-wide workgroups for now; an
 // implicit GEMM with workgroup tiles would be the better fit there.
-import type { Gpu } from "./device.ts";
+import type { AdapterClass, Gpu } from "./device.ts";
+import { directConvTexture } from "./conv2d_cpu.ts";
 import { createDispatch, type Dispatch, type KernelSpec } from "./kernel.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -201,28 +203,46 @@ export function directConv(
 /** y = conv(x, weight) (+ bias). */
 export async function conv2dForward(
   gpu: Gpu,
-  args: { x: Tensor; weight: Tensor; bias?: Tensor; y: Tensor; shape: Conv2dShape },
-): Promise<Dispatch> {
+  args: {
+    x: Tensor;
+    weight: Tensor;
+    bias?: Tensor;
+    y: Tensor;
+    shape: Conv2dShape;
+    /** Forces a configuration (tests run both); default gpu.adapterClass. */
+    config?: AdapterClass;
+  },
+): Promise<Dispatch[]> {
   const g = conv2dGeometry(args.shape);
   const { batch, inChannels, outChannels, height, width, kernel, outHeight, outWidth } = g;
   expectSize(args.x, batch * inChannels * height * width, "x");
   expectSize(args.weight, outChannels * inChannels * kernel * kernel, "weight");
   if (args.bias) expectSize(args.bias, outChannels, "bias");
   expectSize(args.y, batch * outChannels * outHeight * outWidth, "y");
+  const dims = {
+    batch,
+    inC: inChannels,
+    outC: outChannels,
+    inH: height,
+    inW: width,
+    outH: outHeight,
+    outW: outWidth,
+  };
+  if ((args.config ?? gpu.adapterClass) === "cpu") {
+    const packed = await directConvTexture(gpu, { ...dims, kernel, stride: g.stride }, args, {
+      transposed: false,
+      accumulate: false,
+    });
+    if (packed) return packed;
+  }
   const buffers: Record<string, Tensor> = { x: args.x, weight: args.weight, y: args.y };
   if (args.bias) buffers.bias = args.bias;
-  return await directConv(
-    gpu,
-    { kernel, stride: g.stride, transposed: false, bias: !!args.bias, accumulate: false },
-    buffers,
-    {
-      batch,
-      inC: inChannels,
-      outC: outChannels,
-      inH: height,
-      inW: width,
-      outH: outHeight,
-      outW: outWidth,
-    },
-  );
+  return [
+    await directConv(
+      gpu,
+      { kernel, stride: g.stride, transposed: false, bias: !!args.bias, accumulate: false },
+      buffers,
+      dims,
+    ),
+  ];
 }

@@ -1,4 +1,6 @@
-// conv2d backward: input, weight and bias gradients (shapes and conventions in conv2d.ts).
+// conv2d backward: input, weight and bias gradients (shapes and conventions in conv2d.ts). These are
+// the buffer kernels; CPU adapters use the texture paths of conv2d_cpu.ts / conv2d_cpu_gemm.ts
+// where the packed operands fit the texture size limit.
 //
 // Input gradient: for stride 1 it is a stride-1 conv of dy with the flipped, transposed weights,
 // so it reuses the direct forward kernel. For stride 2 the transposed conv's scatter is written as
@@ -10,7 +12,7 @@
 // window along the row (loading only the new columns); the dy values are uniform across the
 // workgroup. The batch*rows reduction is split into chunks written to a scratch buffer and summed
 // by a second pass, so small layers still give every core work.
-import type { Gpu } from "./device.ts";
+import type { AdapterClass, Gpu } from "./device.ts";
 import {
   conv2dGeometry,
   type Conv2dShape,
@@ -22,6 +24,8 @@ import {
   pairs,
   range,
 } from "./conv2d.ts";
+import { directConvTexture } from "./conv2d_cpu.ts";
+import { inputGradStride2Texture, weightGradTexture } from "./conv2d_cpu_gemm.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "./kernel.ts";
 import { createTensor, type Tensor } from "./tensor.ts";
 
@@ -243,6 +247,8 @@ export async function conv2dBackward(
     dBias?: Tensor;
     shape: Conv2dShape;
     accumulateDx?: boolean;
+    /** Forces a configuration (tests run both); default gpu.adapterClass. */
+    config?: AdapterClass;
   },
 ): Promise<Dispatch[]> {
   const g = conv2dGeometry(args.shape);
@@ -265,38 +271,64 @@ export async function conv2dBackward(
     outW: g.outWidth,
   };
   const out: Dispatch[] = [];
+  const cpu = (args.config ?? gpu.adapterClass) === "cpu";
+  const dims = {
+    batch,
+    inC: inChannels,
+    outC: outChannels,
+    inH: height,
+    inW: width,
+    outH: g.outHeight,
+    outW: g.outWidth,
+    kernel,
+    stride,
+  };
 
   if (dx && stride === 1) {
     // The input gradient's "output" is dx [B, Cin, H, W], its "input" dy [B, Cout, OH, OW].
+    const transposed = {
+      batch,
+      inC: outChannels,
+      outC: inChannels,
+      inH: g.outHeight,
+      inW: g.outWidth,
+      outH: height,
+      outW: width,
+    };
+    const packed = cpu && await directConvTexture(
+      gpu,
+      { ...transposed, kernel, stride: 1 },
+      { x: dy, weight, y: dx },
+      { transposed: true, accumulate },
+    );
     out.push(
-      await directConv(
-        gpu,
-        { kernel, stride: 1, transposed: true, bias: false, accumulate },
-        { x: dy, weight, y: dx },
-        {
-          batch,
-          inC: outChannels,
-          outC: inChannels,
-          inH: g.outHeight,
-          inW: g.outWidth,
-          outH: height,
-          outW: width,
-        },
-      ),
+      ...packed || [
+        await directConv(
+          gpu,
+          { kernel, stride: 1, transposed: true, bias: false, accumulate },
+          { x: dy, weight, y: dx },
+          transposed,
+        ),
+      ],
     );
   } else if (dx) {
+    const packed = cpu && await inputGradStride2Texture(gpu, dims, { weight, dy, dx }, accumulate);
     const positions = Math.ceil(width / 2) * Math.ceil(height / 2);
     out.push(
-      await createDispatch(
-        gpu,
-        inputGradStride2Kernel(accumulate, wg),
-        { weight, dy, dx },
-        [Math.ceil(positions / wg), Math.ceil(inChannels / CT), batch],
-        { ...params, positions },
-      ),
+      ...packed || [
+        await createDispatch(
+          gpu,
+          inputGradStride2Kernel(accumulate, wg),
+          { weight, dy, dx },
+          [Math.ceil(positions / wg), Math.ceil(inChannels / CT), batch],
+          { ...params, positions },
+        ),
+      ],
     );
   }
 
+  const packed = cpu && await weightGradTexture(gpu, dims, { x, dy, dWeight, dBias });
+  if (packed) return [...out, ...packed];
   const rows = batch * g.outHeight;
   const OT = weightTile(kernel);
   const wGroups: [number, number] = [Math.ceil(inChannels / wg), Math.ceil(outChannels / OT)];

@@ -13,7 +13,7 @@
 // Mp, Np are M, N rounded up to the register tile and Kp = 4 * K4, so every GEMM load is in bounds
 // and padded rows and columns contribute zeros.
 import type { Gpu } from "./device.ts";
-import { createDispatch, type Dispatch, type KernelSpec } from "./kernel.ts";
+import { createDispatch, type Dispatch, type KernelSpec, type ParamType } from "./kernel.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** Outputs per invocation (TM x TN) and workgroup shape; 16x8 in 8x8 measured best of 4x4..16x16. */
@@ -64,16 +64,34 @@ export interface CpuFlags {
   vecC: boolean;
 }
 
-function textureTileKernel(f: CpuFlags): KernelSpec {
+/**
+ * A B operand read from another layout instead of the packed tB rows (conv2d's weight gradient
+ * reads im2col's rows straight from its padded input texture): `setup` runs once per invocation
+ * (after n0, nt), `step` at the top of every k4 step, `load(kk, j)` is the texel of op(B) at row
+ * k4 * 4 + kk, texel column nt + j. Its parameters are appended to the kernel's.
+ */
+export interface TextureOperandB {
+  name: string;
+  params: Record<string, ParamType>;
+  setup: string;
+  step: string;
+  load: (kk: number, j: number) => string;
+}
+
+function textureTileKernel(f: CpuFlags, operandB?: TextureOperandB): KernelSpec {
   const { TM, TN } = CPU_TILE;
   const J = TN / 4;
   const L: string[] = [];
   for (const i of range(TM)) for (const j of range(J)) L.push(`var acc${i}_${j} = vec4f(0.0);`);
   L.push("for (var k4 = k4Begin; k4 < k4End; k4++) {");
+  if (operandB) L.push(operandB.step);
   for (const i of range(TM)) L.push(`  let a${i} = textureLoad(tA, vec2u(k4, aRow + ${i}u));`);
   for (const kk of range(4)) {
     for (const j of range(J)) {
-      L.push(`  let b${kk}_${j} = textureLoad(tB, vec2u(nt + ${j}u, bRow + k4 * 4u + ${kk}u));`);
+      const load = operandB
+        ? operandB.load(kk, j)
+        : `textureLoad(tB, vec2u(nt + ${j}u, bRow + k4 * 4u + ${kk}u))`;
+      L.push(`  let b${kk}_${j} = ${load};`);
     }
   }
   // One accumulator's four k steps back to back: it is loaded and stored once if it spilled.
@@ -118,7 +136,7 @@ function textureTileKernel(f: CpuFlags): KernelSpec {
   if (f.bias) bindings.bias = `read ${vt}`;
   bindings.c = `write ${vt}`;
   return {
-    name: "matmulTextureTile",
+    name: operandB ? `matmulTextureTile.${operandB.name}` : "matmulTextureTile",
     params: {
       M: "u32",
       N: "u32",
@@ -128,6 +146,7 @@ function textureTileKernel(f: CpuFlags): KernelSpec {
       strideC: "u32",
       splits: "u32",
       kChunk4: "u32",
+      ...operandB?.params,
     },
     bindings,
     consts: { TM, TN, WGX: CPU_TILE.WGX, WGY: CPU_TILE.WGY, ACCUMULATE: f.accumulate },
@@ -144,6 +163,7 @@ function textureTileKernel(f: CpuFlags): KernelSpec {
   let aRow = item * p.itemRowsA + m0;
   let bRow = item * p.itemRowsB;
   let nt = n0 >> 2u;
+  ${operandB?.setup ?? ""}
   ${L.join("\n  ")}
 }`,
   };
@@ -187,18 +207,21 @@ export function cpuTexturesFit(
   return [...s.a, ...s.b].every((d) => d <= gpu.limits.maxTextureDimension2D);
 }
 
+/** An rgba32float storage texture of [width, height] texels, allocated at build time. */
+export function storageTexture(gpu: Gpu, size: number[], label: string): GPUTextureView {
+  return gpu.device.createTexture({
+    size: [size[0], size[1]],
+    format: "rgba32float",
+    usage: GPUTextureUsage.STORAGE_BINDING,
+    label,
+  }).createView();
+}
+
 /** Pack A, pack B, GEMM: three dispatches (the textures are allocated here, at build time). */
 export async function cpuTextureGemm(gpu: Gpu, g: CpuGemm): Promise<Dispatch[]> {
   const s = textureShapes(g);
-  const texture = (size: number[], label: string) =>
-    gpu.device.createTexture({
-      size: [size[0], size[1]],
-      format: "rgba32float",
-      usage: GPUTextureUsage.STORAGE_BINDING,
-      label,
-    }).createView();
-  const tA = texture(s.a, "matmul.packedA");
-  const tB = texture(s.b, "matmul.packedB");
+  const tA = storageTexture(gpu, s.a, "matmul.packedA");
+  const tB = storageTexture(gpu, s.b, "matmul.packedB");
   const pack = (
     x: Tensor,
     t: GPUTextureView,
@@ -235,21 +258,62 @@ export async function cpuTextureGemm(gpu: Gpu, g: CpuGemm): Promise<Dispatch[]> 
     items: s.itemsB,
     stride: g.strideB,
   });
-  const buffers: Record<string, Tensor | GPUTextureView> = { tA, tB, c: g.c };
-  if (g.bias) buffers.bias = g.bias;
-  const gemm = await createDispatch(gpu, textureTileKernel(g.flags), buffers, [
-    Math.ceil(g.N / (CPU_TILE.TN * CPU_TILE.WGX)),
-    Math.ceil(g.M / (CPU_TILE.TM * CPU_TILE.WGY)),
-    g.batch * g.splits,
-  ], {
+  const gemm = await textureGemm(gpu, {
+    tA,
+    tB,
+    c: g.c,
+    bias: g.bias,
     M: g.M,
     N: g.N,
     K4: s.K4,
     itemRowsA: g.strideA === 0 ? 0 : s.Mp,
     itemRowsB: g.strideB === 0 ? 0 : s.K4 * 4,
     strideC: g.strideC,
+    items: g.batch,
     splits: g.splits,
     kChunk4: g.kChunk / 4,
+    flags: g.flags,
   });
   return [packA, packB, gemm];
+}
+
+/**
+ * The GEMM on operands already packed in the layouts above (conv2d's implicit GEMMs pack their own):
+ * tA needs TM-padded rows, tB TN/4-padded texels, both zero-padded along K to 4 * K4.
+ */
+export function textureGemm(gpu: Gpu, g: {
+  tA: GPUTextureView;
+  tB: GPUTextureView;
+  c: Tensor;
+  bias?: Tensor;
+  M: number;
+  N: number;
+  K4: number;
+  itemRowsA: number;
+  itemRowsB: number;
+  strideC: number;
+  items: number;
+  splits: number;
+  kChunk4: number;
+  flags: CpuFlags;
+  operandB?: TextureOperandB;
+  operandParams?: Record<string, number>;
+}): Promise<Dispatch> {
+  const buffers: Record<string, Tensor | GPUTextureView> = { tA: g.tA, tB: g.tB, c: g.c };
+  if (g.bias) buffers.bias = g.bias;
+  return createDispatch(gpu, textureTileKernel(g.flags, g.operandB), buffers, [
+    Math.ceil(g.N / (CPU_TILE.TN * CPU_TILE.WGX)),
+    Math.ceil(g.M / (CPU_TILE.TM * CPU_TILE.WGY)),
+    g.items * g.splits,
+  ], {
+    M: g.M,
+    N: g.N,
+    K4: g.K4,
+    itemRowsA: g.itemRowsA,
+    itemRowsB: g.itemRowsB,
+    strideC: g.strideC,
+    splits: g.splits,
+    kChunk4: g.kChunk4,
+    ...g.operandParams,
+  });
 }

@@ -1,5 +1,6 @@
 import { conv2dBackward, conv2dForward, conv2dGeometry, type Conv2dShape } from "../gpu/conv2d.ts";
 import { conv2dBackwardReference, conv2dForwardReference } from "../gpu/conv2d_reference.ts";
+import type { AdapterClass, Gpu } from "../gpu/device.ts";
 import { runNow } from "../gpu/kernel.ts";
 import { fill } from "../gpu/tensor.ts";
 import {
@@ -80,11 +81,26 @@ function convBackward64(shape: Conv2dShape, x: Float64Array, w: Float64Array, dy
 
 const TOL = 1e-5;
 
-async function checkConv(shape: Conv2dShape, withBias: boolean) {
-  const gpu = await getGpu();
+/** `textureLimit`: pretend the device's textures are this small (the "cpu" path's fallbacks). */
+async function checkConv(
+  shape: Conv2dShape,
+  withBias: boolean,
+  config: AdapterClass,
+  textureLimit?: number,
+) {
+  const device = await getGpu();
+  const { limits } = device;
+  const gpu: Gpu = textureLimit === undefined ? device : {
+    ...device,
+    limits: {
+      maxTextureDimension2D: textureLimit,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+    } as GPUSupportedLimits,
+  };
   const rng = makeRng();
   const { batch: B, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = shape;
-  const what = `conv2d ${JSON.stringify(shape)} bias=${withBias}`;
+  const what = `conv2d [${config}] ${JSON.stringify(shape)} bias=${withBias}`;
   const x = randn(rng, B * C * H * W);
   const w = randn(rng, O * C * K * K, 1 / Math.sqrt(C * K * K));
   const bias = withBias ? randn(rng, O) : undefined;
@@ -112,9 +128,10 @@ async function checkConv(shape: Conv2dShape, withBias: boolean) {
     dBias: bt ? dBias : undefined,
     shape,
     accumulateDx,
+    config,
   });
   await runNow(gpu, [
-    await conv2dForward(gpu, { x: xt, weight: wt, bias: bt, y, shape }),
+    ...await conv2dForward(gpu, { x: xt, weight: wt, bias: bt, y, shape, config }),
     await conv2dForwardReference(gpu, { x: xt, weight: wt, bias: bt, y: yRef, shape }),
     ...await conv2dBackward(gpu, grads(dx, dw, db)),
     ...await conv2dBackwardReference(gpu, grads(dxRef, dwRef, dbRef)),
@@ -236,12 +253,38 @@ const cases: [string, Conv2dShape, boolean][] = [
     kernel: 3,
     stride: 1,
   }, true],
+  // Enough positions (K4 >= 256) and few enough GEMM tiles that the "cpu" implicit GEMMs split K.
+  // (the second K chunk of the weight gradient starts mid-row: item 2, row 7, column 11)
+  ["3x3 stride 1, split implicit GEMMs", {
+    batch: 5,
+    inChannels: 3,
+    outChannels: 5,
+    height: 15,
+    width: 17,
+    kernel: 3,
+    stride: 1,
+  }, true],
+  ["3x3 stride 2, split implicit GEMMs", {
+    batch: 5,
+    inChannels: 2,
+    outChannels: 1030,
+    height: 3,
+    width: 5,
+    kernel: 3,
+    stride: 2,
+  }, true],
 ];
 
 for (const [name, shape, bias] of cases) {
-  Deno.test(`conv2d ${name}: forward and backward match float64, finite differences and the plain kernels`, () =>
-    checkConv(shape, bias));
+  for (const config of ["cpu", "gpu"] as const) {
+    Deno.test(`conv2d [${config}] ${name}: forward and backward match float64, finite differences and the plain kernels`, () =>
+      checkConv(shape, bias, config));
+  }
 }
+
+Deno.test("conv2d [cpu] falls back to the buffer kernels where a packed texture exceeds the limit", async () => {
+  for (const [, shape, bias] of cases.slice(0, 5)) await checkConv(shape, bias, "cpu", 12);
+});
 
 Deno.test("conv2d rejects unsupported shapes", () => {
   const shape = { batch: 1, inChannels: 1, outChannels: 1, height: 4, width: 4 };
