@@ -14,7 +14,7 @@
 // here at build time, and one more dispatch sums them (plus bias / accumulate) into C.
 import type { AdapterClass, Gpu } from "./device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "./kernel.ts";
-import { CPU_TILE, cpuTextureGemm, cpuTexturesFit } from "./matmul_cpu.ts";
+import { CPU_TILE, cpuTextureGemm, cpuTexturesFit, storeTileWgsl } from "./matmul_cpu.ts";
 import { createTensor, type Tensor } from "./tensor.ts";
 
 export interface MatmulArgs {
@@ -181,34 +181,7 @@ function registerTileKernel(f: Flags): KernelSpec {
     for (const j of range(J)) L.push(`  acc${i}_${j} = fma(vec4f(s${i}), t${j}, acc${i}_${j});`);
   }
   L.push("}");
-  L.push("let cBase = z * p.strideC;");
-  for (const i of range(TM)) {
-    L.push(`if (m0 + ${i}u < p.M) {`, `  let row = cBase + (m0 + ${i}u) * p.N + n0;`);
-    for (const j of range(J)) {
-      if (f.vecC) {
-        L.push(`  if (n0 + ${4 * j}u < p.N) {`, `    var v = acc${i}_${j};`);
-        if (f.bias) L.push(`    v += bias[(n0 >> 2u) + ${j}u];`);
-        L.push(
-          `    let o = (row >> 2u) + ${j}u;`,
-          "    if (ACCUMULATE) { v += c[o]; }",
-          "    c[o] = v;",
-          "  }",
-        );
-      } else {
-        for (const q of range(4)) {
-          const n = 4 * j + q;
-          L.push(`  if (n0 + ${n}u < p.N) {`, `    var v = acc${i}_${j}.${xyzw[q]};`);
-          if (f.bias) L.push(`    v += bias[n0 + ${n}u];`);
-          L.push(
-            `    if (ACCUMULATE) { v += c[row + ${n}u]; }`,
-            `    c[row + ${n}u] = v;`,
-            "  }",
-          );
-        }
-      }
-    }
-    L.push("}");
-  }
+  L.push(...storeTileWgsl(TM, J, f));
   const bindings: Record<string, string> = { a: `read ${vt(f.vecA)}`, b: `read ${vt(f.vecB)}` };
   if (f.bias) bindings.bias = `read ${vt(f.vecC)}`;
   bindings.c = `write ${vt(f.vecC)}`;

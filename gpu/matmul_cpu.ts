@@ -103,34 +103,7 @@ function textureTileKernel(f: CpuFlags, operandB?: TextureOperandB): KernelSpec 
     }
   }
   L.push("}");
-  L.push("let cBase = z * p.strideC;");
-  for (const i of range(TM)) {
-    L.push(`if (m0 + ${i}u < p.M) {`, `  let row = cBase + (m0 + ${i}u) * p.N + n0;`);
-    for (const j of range(J)) {
-      if (f.vecC) {
-        L.push(`  if (n0 + ${4 * j}u < p.N) {`, `    var v = acc${i}_${j};`);
-        if (f.bias) L.push(`    v += bias[(n0 >> 2u) + ${j}u];`);
-        L.push(
-          `    let o = (row >> 2u) + ${j}u;`,
-          "    if (ACCUMULATE) { v += c[o]; }",
-          "    c[o] = v;",
-          "  }",
-        );
-      } else {
-        for (const q of range(4)) {
-          const n = 4 * j + q;
-          L.push(`  if (n0 + ${n}u < p.N) {`, `    var v = acc${i}_${j}.${xyzw[q]};`);
-          if (f.bias) L.push(`    v += bias[n0 + ${n}u];`);
-          L.push(
-            `    if (ACCUMULATE) { v += c[row + ${n}u]; }`,
-            `    c[row + ${n}u] = v;`,
-            "  }",
-          );
-        }
-      }
-    }
-    L.push("}");
-  }
+  L.push(...storeTileWgsl(TM, J, f));
   const vt = f.vecC ? "array<vec4<f32>>" : "array<f32>";
   const bindings: Record<string, string> = { tA: "texture read", tB: "texture read" };
   if (f.bias) bindings.bias = `read ${vt}`;
@@ -316,4 +289,46 @@ export function textureGemm(gpu: Gpu, g: {
     kChunk4: g.kChunk4,
     ...g.operandParams,
   });
+}
+
+/**
+ * WGSL that writes a TM x 4J register tile (accumulators acc{i}_{j}, vec4 along n) to C at rows
+ * m0.., columns n0.. of batch item z, with bias and ACCUMULATE, skipping rows and columns past the
+ * matrix: the epilogue of both matmul kernels.
+ */
+export function storeTileWgsl(
+  TM: number,
+  J: number,
+  f: { vecC: boolean; bias: boolean },
+): string[] {
+  const L: string[] = [];
+  L.push("let cBase = z * p.strideC;");
+  for (const i of range(TM)) {
+    L.push(`if (m0 + ${i}u < p.M) {`, `  let row = cBase + (m0 + ${i}u) * p.N + n0;`);
+    for (const j of range(J)) {
+      if (f.vecC) {
+        L.push(`  if (n0 + ${4 * j}u < p.N) {`, `    var v = acc${i}_${j};`);
+        if (f.bias) L.push(`    v += bias[(n0 >> 2u) + ${j}u];`);
+        L.push(
+          `    let o = (row >> 2u) + ${j}u;`,
+          "    if (ACCUMULATE) { v += c[o]; }",
+          "    c[o] = v;",
+          "  }",
+        );
+      } else {
+        for (const q of range(4)) {
+          const n = 4 * j + q;
+          L.push(`  if (n0 + ${n}u < p.N) {`, `    var v = acc${i}_${j}.${xyzw[q]};`);
+          if (f.bias) L.push(`    v += bias[n0 + ${n}u];`);
+          L.push(
+            `    if (ACCUMULATE) { v += c[row + ${n}u]; }`,
+            `    c[row + ${n}u] = v;`,
+            "  }",
+          );
+        }
+      }
+    }
+    L.push("}");
+  }
+  return L;
 }
