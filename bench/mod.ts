@@ -1,8 +1,27 @@
-// `deno task bench`: kernel throughput at the real model's shapes, on whatever adapter is in use.
-import { parseFlags } from "../cli/args.ts";
-import { adapterLine, getGpu } from "../gpu/device.ts";
+// `deno task bench`: training it/s and sampling latency of the real model configs, a per-kernel time
+// table of one training step (timestamp queries), and optionally the matmul/conv2d op table; every
+// run names the adapter, the Deno version and the configs (with their analytic FLOPs).
+import { numberFlag, parseFlags } from "../cli/args.ts";
+import { InputError } from "../errors.ts";
+import { adapterLine, getGpu, type Gpu } from "../gpu/device.ts";
+import { type FlopBreakdown, trainingStepFlops, unetForwardFlops } from "../gpu/flops.ts";
+import {
+  compactConfig,
+  parseUNetConfig,
+  referenceConfig,
+  type UNetConfig,
+} from "../gpu/unet_config.ts";
+import { parameterCount, unetParamSpecs } from "../gpu/unet_params.ts";
 import { benchConv2d } from "./conv2d_bench.ts";
 import { benchMatmul } from "./matmul_bench.ts";
+import { benchSampling, type SamplingResult } from "./sampling_bench.ts";
+import {
+  benchTraining,
+  type KernelProfile,
+  type NamedConfig,
+  syntheticDataset,
+  type TrainingResult,
+} from "./training_bench.ts";
 
 export interface BenchRow {
   name: string;
@@ -11,7 +30,112 @@ export interface BenchRow {
   gflops: number;
 }
 
-function table(rows: BenchRow[]): string {
+export const NAMED_CONFIGS: Record<string, UNetConfig> = {
+  compact: compactConfig,
+  reference: referenceConfig,
+};
+
+export interface BenchOptions {
+  configs: NamedConfig[];
+  batches: number[];
+  steps: number;
+  sample: { count: number; steps: number; repeats: number } | null;
+  kernels: boolean;
+  ops: boolean;
+  /** Synthetic sprites the training cases draw from (at least the largest batch). */
+  datasetCount?: number;
+}
+
+export interface ConfigSummary {
+  name: string;
+  unetParameters: number;
+  forwardGflopPerImage: number;
+  /** Shares of the forward FLOPs. */
+  forwardShares: Omit<FlopBreakdown, "total">;
+  /** Analytic GFLOP of one training step, per benchmarked batch size. */
+  trainingGflopPerStep: Record<string, number>;
+  config: UNetConfig;
+}
+
+export interface BenchReport {
+  adapter: string;
+  adapterClass: string;
+  timing: string;
+  deno: typeof Deno.version;
+  configs: ConfigSummary[];
+  training: TrainingResult[];
+  sampling: SamplingResult[];
+  /** null when not asked for or the adapter has no timestamp queries. */
+  kernels: KernelProfile | null;
+  /** Why there is no kernel table although one was asked for. */
+  kernelsMissing?: string;
+  ops?: Record<string, BenchRow[]>;
+}
+
+export function summarize({ name, config }: NamedConfig, batches: number[]): ConfigSummary {
+  const f = unetForwardFlops(config);
+  return {
+    name,
+    unetParameters: parameterCount(unetParamSpecs(config)),
+    forwardGflopPerImage: f.total / 1e9,
+    forwardShares: {
+      conv3x3: f.conv3x3 / f.total,
+      conv1x1: f.conv1x1 / f.total,
+      linear: f.linear / f.total,
+      attention: f.attention / f.total,
+    },
+    trainingGflopPerStep: Object.fromEntries(
+      batches.map((b) => [String(b), trainingStepFlops(config, b) / 1e9]),
+    ),
+    config,
+  };
+}
+
+/** Runs the benchmark; `progress` hears each case as it starts (they take minutes on a CPU). */
+export async function runBench(
+  gpu: Gpu,
+  o: BenchOptions,
+  progress: (line: string) => void = () => {},
+): Promise<BenchReport> {
+  const report: BenchReport = {
+    adapter: gpu.description,
+    adapterClass: gpu.adapterClass,
+    timing: gpu.hasTimestamps ? "timestamp-query" : "wall clock",
+    deno: Deno.version,
+    configs: o.configs.map((c) => summarize(c, o.batches)),
+    training: [],
+    sampling: [],
+    kernels: null,
+  };
+  if (o.kernels && !gpu.hasTimestamps) {
+    report.kernelsMissing = "the adapter offers no timestamp queries";
+  }
+  const dataset = syntheticDataset(o.datasetCount ?? Math.max(512, ...o.batches));
+  for (const named of o.configs) {
+    for (const batch of o.batches) {
+      const kernels = o.kernels && report.training.length === 0;
+      progress(`training ${named.name} batch ${batch}${kernels ? " (+ kernel profile)" : ""}`);
+      const r = await benchTraining(gpu, named, batch, { steps: o.steps, dataset, kernels });
+      report.training.push(r.result);
+      if (r.kernels) report.kernels = r.kernels;
+    }
+  }
+  if (o.sample) {
+    for (const named of o.configs) {
+      progress(`sampling ${named.name}: ${o.sample.count} sprites x ${o.sample.steps} steps`);
+      report.sampling.push(await benchSampling(gpu, named, o.sample));
+    }
+  }
+  if (o.ops) {
+    progress("op table: matmul, conv2d");
+    report.ops = { matmul: await benchMatmul(gpu), conv2d: await benchConv2d(gpu) };
+  }
+  return report;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(x < 0.01 ? 2 : 1)}%`;
+
+function opTable(rows: BenchRow[]): string {
   const header = `${"kernel".padEnd(30)} ${"shape".padEnd(34)} ${"ms".padStart(9)} ${
     "GFLOP/s".padStart(9)
   }`;
@@ -23,28 +147,168 @@ function table(rows: BenchRow[]): string {
   return [header, ...body].join("\n");
 }
 
-export async function benchCommand(argv: string[]): Promise<void> {
-  const flags = parseFlags(argv, { json: { type: "boolean" }, help: { type: "boolean" } }, "bench");
-  if (flags.help) {
-    console.log(
-      "usage: deno task bench [--json]\n  kernel GFLOP/s at the model's shapes, batch 32",
+/** The human-readable report: the header (adapter, Deno, configs), then the results. */
+export function formatReport(gpu: Gpu, r: BenchReport): string {
+  return `${formatHeader(gpu, r.configs)}\n${formatResults(r)}`;
+}
+
+export function formatHeader(gpu: Gpu, configs: ConfigSummary[]): string {
+  const v = Deno.version;
+  const out: string[] = [
+    adapterLine(gpu),
+    `deno ${v.deno} (v8 ${v.v8}, typescript ${v.typescript}), timing: ${
+      gpu.hasTimestamps ? "timestamp-query" : "wall clock"
+    }`,
+  ];
+  for (const c of configs) {
+    const k = c.config;
+    const s = c.forwardShares;
+    out.push(
+      `config ${c.name}: ${c.unetParameters.toLocaleString("en-US")} UNet parameters, ` +
+        `block_out_channels [${k.block_out_channels}], layers_per_block ${k.layers_per_block}, ` +
+        `groups ${k.norm_num_groups}, heads ${k.attention_head_dim}, ` +
+        `cross_attention_dim ${k.cross_attention_dim}, sample_size ${k.sample_size}`,
+      `  forward ${c.forwardGflopPerImage.toFixed(3)} GFLOP/image (3x3 conv ${pct(s.conv3x3)}, ` +
+        `linear ${pct(s.linear)}, 1x1 conv ${pct(s.conv1x1)}, attention ${pct(s.attention)}); ` +
+        `training step: ${
+          Object.entries(c.trainingGflopPerStep)
+            .map(([b, g]) => `${g.toPrecision(3)} GFLOP at batch ${b}`).join(", ")
+        }`,
     );
+  }
+  return out.join("\n");
+}
+
+export function formatResults(r: BenchReport): string {
+  const out: string[] = [];
+  const w = Math.max(12, ...r.configs.map((c) => c.name.length));
+  if (r.training.length) {
+    out.push(
+      "",
+      `${"training".padEnd(w)} ${"batch".padStart(5)} ${"steps".padStart(5)} ${
+        "warm-up ms".padStart(11)
+      } ${"median ms".padStart(10)} ${"it/s".padStart(8)} ${"img/s".padStart(8)} ${
+        "GFLOP/s".padStart(8)
+      }`,
+    );
+    for (const t of r.training) {
+      out.push(
+        `${t.config.padEnd(w)} ${String(t.batch).padStart(5)} ${String(t.steps).padStart(5)} ${
+          t.warmUpMs.toFixed(0).padStart(11)
+        } ${t.medianMs.toFixed(1).padStart(10)} ${t.itPerSec.toFixed(3).padStart(8)} ${
+          t.imagesPerSec.toFixed(1).padStart(8)
+        } ${t.gflopsPerSec.toFixed(1).padStart(8)}`,
+      );
+    }
+  }
+  if (r.sampling.length) {
+    out.push(
+      "",
+      `${"sampling".padEnd(w)} ${"request".padEnd(22)} ${"warm-up ms".padStart(11)} ${
+        "median ms".padStart(10)
+      } ${"sprites/s".padStart(10)}`,
+    );
+    for (const s of r.sampling) {
+      out.push(
+        `${s.config.padEnd(w)} ${`${s.count} x ${s.steps} DDIM steps`.padEnd(22)} ${
+          s.warmUpMs.toFixed(0).padStart(11)
+        } ${s.medianMs.toFixed(1).padStart(10)} ${s.spritesPerSec.toFixed(2).padStart(10)}`,
+      );
+    }
+  }
+  if (r.kernelsMissing) out.push("", `no per-kernel table: ${r.kernelsMissing}`);
+  if (r.kernels) {
+    const k = r.kernels;
+    out.push(
+      "",
+      `kernels of one training step, ${k.config} batch ${k.batch}: ${k.dispatches} dispatches, ` +
+        `${k.kernelMs.toFixed(1)} ms of kernel time (each dispatch in its own timed pass)`,
+      `${"kernel".padEnd(34)} ${"calls".padStart(6)} ${"ms".padStart(10)} ${"share".padStart(7)} ${
+        "GFLOP/s".padStart(8)
+      }`,
+    );
+    for (const row of k.rows) {
+      out.push(
+        `${row.kernel.padEnd(34)} ${String(row.calls).padStart(6)} ${
+          row.ms.toFixed(3).padStart(10)
+        } ${pct(row.share).padStart(7)} ${
+          (row.gflops === null ? "" : row.gflops.toFixed(1))
+            .padStart(8)
+        }`,
+      );
+    }
+  }
+  for (const [name, rows] of Object.entries(r.ops ?? {})) {
+    out.push("", `op table: ${name}`, opTable(rows));
+  }
+  return out.join("\n");
+}
+
+function listFlag(value: string | undefined, name: string, fallback: string): string[] {
+  const items = (value ?? fallback).split(",").map((s) => s.trim()).filter(Boolean);
+  if (!items.length) throw new InputError(`--${name} needs at least one value`);
+  return items;
+}
+
+/** A diffusers config.json given by path (for configs other than the named ones). */
+async function configFile(path: string): Promise<UNetConfig> {
+  if (!path.endsWith(".json")) {
+    throw new InputError(
+      `--configs: unknown config "${path}" (known: ${
+        Object.keys(NAMED_CONFIGS).join(", ")
+      }, or a path to a config.json)`,
+    );
+  }
+  try {
+    return parseUNetConfig(JSON.parse(await Deno.readTextFile(path)));
+  } catch (e) {
+    throw new InputError(`--configs: ${path}: ${(e as Error).message}`);
+  }
+}
+
+const USAGE =
+  `usage: deno task bench [--configs compact,reference|config.json] [--batches 32,128] [--steps 3]
+                        [--no-sample] [--no-kernels] [--ops] [--json]
+  training it/s (median of --steps after a warm-up step), sampling latency (20 sprites x 10 DDIM
+  steps), per-kernel times of one training step of the first config and batch (timestamp queries),
+  --ops: the matmul/conv2d op table at the model's shapes`;
+
+export async function benchCommand(argv: string[]): Promise<void> {
+  const flags = parseFlags(argv, {
+    configs: { type: "string" },
+    batches: { type: "string" },
+    steps: { type: "string" },
+    sample: { type: "boolean" },
+    "no-sample": { type: "boolean" },
+    kernels: { type: "boolean" },
+    "no-kernels": { type: "boolean" },
+    ops: { type: "boolean" },
+    json: { type: "boolean" },
+    help: { type: "boolean" },
+  }, "bench");
+  if (flags.help) {
+    console.log(USAGE);
     return;
   }
-  const gpu = await getGpu();
-  const header = {
-    adapter: gpu.description,
-    adapterClass: gpu.adapterClass,
-    timing: gpu.hasTimestamps ? "timestamp-query" : "wall clock",
-    deno: Deno.version.deno,
+  const configs: NamedConfig[] = [];
+  for (const name of listFlag(flags.configs, "configs", "compact,reference")) {
+    const config = NAMED_CONFIGS[name] ?? await configFile(name);
+    configs.push({ name: name.split("/").pop()!.replace(/\.json$/, ""), config });
+  }
+  const batches = listFlag(flags.batches, "batches", "32,128").map((b) =>
+    numberFlag(b, "batches", 0, { min: 1, max: 4096, integer: true })
+  );
+  const options: BenchOptions = {
+    configs,
+    batches,
+    steps: numberFlag(flags.steps, "steps", 3, { min: 1, max: 1000, integer: true }),
+    sample: flags["no-sample"] ? null : { count: 20, steps: 10, repeats: 3 },
+    kernels: !flags["no-kernels"],
+    ops: flags.ops ?? false,
   };
-  if (!flags.json) {
-    console.log(`${adapterLine(gpu)}\ndeno ${header.deno}, timing: ${header.timing}`);
-  }
-  const sections: Record<string, BenchRow[]> = {};
-  for (const [name, run] of [["matmul", benchMatmul], ["conv2d", benchConv2d]] as const) {
-    sections[name] = await run(gpu);
-    if (!flags.json) console.log(`\n${table(sections[name])}`);
-  }
-  if (flags.json) console.log(JSON.stringify({ ...header, ...sections }, null, 2));
+  const gpu = await getGpu();
+  if (!flags.json) console.log(formatHeader(gpu, configs.map((c) => summarize(c, batches))));
+  const report = await runBench(gpu, options, (line) => console.error(`bench: ${line}`));
+  if (flags.json) console.log(JSON.stringify(report, null, 2));
+  else console.log(formatResults(report));
 }

@@ -35,6 +35,8 @@ export interface Dispatch {
   workgroups: [number, number, number];
   /** Present when the kernel has parameters; `setParams` rewrites them before the next submit. */
   paramBuffer?: GPUBuffer;
+  /** The parameter values last written (the benchmark derives GEMM FLOPs from them). */
+  params?: Record<string, number>;
   spec: KernelSpec;
 }
 
@@ -192,13 +194,22 @@ export async function createDispatch(
   });
   const error = await device.popErrorScope();
   if (error) throw new Error(`kernel ${spec.name}: bind group rejected: ${error.message}`);
-  return { name: spec.name, pipeline, bindGroup, workgroups: [x, y, z], paramBuffer, spec };
+  return {
+    name: spec.name,
+    pipeline,
+    bindGroup,
+    workgroups: [x, y, z],
+    paramBuffer,
+    params: paramBuffer ? { ...params } : undefined,
+    spec,
+  };
 }
 
 /** Rewrites a dispatch's parameters; takes effect for work submitted afterwards. */
 export function setParams(gpu: Gpu, d: Dispatch, params: Record<string, number>): void {
   if (!d.paramBuffer) throw new Error(`kernel ${d.name} has no parameters`);
   gpu.device.queue.writeBuffer(d.paramBuffer, 0, packParams(d.spec, params));
+  d.params = { ...params };
 }
 
 /** Workgroup counts for `count` invocations of `perGroup` each, folded into y past 65535. */

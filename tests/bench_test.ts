@@ -1,0 +1,115 @@
+// `deno task bench` on a tiny UNet (batch 2, one timed step, a 2-sprite x 2-step sample): the
+// report's structure, finite positive timings, and a per-kernel table that accounts for every
+// dispatch of the trainer's step list.
+import assert from "node:assert/strict";
+import { dispatchFlops } from "../bench/kernel_profile.ts";
+import { formatReport, runBench } from "../bench/mod.ts";
+import { syntheticDataset } from "../bench/training_bench.ts";
+import { matmul } from "../gpu/matmul.ts";
+import { randomSpriteModel } from "../gpu/sprite_model.ts";
+import { createTensor } from "../gpu/tensor.ts";
+import { REFERENCE_RECIPE, Trainer } from "../gpu/trainer.ts";
+import { parseUNetConfig } from "../gpu/unet_config.ts";
+import { getGpu } from "./util.ts";
+
+const TINY = parseUNetConfig({
+  sample_size: 16,
+  in_channels: 3,
+  out_channels: 3,
+  layers_per_block: 1,
+  block_out_channels: [8, 16],
+  down_block_types: ["DownBlock2D", "CrossAttnDownBlock2D"],
+  up_block_types: ["CrossAttnUpBlock2D", "UpBlock2D"],
+  norm_num_groups: 4,
+  cross_attention_dim: 16,
+  attention_head_dim: 2,
+  encoder_hid_dim: 8,
+});
+
+const positive = (x: unknown, what: string) =>
+  assert.ok(typeof x === "number" && Number.isFinite(x) && x > 0, `${what} = ${x}`);
+
+Deno.test("bench on a tiny config: training, sampling and the per-kernel table", async () => {
+  const gpu = await getGpu();
+  const BATCH = 2;
+  const report = await runBench(gpu, {
+    configs: [{ name: "tiny", config: TINY }],
+    batches: [BATCH],
+    steps: 1,
+    sample: { count: 2, steps: 2, repeats: 1 },
+    kernels: true,
+    ops: false,
+    datasetCount: 16,
+  });
+  assert.equal(report.adapter, gpu.description);
+  assert.equal(report.deno.deno, Deno.version.deno);
+  const [summary] = report.configs;
+  assert.equal(summary.name, "tiny");
+  positive(summary.unetParameters, "parameters");
+  positive(summary.trainingGflopPerStep[String(BATCH)], "GFLOP per step");
+  const shares = Object.values(summary.forwardShares).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(shares - 1) < 1e-9, `forward shares sum to ${shares}`);
+
+  assert.equal(report.training.length, 1);
+  const t = report.training[0];
+  assert.equal(t.batch, BATCH);
+  for (const k of ["warmUpMs", "medianMs", "itPerSec", "imagesPerSec", "gflopsPerSec"] as const) {
+    positive(t[k], `training ${k}`);
+  }
+  assert.ok(Math.abs(t.itPerSec * t.medianMs - 1000) < 1e-6);
+
+  assert.equal(report.sampling.length, 1);
+  for (const k of ["warmUpMs", "medianMs", "spritesPerSec"] as const) {
+    positive(report.sampling[0][k], `sampling ${k}`);
+  }
+
+  if (!gpu.hasTimestamps) {
+    assert.equal(report.kernels, null);
+    return;
+  }
+  const k = report.kernels!;
+  positive(k.kernelMs, "kernel time");
+  const shareSum = k.rows.reduce((a, r) => a + r.share, 0);
+  assert.ok(Math.abs(shareSum - 1) < 0.1, `kernel shares sum to ${shareSum}`);
+  const msSum = k.rows.reduce((a, r) => a + r.ms, 0);
+  assert.ok(Math.abs(msSum - k.kernelMs) <= 1e-6 * k.kernelMs);
+  for (const r of k.rows) {
+    assert.ok(Number.isFinite(r.ms) && r.ms >= 0, `${r.kernel}: ${r.ms} ms`);
+    if (r.gflops !== null) positive(r.gflops, `${r.kernel} GFLOP/s`);
+  }
+  assert.ok(k.rows.some((r) => r.kernel.startsWith("matmul") && r.gflops !== null));
+
+  // The same step list, built again: every dispatch is in the table, by name and count.
+  const model = randomSpriteModel(gpu, TINY, 0);
+  const trainer = await Trainer.create(gpu, model, syntheticDataset(16), {
+    ...REFERENCE_RECIPE,
+    batch: BATCH,
+  });
+  const calls = new Map<string, number>();
+  for (const d of trainer.step.warmUp) calls.set(d.name, (calls.get(d.name) ?? 0) + 1);
+  assert.equal(k.dispatches, trainer.step.warmUp.length);
+  assert.deepEqual(new Map(k.rows.map((r) => [r.kernel, r.calls])), calls);
+
+  const text = formatReport(gpu, report);
+  for (const s of [gpu.description, Deno.version.deno, "config tiny", "kernels of one training"]) {
+    assert.ok(text.includes(s), `report text lacks "${s}"`);
+  }
+  JSON.parse(JSON.stringify(report));
+});
+
+Deno.test("dispatchFlops: 2 M N K per batch item of a GEMM, none for other kernels", async () => {
+  const gpu = await getGpu();
+  const [M, N, K, batch] = [5, 7, 13, 3];
+  const a = createTensor(gpu, [batch * M * K]);
+  const b = createTensor(gpu, [batch * K * N]);
+  const c = createTensor(gpu, [batch * M * N]);
+  const dispatches = await matmul(gpu, { a, b, c, M, N, K, batch });
+  const gemm = dispatches.filter((d) => dispatchFlops(d) !== null);
+  assert.equal(gemm.length, 1, dispatches.map((d) => d.name).join(", "));
+  // K is rounded up to the kernel's vec4 step on the texture path.
+  const flops = dispatchFlops(gemm[0])!;
+  assert.ok(flops >= 2 * M * N * K * batch && flops <= 2 * M * N * (K + 3) * batch, `${flops}`);
+  for (const d of dispatches) {
+    if (!d.name.startsWith("matmul")) assert.equal(dispatchFlops(d), null);
+  }
+});
