@@ -73,6 +73,8 @@ export async function profileDispatches(
 export function dispatchFlops(d: Dispatch): number | null {
   const p = d.params;
   if (!d.name.startsWith("matmul") || !p || p.M === undefined || p.N === undefined) return null;
+  // The implicit-GEMM convolutions reuse the tile kernel with their own operand geometry.
+  if (d.name.includes("im2col")) return null;
   const K = p.K ?? (p.K4 === undefined ? undefined : 4 * p.K4);
   if (K === undefined) return null;
   // The z dimension runs batch items x K splits; each split covers 1/splits of K.

@@ -223,6 +223,13 @@ export function formatResults(r: BenchReport): string {
       "",
       `kernels of one training step, ${k.config} batch ${k.batch}: ${k.dispatches} dispatches, ` +
         `${k.kernelMs.toFixed(1)} ms of kernel time (each dispatch in its own timed pass)`,
+      ...(r.adapterClass === "cpu"
+        ? [
+          "  CPU adapter: llvmpipe writes timestamps when a dispatch is launched, not when it has",
+          "  finished, so these times under-count execution; use the shares as a rough guide and",
+          "  the wall-clock step time above as the truth.",
+        ]
+        : []),
       `${"kernel".padEnd(34)} ${"calls".padStart(6)} ${"ms".padStart(10)} ${"share".padStart(7)} ${
         "GFLOP/s".padStart(8)
       }`,
