@@ -9,22 +9,7 @@ import { matmul } from "../gpu/matmul.ts";
 import { randomSpriteModel } from "../gpu/sprite_model.ts";
 import { createTensor } from "../gpu/tensor.ts";
 import { REFERENCE_RECIPE, Trainer } from "../gpu/trainer.ts";
-import { parseUNetConfig } from "../gpu/unet_config.ts";
-import { getGpu } from "./util.ts";
-
-const TINY = parseUNetConfig({
-  sample_size: 16,
-  in_channels: 3,
-  out_channels: 3,
-  layers_per_block: 1,
-  block_out_channels: [8, 16],
-  down_block_types: ["DownBlock2D", "CrossAttnDownBlock2D"],
-  up_block_types: ["CrossAttnUpBlock2D", "UpBlock2D"],
-  norm_num_groups: 4,
-  cross_attention_dim: 16,
-  attention_head_dim: 2,
-  encoder_hid_dim: 8,
-});
+import { getGpu, tinyConfig } from "./util.ts";
 
 const positive = (x: unknown, what: string) =>
   assert.ok(typeof x === "number" && Number.isFinite(x) && x > 0, `${what} = ${x}`);
@@ -33,7 +18,7 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
   const gpu = await getGpu();
   const BATCH = 2;
   const report = await runBench(gpu, {
-    configs: [{ name: "tiny", config: TINY }],
+    configs: [{ name: "tiny", config: tinyConfig }],
     batches: [BATCH],
     steps: 1,
     sample: { count: 2, steps: 2, repeats: 1 },
@@ -80,7 +65,7 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
   assert.ok(k.rows.some((r) => r.kernel.startsWith("matmul") && r.gflops !== null));
 
   // The same step list, built again: every dispatch is in the table, by name and count.
-  const model = randomSpriteModel(gpu, TINY, 0);
+  const model = randomSpriteModel(gpu, tinyConfig, 0);
   const trainer = await Trainer.create(gpu, model, syntheticDataset(16), {
     ...REFERENCE_RECIPE,
     batch: BATCH,

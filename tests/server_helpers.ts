@@ -3,22 +3,10 @@
 // in milliseconds on llvmpipe.
 import type { Gpu } from "../gpu/device.ts";
 import { randomSpriteModel, type SpriteModel } from "../gpu/sprite_model.ts";
-import { parseUNetConfig } from "../gpu/unet_config.ts";
+import { tinyConfig } from "./util.ts";
 import { type App, type AppOptions, createApp } from "../routes/app.ts";
 
-export const tinyConfig = parseUNetConfig({
-  sample_size: 16,
-  in_channels: 3,
-  out_channels: 3,
-  layers_per_block: 1,
-  block_out_channels: [8, 16],
-  down_block_types: ["DownBlock2D", "CrossAttnDownBlock2D"],
-  up_block_types: ["CrossAttnUpBlock2D", "UpBlock2D"],
-  norm_num_groups: 4,
-  cross_attention_dim: 16,
-  attention_head_dim: 2,
-  encoder_hid_dim: 8,
-});
+export { tinyConfig };
 
 export function tinyModel(gpu: Gpu, seed = 7): SpriteModel {
   return randomSpriteModel(gpu, tinyConfig, seed);

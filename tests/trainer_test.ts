@@ -28,23 +28,7 @@ import {
   TrainingDivergedError,
   type TrainRecipe,
 } from "../gpu/trainer.ts";
-import { parseUNetConfig } from "../gpu/unet_config.ts";
-import { assertClose, getGpu, gpuTensor, makeRng, poisoned, randn } from "./util.ts";
-
-// Two levels, cross-attention at the lower one (so the class embedding matters), 16x16 sprites.
-const TINY = parseUNetConfig({
-  sample_size: 16,
-  in_channels: 3,
-  out_channels: 3,
-  layers_per_block: 1,
-  block_out_channels: [8, 16],
-  down_block_types: ["DownBlock2D", "CrossAttnDownBlock2D"],
-  up_block_types: ["CrossAttnUpBlock2D", "UpBlock2D"],
-  norm_num_groups: 4,
-  cross_attention_dim: 16,
-  attention_head_dim: 2,
-  encoder_hid_dim: 8,
-});
+import { assertClose, getGpu, gpuTensor, makeRng, poisoned, randn, tinyConfig } from "./util.ts";
 
 const RECIPE: TrainRecipe = {
   ...REFERENCE_RECIPE,
@@ -70,7 +54,7 @@ async function tinyDataset(count: number): Promise<SpriteDataset> {
 
 async function newTrainer(recipe: TrainRecipe, dataset: SpriteDataset) {
   const gpu = await getGpu();
-  const model = randomSpriteModel(gpu, TINY, recipe.seed);
+  const model = randomSpriteModel(gpu, tinyConfig, recipe.seed);
   return await Trainer.create(gpu, model, dataset, recipe);
 }
 
@@ -251,7 +235,7 @@ Deno.test("train command: a tiny run writes its log and checkpoint, and resumes"
     const dataset = await tinyDataset(8);
     await writeNpy(`${dir}/s.npy`, dataset.images, [dataset.count, 16, 16, 3]);
     await writeNpy(`${dir}/l.npy`, Float64Array.from(dataset.labels), [dataset.count, 5]);
-    await Deno.writeTextFile(`${dir}/tiny.json`, JSON.stringify(TINY));
+    await Deno.writeTextFile(`${dir}/tiny.json`, JSON.stringify(tinyConfig));
     const run = `${dir}/run`;
     const common = ["--log-every", "1"];
     await trainCommand([
