@@ -3,7 +3,7 @@
 // run names the adapter, the Deno version and the configs (with their analytic FLOPs).
 import { numberFlag, parseFlags } from "../cli/args.ts";
 import { InputError } from "../errors.ts";
-import { adapterLine, getGpu, type Gpu } from "../gpu/device.ts";
+import { adapterLine, getGpu, type Gpu, type Precision } from "../gpu/device.ts";
 import { type FlopBreakdown, trainingStepFlops, unetForwardFlops } from "../gpu/flops.ts";
 import {
   compactConfig,
@@ -38,6 +38,8 @@ export const NAMED_CONFIGS: Record<string, UNetConfig> = {
 export interface BenchOptions {
   configs: NamedConfig[];
   batches: number[];
+  /** Each training case runs once per precision ("f16": mixed precision). */
+  precisions: Precision[];
   steps: number;
   sample: { count: number; steps: number; repeats: number } | null;
   kernels: boolean;
@@ -113,11 +115,22 @@ export async function runBench(
   const dataset = syntheticDataset(o.datasetCount ?? Math.max(512, ...o.batches));
   for (const named of o.configs) {
     for (const batch of o.batches) {
-      const kernels = o.kernels && report.training.length === 0;
-      progress(`training ${named.name} batch ${batch}${kernels ? " (+ kernel profile)" : ""}`);
-      const r = await benchTraining(gpu, named, batch, { steps: o.steps, dataset, kernels });
-      report.training.push(r.result);
-      if (r.kernels) report.kernels = r.kernels;
+      for (const precision of o.precisions) {
+        const kernels = o.kernels && report.training.length === 0;
+        progress(
+          `training ${named.name} batch ${batch} ${precision}${
+            kernels ? " (+ kernel profile)" : ""
+          }`,
+        );
+        const r = await benchTraining(gpu, named, batch, {
+          steps: o.steps,
+          dataset,
+          kernels,
+          precision,
+        });
+        report.training.push(r.result);
+        if (r.kernels) report.kernels = r.kernels;
+      }
     }
   }
   if (o.sample) {
@@ -185,19 +198,19 @@ export function formatResults(r: BenchReport): string {
   if (r.training.length) {
     out.push(
       "",
-      `${"training".padEnd(w)} ${"batch".padStart(5)} ${"steps".padStart(5)} ${
-        "warm-up ms".padStart(11)
-      } ${"median ms".padStart(10)} ${"it/s".padStart(8)} ${"img/s".padStart(8)} ${
-        "GFLOP/s".padStart(8)
-      }`,
+      `${"training".padEnd(w)} ${"batch".padStart(5)} ${"prec".padStart(4)} ${
+        "steps".padStart(5)
+      } ${"warm-up ms".padStart(11)} ${"median ms".padStart(10)} ${"it/s".padStart(8)} ${
+        "img/s".padStart(8)
+      } ${"GFLOP/s".padStart(8)}`,
     );
     for (const t of r.training) {
       out.push(
-        `${t.config.padEnd(w)} ${String(t.batch).padStart(5)} ${String(t.steps).padStart(5)} ${
-          t.warmUpMs.toFixed(0).padStart(11)
-        } ${t.medianMs.toFixed(1).padStart(10)} ${t.itPerSec.toFixed(3).padStart(8)} ${
-          t.imagesPerSec.toFixed(1).padStart(8)
-        } ${t.gflopsPerSec.toFixed(1).padStart(8)}`,
+        `${t.config.padEnd(w)} ${String(t.batch).padStart(5)} ${t.precision.padStart(4)} ${
+          String(t.steps).padStart(5)
+        } ${t.warmUpMs.toFixed(0).padStart(11)} ${t.medianMs.toFixed(1).padStart(10)} ${
+          t.itPerSec.toFixed(3).padStart(8)
+        } ${t.imagesPerSec.toFixed(1).padStart(8)} ${t.gflopsPerSec.toFixed(1).padStart(8)}`,
       );
     }
   }
@@ -275,7 +288,7 @@ async function configFile(path: string): Promise<UNetConfig> {
 
 const USAGE =
   `usage: deno task bench [--configs compact,reference|config.json] [--batches 32,128] [--steps 3]
-                        [--no-sample] [--no-kernels] [--ops] [--json]
+                        [--precisions f32,f16] [--no-sample] [--no-kernels] [--ops] [--json]
   training it/s (median of --steps after a warm-up step), sampling latency (20 sprites x 10 DDIM
   steps), per-kernel times of one training step of the first config and batch (timestamp queries),
   --ops: the matmul/conv2d op table at the model's shapes`;
@@ -284,6 +297,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, {
     configs: { type: "string" },
     batches: { type: "string" },
+    precisions: { type: "string" },
     steps: { type: "string" },
     sample: { type: "boolean" },
     "no-sample": { type: "boolean" },
@@ -305,9 +319,16 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const batches = listFlag(flags.batches, "batches", "32,128").map((b) =>
     numberFlag(b, "batches", 0, { min: 1, max: 4096, integer: true })
   );
+  const precisions = listFlag(flags.precisions, "precisions", "f32,f16").map((p) => {
+    if (p !== "f32" && p !== "f16") {
+      throw new InputError(`--precisions: "${p}" is not f32 or f16`);
+    }
+    return p as Precision;
+  });
   const options: BenchOptions = {
     configs,
     batches,
+    precisions,
     steps: numberFlag(flags.steps, "steps", 3, { min: 1, max: 1000, integer: true }),
     sample: flags["no-sample"] ? null : { count: 20, steps: 10, repeats: 3 },
     kernels: !flags["no-kernels"],

@@ -5,7 +5,7 @@
 import { generateSpriteDataset } from "../data/generate.ts";
 import { DEFAULT_CLASS_NAMES, type SpriteDataset } from "../data/sprites.ts";
 import { adamwHyper } from "../gpu/adamw.ts";
-import type { Gpu } from "../gpu/device.ts";
+import type { Gpu, Precision } from "../gpu/device.ts";
 import { trainingStepFlops } from "../gpu/flops.ts";
 import { record } from "../gpu/kernel.ts";
 import { setSeed } from "../gpu/random.ts";
@@ -23,6 +23,7 @@ export interface NamedConfig {
 export interface TrainingResult {
   config: string;
   batch: number;
+  precision: Precision;
   /** Timed steps (after the warm-up). */
   steps: number;
   /** The warm-up step, compilation included. */
@@ -67,10 +68,11 @@ export async function benchTraining(
   gpu: Gpu,
   { name, config }: NamedConfig,
   batch: number,
-  o: { steps: number; dataset: SpriteDataset; kernels?: boolean },
+  o: { steps: number; dataset: SpriteDataset; kernels?: boolean; precision?: Precision },
 ): Promise<{ result: TrainingResult; kernels?: KernelProfile }> {
   const model = randomSpriteModel(gpu, config, 0);
-  const recipe = { ...REFERENCE_RECIPE, batch };
+  const precision = o.precision ?? "f32";
+  const recipe = { ...REFERENCE_RECIPE, batch, precision };
   const trainer = await Trainer.create(gpu, model, o.dataset, recipe);
   const step = trainer.step;
   const indices = new Uint32Array(batch);
@@ -99,6 +101,7 @@ export async function benchTraining(
   const result: TrainingResult = {
     config: name,
     batch,
+    precision,
     steps: o.steps,
     warmUpMs,
     medianMs,

@@ -33,7 +33,8 @@ export class ProgressLine {
     const line =
       `epoch ${l.epoch + 1}/${this.epochs} [${bar}] ${l.stepInEpoch}/${l.stepsPerEpoch}` +
       ` | step ${l.step}/${this.totalSteps} | ${l.itPerSec.toFixed(2)} it/s | loss ` +
-      `${l.loss.toFixed(5)} | ETA ${duration(eta)}`;
+      `${l.loss.toFixed(5)} | ETA ${duration(eta)}` +
+      (l.lossScale ? ` | scale ${l.lossScale.scale} (${l.lossScale.skipped} skipped)` : "");
     if (this.tty) {
       this.write(`\r\x1b[K${line}`);
       this.drawn = true;

@@ -5,7 +5,7 @@ import { cleanDataset } from "../data/clean.ts";
 import { BUNDLED_LABELS_PATH, BUNDLED_SPRITES_PATH } from "../data/generate.ts";
 import { classIndices, loadSpriteDataset, type SpriteDataset } from "../data/sprites.ts";
 import { InputError } from "../errors.ts";
-import { adapterLine, getGpu } from "../gpu/device.ts";
+import { adapterLine, defaultPrecision, getGpu } from "../gpu/device.ts";
 import { loadSpriteModel, randomSpriteModel } from "../gpu/sprite_model.ts";
 import {
   loadOptimizerState,
@@ -30,6 +30,8 @@ const help = `usage: deno task train [flags]
   --config reference|compact|FILE.json   UNet config (default reference; a diffusers config.json)
   --batch ${R.batch}  --epochs ${R.epochs}  --lr ${R.lr}  --weight-decay ${R.weightDecay}
   --loss l1|mse (default ${R.loss})    noise-prediction loss
+  --precision auto|f32|f16   f16: GEMM/conv operands in f16, f32 sums, dynamic loss scaling;
+                     auto (default): f16 on CPU adapters, f32 on GPUs
   --dropout P        UNet dropout (default: the config's; reference ${R.dropout})
   --emb-dropout ${R.embDropout}  class-embedding dropout while it trains
   --freeze-epoch ${R.freezeEpoch}  the embedding trains before this epoch, then is frozen
@@ -39,12 +41,13 @@ const help = `usage: deno task train [flags]
   --seed 0           weights, batches and noise; the same seed gives the same run
   --out DIR          run folder (default models/run-<date>-<time>): DIR/checkpoint/, DIR/train_log.jsonl
   --resume DIR       continue the run in DIR (or DIR = its checkpoint folder); takes --epochs,
-                     --log-every, --max-steps and --out, the rest comes from the checkpoint
+                     --lr (to anneal), --log-every, --max-steps and --out; the rest comes from
+                     the checkpoint
   --log-every 10     read the loss back every N steps
   --max-steps N      stop after N steps of this invocation (smoke tests); a checkpoint is written
 Ctrl-C finishes the current step, writes a checkpoint and exits.`;
 
-const RESUMABLE_FLAGS = new Set(["epochs", "log-every", "max-steps", "out", "resume"]);
+const RESUMABLE_FLAGS = new Set(["epochs", "lr", "log-every", "max-steps", "out", "resume"]);
 
 function stamp(): string {
   const d = new Date();
@@ -117,6 +120,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     lr: { type: "string" },
     "weight-decay": { type: "string" },
     loss: { type: "string" },
+    precision: { type: "string" },
     dropout: { type: "string" },
     "emb-dropout": { type: "string" },
     "freeze-epoch": { type: "string" },
@@ -147,12 +151,13 @@ export async function trainCommand(argv: string[]): Promise<void> {
   let checkpointDir: string;
   let runDir: string;
   let extra: Record<string, unknown>;
+  let autoPrecision = false;
   if (f.resume !== undefined) {
     const fixed = Object.keys(f).filter((k) => !RESUMABLE_FLAGS.has(k));
     if (fixed.length) {
       throw new InputError(
         `--${fixed[0]} cannot be changed on --resume: the run continues with its recipe ` +
-          "(only --epochs, --log-every, --max-steps and --out apply)",
+          "(only --epochs, --lr, --log-every, --max-steps and --out apply)",
       );
     }
     if (!(await isDir(f.resume))) throw new InputError(`--resume ${f.resume} does not exist`);
@@ -160,7 +165,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
     checkpointDir = (await isDir(nested)) ? nested : f.resume;
     runDir = f.out ?? parentOf(checkpointDir);
     const saved = await readTrainingState(checkpointDir);
-    recipe = { ...saved.recipe, epochs: epochsFlag ?? saved.recipe.epochs };
+    // A new --lr is how a long run is annealed by hand; the log's per-epoch lr keeps the history.
+    const lr = numberFlag(f.lr, "lr", saved.recipe.lr, { min: 0, max: 10 });
+    if (lr === 0) throw new InputError("--lr must be positive");
+    recipe = { ...saved.recipe, epochs: epochsFlag ?? saved.recipe.epochs, lr };
     state = saved.state;
     extra = saved.extra;
     if (state.epoch >= recipe.epochs) {
@@ -177,6 +185,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
     }
     const lr = numberFlag(f.lr, "lr", R.lr, { min: 0, max: 10 });
     if (lr === 0) throw new InputError("--lr must be positive");
+    const precision = f.precision ?? "auto";
+    if (precision !== "auto" && precision !== "f32" && precision !== "f16") {
+      throw new InputError(`--precision must be auto, f32 or f16, got "${precision}"`);
+    }
+    autoPrecision = precision === "auto";
     const p = { min: 0, max: 0.99 };
     recipe = {
       batch: numberFlag(f.batch, "batch", R.batch, { min: 1, max: 65536, ...int }),
@@ -193,6 +206,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
       }),
       maskProb: numberFlag(f["mask-prob"], "mask-prob", R.maskProb, { min: 0, max: 1 }),
       seed: numberFlag(f.seed, "seed", R.seed, { min: 0, max: 2 ** 32 - 1, ...int }),
+      precision: precision === "auto" ? R.precision : precision,
     };
     if ((f.sprites === undefined) !== (f.labels === undefined)) {
       throw new InputError("give both --sprites and --labels, or neither (the bundled set)");
@@ -219,6 +233,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
 
   const gpu = await getGpu();
   console.error(adapterLine(gpu));
+  if (autoPrecision) recipe = { ...recipe, precision: defaultPrecision(gpu) };
   const model = config
     ? randomSpriteModel(gpu, config, recipe.seed, dataset.classNames)
     : await loadSpriteModel(gpu, checkpointDir);
@@ -246,7 +261,7 @@ function describeRun(
     `data: ${dataset.count} sprites (${removed} removed by cleaning): ${classes}\n` +
       `model: ${extra.config_source} config, ${params.toLocaleString("en")} parameters\n` +
       `recipe: batch ${r.batch}, ${r.epochs} epoch(s) of ${t.stepsPerEpoch} steps, lr ${r.lr}, ` +
-      `weight decay ${r.weightDecay}, ${r.loss} loss, dropout ${r.dropout}/${r.embDropout}, ` +
+      `weight decay ${r.weightDecay}, ${r.loss} loss, ${r.precision}, dropout ${r.dropout}/${r.embDropout}, ` +
       `embedding frozen from epoch ${r.freezeEpoch + 1}, mask ${r.maskProb}, seed ${r.seed}\n` +
       `checkpoint: ${checkpointDir}   log: ${runDir}/train_log.jsonl` +
       (t.state.step ? `\nresuming at epoch ${t.state.epoch + 1}, step ${t.state.step}` : ""),
@@ -297,6 +312,11 @@ async function trainLoop(
           seconds: Number(result.seconds.toFixed(3)),
           it_per_s: Number((result.steps / result.seconds).toFixed(3)),
           step: state.step,
+          lr: recipe.lr,
+          ...(state.lossScale && {
+            loss_scale: state.lossScale.scale,
+            skipped_steps: state.lossScale.skipped,
+          }),
           embedding_frozen: epoch >= recipe.freezeEpoch,
         };
         await Deno.writeTextFile(`${o.runDir}/train_log.jsonl`, JSON.stringify(line) + "\n", {

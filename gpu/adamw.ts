@@ -42,21 +42,35 @@ export function adamwHyper(opts: AdamWOptions, step: number): Float32Array {
   );
 }
 
-const adamwKernel = (hostComplements: boolean): KernelSpec => ({
+const adamwKernel = (hostComplements: boolean, scaled: boolean): KernelSpec => ({
   name: "adamwStep",
   params: { n: "u32" },
-  bindings: { hyper: "read", grad: "read", param: "write", m: "write", v: "write" },
-  consts: { WG, HOST_COMPLEMENTS: hostComplements },
+  bindings: {
+    hyper: "read",
+    ...(scaled && { lossScale: "read" }),
+    grad: "read",
+    param: "write",
+    m: "write",
+    v: "write",
+  },
+  consts: { WG, HOST_COMPLEMENTS: hostComplements, SCALED: scaled },
   code: /* wgsl */ `
 @compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
                                      @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg, WG);
   if (i >= p.n) { return; }
+  var g = grad[i];
+  ${
+    scaled
+      ? `// A gradient overflowed: skip the whole step (GradScaler's optimizer.step skip).
+  if (lossScale[2] != 0.0) { return; }
+  g = g * (1.0 / lossScale[0]);`
+      : ""
+  }
   let lr = hyper[0];
   let beta1 = hyper[1];
   let beta2 = hyper[2];
   let eps = hyper[3];
-  let g = grad[i];
   let decayed = param[i] * (1.0 - lr * hyper[4]);
   let one_minus_beta1 = select(1.0 - beta1, hyper[7], HOST_COMPLEMENTS);
   let one_minus_beta2 = select(1.0 - beta2, hyper[8], HOST_COMPLEMENTS);
@@ -74,22 +88,26 @@ const adamwKernel = (hostComplements: boolean): KernelSpec => ({
  * One AdamW update of n elements: param *= 1 - lr wd; m = b1 m + (1 - b1) g;
  * v = b2 v + (1 - b2) g^2; param -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
  * hyper: f32 [ADAMW_HYPER_SIZE] from `adamwHyper` (or the contract's first 7); m, v start at 0.
+ * lossScale: a LossScaler's state; the gradient is divided by its scale, and nothing is updated
+ * when its overflow flag is set.
  */
 export function adamwStep(
   gpu: Gpu,
-  { param, grad, m, v, hyper, n }: {
+  { param, grad, m, v, hyper, n, lossScale }: {
     param: Tensor;
     grad: Tensor;
     m: Tensor;
     v: Tensor;
     hyper: Tensor;
     n: number;
+    lossScale?: Tensor;
   },
 ): Promise<Dispatch> {
   if ([param, grad, m, v].some((t) => t.size < n)) {
     throw new Error(`adamwStep: a tensor holds fewer than n = ${n} elements`);
   }
   if (hyper.size < 7) throw new Error("adamwStep: hyper must hold at least 7 values");
-  const kernel = adamwKernel(hyper.size >= ADAMW_HYPER_SIZE);
-  return createDispatch(gpu, kernel, { hyper, grad, param, m, v }, grid1d(n, WG), { n });
+  const kernel = adamwKernel(hyper.size >= ADAMW_HYPER_SIZE, lossScale !== undefined);
+  const buffers = { hyper, grad, param, m, v, ...(lossScale && { lossScale }) };
+  return createDispatch(gpu, kernel, buffers, grid1d(n, WG), { n });
 }

@@ -11,7 +11,7 @@
 // than its texture reads); the buffer kernels here remain their fallback past the texture size
 // limit. Discrete GPUs ("gpu" class) run the buffer kernels with 64-wide workgroups for now; an
 // implicit GEMM with workgroup tiles would be the better fit there.
-import type { AdapterClass, Gpu } from "./device.ts";
+import { type AdapterClass, type Gpu, usesTexturePath } from "./device.ts";
 import { directConvTexture } from "./conv2d_cpu.ts";
 import { createDispatch, type Dispatch, type KernelSpec } from "./kernel.ts";
 import type { Tensor } from "./tensor.ts";
@@ -228,7 +228,7 @@ export async function conv2dForward(
     outH: outHeight,
     outW: outWidth,
   };
-  if ((args.config ?? gpu.adapterClass) === "cpu") {
+  if (usesTexturePath(gpu, args.config)) {
     const packed = await directConvTexture(gpu, { ...dims, kernel, stride: g.stride }, args, {
       transposed: false,
       accumulate: false,

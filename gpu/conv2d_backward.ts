@@ -12,7 +12,7 @@
 // window along the row (loading only the new columns); the dy values are uniform across the
 // workgroup. The batch*rows reduction is split into chunks written to a scratch buffer and summed
 // by a second pass, so small layers still give every core work.
-import type { AdapterClass, Gpu } from "./device.ts";
+import { type AdapterClass, type Gpu, usesTexturePath } from "./device.ts";
 import {
   conv2dGeometry,
   type Conv2dShape,
@@ -271,7 +271,7 @@ export async function conv2dBackward(
     outW: g.outWidth,
   };
   const out: Dispatch[] = [];
-  const cpu = (args.config ?? gpu.adapterClass) === "cpu";
+  const cpu = usesTexturePath(gpu, args.config);
   const dims = {
     batch,
     inC: inChannels,

@@ -81,7 +81,7 @@ const packInputKernel: KernelSpec = {
       if (c + q < p.C) { v[q] = x[base + q * plane]; }
     }
   }
-  textureStore(t, gid.xy, v);
+  textureStore(t, gid.xy, toOperand(v));
 }`,
 };
 
@@ -132,7 +132,7 @@ const packWeightKernel = (transposed: boolean): KernelSpec => ({
       }
     }
   }
-  textureStore(t, gid.xy, v);
+  textureStore(t, gid.xy, toOperand(v));
 }`,
 });
 

@@ -37,7 +37,7 @@ const packChannelRowsKernel: KernelSpec = {
       if (pos == p.plane) { pos = 0u; b += 1u; }
     }
   }
-  textureStore(t, gid.xy, v4);
+  textureStore(t, gid.xy, toOperand(v4));
 }`,
 };
 
@@ -241,7 +241,7 @@ const packWeightColumnsKernel: KernelSpec = {
       if (o < p.O) { v[q] = w[o * p.M + gid.y]; }
     }
   }
-  textureStore(t, gid.xy, v);
+  textureStore(t, gid.xy, toOperand(v));
 }`,
 };
 

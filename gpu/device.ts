@@ -23,6 +23,41 @@ export interface Gpu {
   hasF16: boolean;
   hasTimestamps: boolean;
   limits: GPUSupportedLimits;
+  /**
+   * Storage format of the packed GEMM and convolution operands (gpu/matmul_cpu.ts): rgba32float,
+   * or rgba16float for mixed precision (`withPrecision`). Kernels read texels as f32 and accumulate
+   * in f32 either way.
+   */
+  operandFormat: OperandFormat;
+}
+
+export type OperandFormat = "rgba32float" | "rgba16float";
+export type Precision = "f32" | "f16";
+
+/**
+ * The same device with GEMM and convolution operands stored as `precision` ("f16": half the bytes
+ * per operand, f32 accumulation, f32 everywhere else, as torch's autocast does for matmul and
+ * conv). Everything built with the returned context uses it; the device and pipeline cache are
+ * shared. f16 operands live in textures, so f16 builds take the texture-packed kernels on every
+ * adapter class.
+ */
+export function withPrecision(gpu: Gpu, precision: Precision): Gpu {
+  return { ...gpu, operandFormat: precision === "f16" ? "rgba16float" : "rgba32float" };
+}
+
+/**
+ * `--precision auto`: f16 on CPU adapters, where the f16 operand textures measured faster than f32
+ * (llvmpipe, `deno task bench`); f32 on GPUs until the f16 texture path is measured against their
+ * workgroup-tile f32 kernels.
+ */
+export function defaultPrecision(gpu: Gpu): Precision {
+  return gpu.adapterClass === "cpu" ? "f16" : "f32";
+}
+
+/** The texture-packed GEMM and convolution kernels: tuned for llvmpipe, and the f16 operand path. */
+export function usesTexturePath(gpu: Gpu, forced?: AdapterClass): boolean {
+  if (forced) return forced === "cpu";
+  return gpu.adapterClass === "cpu" || gpu.operandFormat === "rgba16float";
 }
 
 let acquired: Promise<Gpu> | undefined;
@@ -94,6 +129,7 @@ async function acquire(): Promise<Gpu> {
     hasF16: requiredFeatures.includes("shader-f16"),
     hasTimestamps: requiredFeatures.includes("timestamp-query"),
     limits: device.limits,
+    operandFormat: "rgba32float",
   };
 }
 

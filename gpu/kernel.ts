@@ -6,7 +6,7 @@
 //   @group(0) @binding(0) var<uniform> p: Params;   (when `params` is non-empty)
 //   @group(0) @binding(i) var<storage, read|read_write> <name>: <type>;   (in `bindings` order)
 // plus `const NAME = value;` for each entry of `consts` (specialisation: tile sizes, flags).
-import type { Gpu } from "./device.ts";
+import type { Gpu, OperandFormat } from "./device.ts";
 import { bindingSize, type Tensor } from "./tensor.ts";
 
 export type ParamType = "u32" | "i32" | "f32";
@@ -18,9 +18,11 @@ export interface KernelSpec {
   params?: Record<string, ParamType>;
   /**
    * Storage buffers: "read" | "write", optionally followed by a WGSL type (default array<f32>).
-   * "texture read" | "texture write": an rgba32float storage texture (bound as a GPUTextureView).
+   * "texture read" | "texture write": a storage texture of `textureFormat` (a GPUTextureView).
    */
   bindings: Record<string, string>;
+  /** Format of the texture bindings; `createDispatch` sets it from the Gpu's operandFormat. */
+  textureFormat?: OperandFormat;
   /** Compile-time constants, emitted as WGSL `const` (integers as u32, unless given as "1.5f"). */
   consts?: Record<string, number | string | boolean>;
   /** WGSL with `@compute @workgroup_size(...) fn main(...)`; may use `enable f16;` via `f16: true`. */
@@ -64,9 +66,9 @@ export function kernelSource(spec: KernelSpec): string {
     const [access, ...type] = decl.trim().split(/\s+/);
     if (access === "texture" && (type[0] === "read" || type[0] === "write")) {
       lines.push(
-        `@group(0) @binding(${binding++}) var ${name}: texture_storage_2d<rgba32float, ${
-          type[0]
-        }>;`,
+        `@group(0) @binding(${binding++}) var ${name}: texture_storage_2d<${
+          spec.textureFormat ?? "rgba32float"
+        }, ${type[0]}>;`,
       );
       continue;
     }
@@ -80,12 +82,33 @@ export function kernelSource(spec: KernelSpec): string {
       };`,
     );
   }
+  if (Object.values(spec.bindings).some((b) => b.trim().startsWith("texture"))) {
+    lines.push(spec.textureFormat === "rgba16float" ? ROUND_TO_F16 : TO_OPERAND_F32);
+  }
   // Large 1-D launches are folded into x and y (65535 workgroups per dimension).
   lines.push(
     "fn flat_id(gid: vec3u, nwg: vec3u, wg: u32) -> u32 { return gid.x + gid.y * nwg.x * wg; }",
   );
   return lines.join("\n") + "\n" + spec.code;
 }
+
+// Every operand texture is written through toOperand(). For rgba16float it rounds to the nearest
+// f16 (ties to even) in f32 arithmetic, so the store is exact: llvmpipe's f32 -> f16 store rounds
+// toward zero (a bias towards 0 in every operand) and saturates at 65504, which would hide the
+// overflow that dynamic loss scaling must see; here a value past the f16 range becomes inf.
+const TO_OPERAND_F32 = "fn toOperand(v: vec4f) -> vec4f { return v; }";
+const ROUND_TO_F16 = /* wgsl */ `
+fn roundToF16(x: f32) -> f32 {
+  // f16 subnormals are multiples of 2^-24: exact in f32, and round() ties to even.
+  if (abs(x) < 6.103515625e-5) { return round(x * 16777216.0) / 16777216.0; }
+  let b = bitcast<u32>(x);
+  let r = bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);
+  if (abs(r) > 65504.0) { return bitcast<f32>((b & 0x80000000u) | 0x7f800000u); }
+  return r;
+}
+fn toOperand(v: vec4f) -> vec4f {
+  return vec4f(roundToF16(v.x), roundToF16(v.y), roundToF16(v.z), roundToF16(v.w));
+}`;
 
 const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
@@ -153,6 +176,10 @@ export async function createDispatch(
   workgroups: [number, number?, number?],
   params: Record<string, number> = {},
 ): Promise<Dispatch> {
+  // Textures made with this context (storageTexture) have its operand format; so do the bindings.
+  if (Object.values(spec.bindings).some((b) => b.trim().startsWith("texture"))) {
+    spec = { ...spec, textureFormat: gpu.operandFormat };
+  }
   const pipeline = await getPipeline(gpu, spec);
   const device = gpu.device;
   const entries: GPUBindGroupEntry[] = [];

@@ -13,14 +13,17 @@ const CHUNK = 64;
 
 type LossKind = "l1" | "mse";
 
-function lossTermsKernel(kind: LossKind): KernelSpec {
+function lossTermsKernel(kind: LossKind, scaled: boolean): KernelSpec {
   // torch: l1 grad = sign(d) * (1/n) with sign(0) = 0; mse grad = d * (2/n).
   const term = kind === "l1" ? "abs(d)" : "d * d";
-  const grad = kind === "l1" ? "sign(d) * p.gradScale" : "d * p.gradScale";
+  const factor = scaled ? "(p.gradScale * lossScale[0])" : "p.gradScale";
+  const grad = kind === "l1" ? `sign(d) * ${factor}` : `d * ${factor}`;
+  const bindings: Record<string, string> = { pred: "read", tgt: "read" };
+  if (scaled) bindings.lossScale = "read";
   return {
     name: `${kind}LossTerms`,
     params: { n: "u32", parts: "u32", gradScale: "f32" },
-    bindings: { pred: "read", tgt: "read", dPred: "write", partials: "write" },
+    bindings: { ...bindings, dPred: "write", partials: "write" },
     consts: { WG, CHUNK },
     code: /* wgsl */ `
 @compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
@@ -86,6 +89,11 @@ export interface LossArgs {
   loss: Tensor;
   n: number;
   accumulateLoss?: boolean;
+  /**
+   * Dynamic loss scaling (gpu/loss_scale.ts): dPred is multiplied by lossScale[0]; the loss
+   * itself is not.
+   */
+  lossScale?: Tensor;
 }
 
 async function meanLoss(gpu: Gpu, kind: LossKind, args: LossArgs): Promise<Dispatch[]> {
@@ -99,8 +107,9 @@ async function meanLoss(gpu: Gpu, kind: LossKind, args: LossArgs): Promise<Dispa
   const dispatches = [
     await createDispatch(
       gpu,
-      lossTermsKernel(kind),
-      { pred, tgt: target, dPred, partials }, // `target` is reserved in WGSL
+      lossTermsKernel(kind, args.lossScale !== undefined),
+      // `target` is reserved in WGSL.
+      { pred, tgt: target, dPred, partials, ...(args.lossScale && { lossScale: args.lossScale }) },
       grid1d(count, WG),
       { n, parts: count, gradScale },
     ),

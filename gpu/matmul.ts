@@ -12,7 +12,7 @@
 // - "gpu": a 64x64 workgroup tile staged through workgroup memory, 16x16 threads, 4x4 per thread.
 // Long K with few output tiles is split (split-K): partial products go to a scratch tensor allocated
 // here at build time, and one more dispatch sums them (plus bias / accumulate) into C.
-import type { AdapterClass, Gpu } from "./device.ts";
+import { type AdapterClass, type Gpu, usesTexturePath } from "./device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "./kernel.ts";
 import { CPU_TILE, cpuTextureGemm, cpuTexturesFit, storeTileWgsl } from "./matmul_cpu.ts";
 import { createTensor, type Tensor } from "./tensor.ts";
@@ -335,7 +335,7 @@ export async function matmul(gpu: Gpu, args: MatmulArgs): Promise<Dispatch[]> {
   const strideA = args.strideA ?? M * K;
   const strideB = args.strideB ?? K * N;
   const strideC = args.strideC ?? M * N;
-  const config = args.config ?? gpu.adapterClass;
+  const config = usesTexturePath(gpu, args.config) ? "cpu" : "gpu";
   if ([M, N, K, batch].some((d) => !Number.isInteger(d) || d < 1)) {
     throw new Error(`matmul: bad shape M=${M} N=${N} K=${K} batch=${batch}`);
   }

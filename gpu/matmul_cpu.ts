@@ -52,7 +52,7 @@ function packKernel(trans: boolean, vec4: boolean): KernelSpec {
     }`
     }
   }
-  textureStore(t, xy, v);
+  textureStore(t, xy, toOperand(v));
 }`,
   };
 }
@@ -180,11 +180,11 @@ export function cpuTexturesFit(
   return [...s.a, ...s.b].every((d) => d <= gpu.limits.maxTextureDimension2D);
 }
 
-/** An rgba32float storage texture of [width, height] texels, allocated at build time. */
+/** A storage texture of the context's operand format, [width, height] texels, built once. */
 export function storageTexture(gpu: Gpu, size: number[], label: string): GPUTextureView {
   return gpu.device.createTexture({
     size: [size[0], size[1]],
-    format: "rgba32float",
+    format: gpu.operandFormat,
     usage: GPUTextureUsage.STORAGE_BINDING,
     label,
   }).createView();

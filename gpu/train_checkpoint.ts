@@ -4,7 +4,7 @@
 // written in the same atomic folder swap, so a checkpoint is always whole.
 import { InputError } from "../errors.ts";
 import { CheckpointError, checkTensors } from "./checkpoint.ts";
-import type { Gpu } from "./device.ts";
+import type { Gpu, Precision } from "./device.ts";
 import { type NamedTensor, readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { saveSpriteModel } from "./sprite_model.ts";
 import { readback, upload } from "./tensor.ts";
@@ -87,6 +87,13 @@ export async function saveTrainingCheckpoint(
     step_in_epoch: state.stepInEpoch,
     step: state.step,
     epoch_loss_sum: state.epochLossSum,
+    ...(state.lossScale && {
+      loss_scale: {
+        scale: state.lossScale.scale,
+        good_steps: state.lossScale.goodSteps,
+        skipped: state.lossScale.skipped,
+      },
+    }),
     embedding_frozen: trainer.embeddingFrozen,
     seeds: { init: recipe.seed, sampler: recipe.seed, gpu: gpuSeedOf(recipe.seed) },
     recipe,
@@ -155,6 +162,13 @@ export async function readTrainingState(dir: string): Promise<SavedTraining> {
     freezeEpoch: field(r, "freezeEpoch", what, count) as number,
     maskProb: field(r, "maskProb", what, (v) => probability(v) || v === 1) as number,
     seed: field(r, "seed", what, (v) => count(v) && (v as number) < 2 ** 32) as number,
+    // Checkpoints from before mixed precision existed are f32 runs.
+    precision: field(
+      { precision: "f32", ...r },
+      "precision",
+      what,
+      (v) => v === "f32" || v === "f16",
+    ) as Precision,
   };
   const state: TrainingState = {
     epoch: field(o, "epoch", path, count) as number,
@@ -162,6 +176,18 @@ export async function readTrainingState(dir: string): Promise<SavedTraining> {
     step: field(o, "step", path, count) as number,
     epochLossSum: field(o, "epoch_loss_sum", path, (v) => Number.isFinite(v)) as number,
   };
+  if (o.loss_scale !== undefined) {
+    const ls = field(o, "loss_scale", path, (v) => typeof v === "object" && v !== null) as Record<
+      string,
+      unknown
+    >;
+    const where = `${path} loss_scale`;
+    state.lossScale = {
+      scale: field(ls, "scale", where, positive) as number,
+      goodSteps: field(ls, "good_steps", where, count) as number,
+      skipped: field(ls, "skipped", where, count) as number,
+    };
+  }
   const known = new Set([
     "format",
     "recipe",
@@ -169,6 +195,7 @@ export async function readTrainingState(dir: string): Promise<SavedTraining> {
     "step_in_epoch",
     "step",
     "epoch_loss_sum",
+    "loss_scale",
     "embedding_frozen",
     "seeds",
   ]);

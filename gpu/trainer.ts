@@ -6,8 +6,9 @@
 import { BalancedSampler } from "../data/sampler.ts";
 import { classIndices, type SpriteDataset } from "../data/sprites.ts";
 import { adamwHyper } from "./adamw.ts";
-import type { Gpu } from "./device.ts";
+import type { Gpu, Precision } from "./device.ts";
 import { record } from "./kernel.ts";
+import type { LossScaleState } from "./loss_scale.ts";
 import { setSeed } from "./random.ts";
 import type { SpriteModel } from "./sprite_model.ts";
 import { readback, upload } from "./tensor.ts";
@@ -30,6 +31,8 @@ export interface TrainRecipe {
   maskProb: number;
   /** Seeds the initial weights, the batch sampler and the GPU's random numbers. */
   seed: number;
+  /** "f16": mixed precision (f16 GEMM/conv operands, dynamic loss scaling); "f32" otherwise. */
+  precision: Precision;
 }
 
 export const REFERENCE_RECIPE: TrainRecipe = {
@@ -43,6 +46,7 @@ export const REFERENCE_RECIPE: TrainRecipe = {
   freezeEpoch: 80,
   maskProb: 0.05,
   seed: 0,
+  precision: "f32",
 };
 
 /** Where training stands; with the recipe and the optimizer state it resumes a run exactly. */
@@ -55,6 +59,8 @@ export interface TrainingState {
   step: number;
   /** Sum of the per-step losses of the steps done in epoch `epoch`. */
   epochLossSum: number;
+  /** f16 runs: the loss scale and its counters as last read from the GPU. */
+  lossScale?: LossScaleState;
 }
 
 export const initialState = (): TrainingState => ({
@@ -94,6 +100,8 @@ export interface StepLog {
   loss: number;
   /** Steps per second since the last readback (its wait included). */
   itPerSec: number;
+  /** f16 runs: the loss scale and the steps skipped on overflow so far. */
+  lossScale?: LossScaleState;
 }
 
 export interface EpochResult {
@@ -152,6 +160,7 @@ export class Trainer {
       numClasses: classes,
     });
     const step = await buildTrainingStep(gpu, model, dataset, recipe);
+    if (step.scaler && state.lossScale) step.scaler.set(state.lossScale);
     return new Trainer(gpu, model, recipe, state, step, sampler);
   }
 
@@ -199,6 +208,7 @@ export class Trainer {
         upload(gpu, step.lossSum, new Float32Array(1));
         if (!Number.isFinite(sum)) throw new TrainingDivergedError(state.step, state.epoch, sum);
         state.epochLossSum += sum;
+        if (step.scaler) state.lossScale = await step.scaler.read();
         const now = performance.now();
         o.onLog?.({
           epoch: state.epoch,
@@ -207,6 +217,7 @@ export class Trainer {
           step: state.step,
           loss: sum / window,
           itPerSec: window / ((now - windowStart) / 1000),
+          lossScale: state.lossScale,
         });
         windowStart = now;
         window = 0;

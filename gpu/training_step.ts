@@ -6,11 +6,12 @@
 // the frozen step (embedding fixed and in eval mode, class vectors masked).
 import { ADAMW_HYPER_SIZE, adamwStep } from "./adamw.ts";
 import { buildClassEmbedding } from "./class_embedding.ts";
-import type { Gpu } from "./device.ts";
+import { type Gpu, type Precision, withPrecision } from "./device.ts";
 import { maskClassVectors } from "./dropout.ts";
 import { gatherBatch, uploadDataset } from "./gather.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "./kernel.ts";
 import { l1Loss, mseLoss } from "./loss.ts";
+import { LossScaler } from "./loss_scale.ts";
 import { createSeed, fillNormal, randomTimesteps } from "./random.ts";
 import { addNoise, DDPMScheduler } from "./scheduler.ts";
 import type { SpriteModel } from "./sprite_model.ts";
@@ -80,6 +81,8 @@ export interface StepSettings {
   loss: "l1" | "mse";
   /** Probability that a class vector is zeroed in the frozen step. */
   maskProb: number;
+  /** "f16": GEMM and convolution operands in f16, with dynamic loss scaling. Default "f32". */
+  precision?: Precision;
 }
 
 /** The data the step reads: uint8 HWC sprites and their class vectors. */
@@ -100,17 +103,22 @@ export interface TrainingStep {
   hyper: Tensor;
   /** f32 [1]: the per-step losses summed since the host last reset it. */
   lossSum: Tensor;
+  /** Present in f16 steps: the dynamic loss scale. */
+  scaler?: LossScaler;
   warmUp: Dispatch[];
   frozen: Dispatch[];
 }
 
 /** Uploads the data once and builds both step lists around the model's parameter stores. */
 export async function buildTrainingStep(
-  gpu: Gpu,
+  device: Gpu,
   model: SpriteModel,
   data: StepData,
   s: StepSettings,
 ): Promise<TrainingStep> {
+  const f16 = s.precision === "f16";
+  const gpu = withPrecision(device, s.precision ?? "f32");
+  const scaler = f16 ? new LossScaler(gpu) : undefined;
   const embParams = model.embeddingParams;
   if (!embParams) throw new Error("training step: the model has no class-embedding net");
   const B = s.batch;
@@ -175,6 +183,7 @@ export async function buildTrainingStep(
       loss: lossSum,
       n,
       accumulateLoss: true,
+      lossScale: scaler?.state,
     }),
     ...unet.backward,
   ];
@@ -187,7 +196,16 @@ export async function buildTrainingStep(
       ...mo,
       hyper,
       n: store.layout.totalElements,
+      lossScale: scaler?.state,
     });
+  // f16: every gradient the step applies is checked before AdamW, which skips the step on overflow.
+  const checked = async (stores: ParamStore[]) =>
+    scaler
+      ? await Promise.all(
+        stores.map((st) => scaler.checkNonFinite(st.grads, st.layout.totalElements)),
+      )
+      : [];
+  const updateScale = scaler ? [await scaler.update()] : [];
   const gather = await gatherBatch(gpu, {
     dataset: images,
     indices,
@@ -206,8 +224,10 @@ export async function buildTrainingStep(
     ...embTrain.forward,
     ...diffusion,
     ...embTrain.backward,
+    ...await checked([model.unetParams, embParams]),
     await adamw(model.unetParams, unetMoments),
     await adamw(embParams, embMoments),
+    ...updateScale,
   ];
   const frozen = [
     gather,
@@ -222,7 +242,9 @@ export async function buildTrainingStep(
     }),
     ...embFrozen.forward,
     ...diffusion,
+    ...await checked([model.unetParams]),
     await adamw(model.unetParams, unetMoments),
+    ...updateScale,
   ];
-  return { unet, unetMoments, embMoments, indices, seed, hyper, lossSum, warmUp, frozen };
+  return { unet, unetMoments, embMoments, indices, seed, hyper, lossSum, scaler, warmUp, frozen };
 }

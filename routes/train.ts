@@ -6,6 +6,7 @@ import { cleanDataset } from "../data/clean.ts";
 import { BUNDLED_LABELS_PATH, BUNDLED_SPRITES_PATH } from "../data/generate.ts";
 import { loadSpriteDataset } from "../data/sprites.ts";
 import { InputError } from "../errors.ts";
+import { defaultPrecision, type Gpu } from "../gpu/device.ts";
 import { loadSpriteModel, randomSpriteModel } from "../gpu/sprite_model.ts";
 import { saveTrainingCheckpoint } from "../gpu/train_checkpoint.ts";
 import { REFERENCE_RECIPE, Trainer, type TrainRecipe } from "../gpu/trainer.ts";
@@ -60,8 +61,15 @@ function emit(job: Job, event: string, data: unknown) {
   for (const l of job.listeners) l(event, data);
 }
 
-function recipeFrom(body: Record<string, unknown>): { recipe: TrainRecipe; maxSteps?: number } {
+function recipeFrom(
+  body: Record<string, unknown>,
+  gpu: Gpu,
+): { recipe: TrainRecipe; maxSteps?: number } {
   const R = REFERENCE_RECIPE;
+  const precision = body.precision ?? "auto";
+  if (precision !== "auto" && precision !== "f32" && precision !== "f16") {
+    throw new InputError(`precision must be "auto", "f32" or "f16"`);
+  }
   const int = (name: string, fallback: number, max: number) =>
     numberField(body[name], name, fallback, { min: 1, max, integer: true });
   const loss = body.loss ?? R.loss;
@@ -78,16 +86,20 @@ function recipeFrom(body: Record<string, unknown>): { recipe: TrainRecipe; maxSt
       integer: true,
     }),
     seed: numberField(body.seed, "seed", R.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
+    precision: precision === "auto" ? defaultPrecision(gpu) : precision,
   };
   const maxSteps = body.max_steps === undefined ? undefined : int("max_steps", 0, 1e9);
   return { recipe, maxSteps };
 }
 
 async function startJob(ctx: AppContext, body: Record<string, unknown>): Promise<Job> {
-  const known = ["config", "batch", "epochs", "lr", "loss", "freeze_epoch", "seed", "max_steps"];
+  const known = [
+    ...["config", "batch", "epochs", "lr", "loss", "precision", "freeze_epoch", "seed"],
+    "max_steps",
+  ];
   const unknown = Object.keys(body).filter((k) => !known.includes(k));
   if (unknown.length) throw new InputError(`unknown field ${unknown.join(", ")}; known: ${known}`);
-  const { recipe, maxSteps } = recipeFrom(body);
+  const { recipe, maxSteps } = recipeFrom(body, ctx.gpu);
   // The serving model's config unless a preset is named.
   const config = body.config === undefined ? ctx.model.config : presetConfig(String(body.config));
   const files = { sprites: BUNDLED_SPRITES_PATH, labels: BUNDLED_LABELS_PATH };

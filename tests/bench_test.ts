@@ -20,6 +20,7 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
   const report = await runBench(gpu, {
     configs: [{ name: "tiny", config: tinyConfig }],
     batches: [BATCH],
+    precisions: ["f32", "f16"],
     steps: 1,
     sample: { count: 2, steps: 2, repeats: 1 },
     kernels: true,
@@ -35,13 +36,14 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
   const shares = Object.values(summary.forwardShares).reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(shares - 1) < 1e-9, `forward shares sum to ${shares}`);
 
-  assert.equal(report.training.length, 1);
-  const t = report.training[0];
-  assert.equal(t.batch, BATCH);
-  for (const k of ["warmUpMs", "medianMs", "itPerSec", "imagesPerSec", "gflopsPerSec"] as const) {
-    positive(t[k], `training ${k}`);
+  assert.deepEqual(report.training.map((t) => t.precision), ["f32", "f16"]);
+  for (const t of report.training) {
+    assert.equal(t.batch, BATCH);
+    for (const k of ["warmUpMs", "medianMs", "itPerSec", "imagesPerSec", "gflopsPerSec"] as const) {
+      positive(t[k], `training ${t.precision} ${k}`);
+    }
+    assert.ok(Math.abs(t.itPerSec * t.medianMs - 1000) < 1e-6);
   }
-  assert.ok(Math.abs(t.itPerSec * t.medianMs - 1000) < 1e-6);
 
   assert.equal(report.sampling.length, 1);
   for (const k of ["warmUpMs", "medianMs", "spritesPerSec"] as const) {

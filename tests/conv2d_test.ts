@@ -1,6 +1,6 @@
 import { conv2dBackward, conv2dForward, conv2dGeometry, type Conv2dShape } from "../gpu/conv2d.ts";
 import { conv2dBackwardReference, conv2dForwardReference } from "../gpu/conv2d_reference.ts";
-import type { AdapterClass, Gpu } from "../gpu/device.ts";
+import { type AdapterClass, type Gpu, withPrecision } from "../gpu/device.ts";
 import { runNow } from "../gpu/kernel.ts";
 import { fill } from "../gpu/tensor.ts";
 import {
@@ -13,6 +13,7 @@ import {
   poisoned,
   randn,
   read,
+  relativeError,
 } from "./util.ts";
 
 // float64 reference: y[b,o,oy,ox] = bias[o] + sum_{c,ky,kx} w[o,c,ky,kx] x[b,c,oy*s-p+ky,ox*s-p+kx].
@@ -284,6 +285,41 @@ for (const [name, shape, bias] of cases) {
 
 Deno.test("conv2d [cpu] falls back to the buffer kernels where a packed texture exceeds the limit", async () => {
   for (const [, shape, bias] of cases.slice(0, 5)) await checkConv(shape, bias, "cpu", 12);
+});
+
+// Mixed precision: every packed operand (x, weight, dy) is rounded to f16 and the sums run in f32,
+// so the result is the float64 convolution of the rounded operands (and not of the originals).
+Deno.test("conv2d with f16 operands: forward, dx and dWeight are f32 sums of the rounded operands", async () => {
+  const gpu = withPrecision(await getGpu(), "f16");
+  const rng = makeRng();
+  const f16 = (v: Float64Array) => v.map(Math.f16round);
+  for (const [name, shape] of [cases[0], cases[2], cases[5], cases[8]]) {
+    const { batch: B, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = shape;
+    const x = randn(rng, B * C * H * W);
+    const w = randn(rng, O * C * K * K, 1 / Math.sqrt(C * K * K));
+    const r = randn(rng, ySize(shape));
+    const [xt, wt, dyt] = [gpuTensor(gpu, x, [x.length]), gpuTensor(gpu, w, [w.length])]
+      .concat(gpuTensor(gpu, r, [r.length]));
+    const y = poisoned(gpu, [r.length]);
+    const dx = poisoned(gpu, [x.length]);
+    const dw = poisoned(gpu, [w.length]);
+    await runNow(gpu, [
+      ...await conv2dForward(gpu, { x: xt, weight: wt, y, shape }),
+      ...await conv2dBackward(gpu, { x: xt, weight: wt, dy: dyt, dx, dWeight: dw, shape }),
+    ]);
+    const want = convBackward64(shape, f16(x), f16(w), f16(r));
+    const checks = [
+      [y, convForward64(shape, f16(x), f16(w)), convForward64(shape, x, w), "forward"],
+      [dx, want.dx, convBackward64(shape, x, w, r).dx, "dx"],
+      [dw, want.dw, convBackward64(shape, x, w, r).dw, "dWeight"],
+    ] as const;
+    for (const [t, rounded, exact, label] of checks) {
+      const got = await read(gpu, t);
+      assertClose(got, rounded, 1e-5, `f16 conv2d ${name} ${label}`, rng.seed);
+      const err = relativeError(got, exact);
+      if (!(err > 3e-5)) throw new Error(`f16 conv2d ${name} ${label}: ${err} from f32 operands`);
+    }
+  }
 });
 
 Deno.test("conv2d rejects unsupported shapes", () => {

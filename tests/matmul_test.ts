@@ -1,4 +1,4 @@
-import type { AdapterClass } from "../gpu/device.ts";
+import { type AdapterClass, type Precision, withPrecision } from "../gpu/device.ts";
 import { runNow } from "../gpu/kernel.ts";
 import { matmul, sumRows } from "../gpu/matmul.ts";
 import {
@@ -9,6 +9,7 @@ import {
   poisoned,
   randn,
   read,
+  relativeError,
   type Rng,
 } from "./util.ts";
 
@@ -54,8 +55,13 @@ function referenceMatmul(
   return c;
 }
 
-async function check(config: AdapterClass, cs: Case, rng: Rng) {
-  const gpu = await getGpu();
+async function check(
+  config: AdapterClass | undefined,
+  cs: Case,
+  rng: Rng,
+  precision: Precision = "f32",
+) {
+  const gpu = withPrecision(await getGpu(), precision);
   const full = {
     batch: 1,
     transA: false,
@@ -89,7 +95,9 @@ async function check(config: AdapterClass, cs: Case, rng: Rng) {
     throw new Error("split-K not taken");
   }
   await runNow(gpu, dispatches);
-  const want = referenceMatmul(full, a, b, bias, c0);
+  // f16 operands: the exact product of the f16-rounded operands, summed in f32.
+  const f16 = (x: Float64Array) => precision === "f16" ? x.map(Math.f16round) : x;
+  const want = referenceMatmul(full, f16(a), f16(b), bias, c0);
   const got = await read(gpu, ct);
   for (let i = 0; i < cLen; i++) {
     if (Number.isNaN(want[i]) !== Number.isNaN(got[i])) {
@@ -101,9 +109,15 @@ async function check(config: AdapterClass, cs: Case, rng: Rng) {
     got.filter(keep),
     want.filter(keep),
     1e-5,
-    `${config} matmul ${JSON.stringify(cs)}`,
+    `${config} ${precision} matmul ${JSON.stringify(cs)}`,
     rng.seed,
   );
+  if (precision === "f16") {
+    // ...and not the product of the f32 operands: the operands really were rounded.
+    const exact = referenceMatmul(full, a, b, bias, c0).filter(keep);
+    const err = relativeError(got.filter(keep), exact);
+    if (!(err > 3e-5)) throw new Error(`f16 matmul ${JSON.stringify(cs)}: error ${err} vs f32`);
+  }
 }
 
 const transposes = [[false, false], [true, false], [false, true], [true, true]];
@@ -166,6 +180,16 @@ for (const config of ["cpu", "gpu"] as const) {
     await check(config, { M: 5, N: 9, K: 3000, transA: true }, rng); // few tiles, long K: split
   });
 }
+
+Deno.test("matmul with f16 operands (mixed precision): f32 sums of the rounded operands", async () => {
+  // No forced configuration: an f16 context takes the texture path on every adapter class.
+  const rng = makeRng();
+  for (const [transA, transB] of transposes) {
+    await check(undefined, { M: 20, N: 36, K: 44, transA, transB, bias: true }, rng, "f16");
+  }
+  await check(undefined, { M: 13, N: 7, K: 37, accumulate: true }, rng, "f16");
+  await check(undefined, { M: 12, N: 8, K: 64, splits: 4, transA: true, batch: 2 }, rng, "f16");
+});
 
 Deno.test("sumRows matches float64, overwrite and accumulate", async () => {
   const gpu = await getGpu();

@@ -1,6 +1,7 @@
 // The trainer on a tiny UNet and a few dozen bundled sprites: the loss falls, the embedding stays
 // fixed after the freeze epoch, a resumed run repeats an uninterrupted one bit for bit, a NaN stops
 // training, and bad flags, files and folders give clear errors.
+import assert from "node:assert/strict";
 import { trainCommand } from "../cli/train.ts";
 import { cleanDataset } from "../data/clean.ts";
 import { BUNDLED_LABELS_PATH, BUNDLED_SPRITES_PATH } from "../data/generate.ts";
@@ -110,13 +111,69 @@ Deno.test("trainer: the loss falls over a few dozen steps", async () => {
   }
 });
 
-Deno.test("trainer: frozen embedding, and resume equals an uninterrupted run", async () => {
+Deno.test("trainer (f16): mixed precision tracks the f32 run, and never skipped a step", async () => {
+  const dataset = await tinyDataset(20);
+  const recipe = { ...RECIPE, lr: 3e-3, epochs: 6, freezeEpoch: 3 };
+  const curves: Record<string, number[]> = {};
+  for (const precision of ["f32", "f16"] as const) {
+    const trainer = await newTrainer({ ...recipe, precision }, dataset);
+    const losses: number[] = curves[precision] = [];
+    while (!trainer.done) {
+      await trainer.runEpoch({ logEvery: 5, onLog: (l) => losses.push(l.loss) });
+    }
+    if (precision === "f16") {
+      assert.deepEqual(trainer.state.lossScale, { scale: 65536, goodSteps: 30, skipped: 0 });
+    } else assert.equal(trainer.step.scaler, undefined);
+  }
+  const [a, b] = [curves.f32, curves.f16];
+  // Same seed, same batches and noise: only the operand rounding differs.
+  const worst = Math.max(...a.map((l, i) => Math.abs(b[i] - l) / l));
+  if (!(worst < 0.05) || !(b[5] < 0.85 * b[0])) {
+    throw new Error(`f16 ${b.map((l) => l.toFixed(4))} vs f32 ${a.map((l) => l.toFixed(4))}`);
+  }
+  if (a.every((l, i) => l === b[i])) throw new Error("f16 and f32 runs are identical");
+});
+
+Deno.test("trainer (f16): a gradient overflow skips the step and halves the scale", async () => {
   const gpu = await getGpu();
+  const trainer = await newTrainer({ ...RECIPE, precision: "f16" }, await tinyDataset(8));
+  // dOutput = scale / (4 x 768) overflows f16 at once.
+  trainer.step.scaler!.set({ scale: 2 ** 40, goodSteps: 0, skipped: 0 });
+  const unet0 = await readback(gpu, trainer.model.unetParams.data);
+  const emb0 = await readback(gpu, trainer.model.embeddingParams!.data);
+  await trainer.runEpoch({ logEvery: 1, stepLimit: 2 });
+  assert.deepEqual(trainer.state.lossScale, { scale: 2 ** 38, goodSteps: 0, skipped: 2 });
+  assertEqualArrays(await readback(gpu, trainer.model.unetParams.data), unet0, "skipped UNet");
+  assertEqualArrays(
+    await readback(gpu, trainer.model.embeddingParams!.data),
+    emb0,
+    "skipped embedding",
+  );
+  trainer.step.scaler!.set({ scale: 256, goodSteps: 0, skipped: 2 });
+  await trainer.runEpoch({ logEvery: 1, stepLimit: 3 });
+  assert.deepEqual(trainer.state.lossScale, { scale: 256, goodSteps: 1, skipped: 2 });
+  assertDiffers(
+    await readback(gpu, trainer.model.unetParams.data),
+    unet0,
+    "UNet after a clean step",
+  );
+});
+
+for (const precision of ["f32", "f16"] as const) {
+  Deno.test(`trainer (${precision}): frozen embedding, and resume equals an uninterrupted run`, () =>
+    frozenAndResumed({ ...RECIPE, precision }));
+}
+
+async function frozenAndResumed(recipe: TrainRecipe) {
+  const gpu = await getGpu();
+  // f16: a scale other than the default, so the resumed run must restore it to match.
+  const startScale = (t: Trainer) => t.step.scaler?.set({ scale: 1024, goodSteps: 0, skipped: 0 });
   const dataset = await tinyDataset(12);
   const dir = await Deno.makeTempDir({ prefix: "trainer_test_" });
   try {
     // Uninterrupted: epoch 1 trains the embedding, epoch 2 has it frozen.
-    const straight = await newTrainer(RECIPE, dataset);
+    const straight = await newTrainer(recipe, dataset);
+    startScale(straight);
     const emb0 = await readback(gpu, straight.model.embeddingParams!.data);
     const losses: number[] = [];
     const e1 = await straight.runEpoch({ logEvery: 2, onLog: (l) => losses.push(l.loss) });
@@ -135,7 +192,8 @@ Deno.test("trainer: frozen embedding, and resume equals an uninterrupted run", a
     assertDiffers(unet1, unet2, "UNet after the freeze epoch");
 
     // Interrupted in the middle of epoch 1 (as by Ctrl-C), checkpointed, and resumed by new objects.
-    const first = await newTrainer(RECIPE, dataset);
+    const first = await newTrainer(recipe, dataset);
+    startScale(first);
     const resumedLosses: number[] = [];
     const onLog = (l: StepLog) => resumedLosses.push(l.loss);
     const r0 = await first.runEpoch({ logEvery: 2, onLog, stepLimit: 2 });
@@ -148,6 +206,11 @@ Deno.test("trainer: frozen embedding, and resume equals an uninterrupted run", a
     const model = await loadSpriteModel(gpu, dir);
     const second = await Trainer.create(gpu, model, dataset, saved.recipe, saved.state);
     await loadOptimizerState(second, dir);
+    if (recipe.precision === "f16") {
+      const want = { scale: 1024, goodSteps: 2, skipped: 0 };
+      assert.deepEqual(saved.state.lossScale, want, "saved loss scale");
+      assert.deepEqual(await second.step.scaler!.read(), want, "restored loss scale");
+    }
     const r1 = await second.runEpoch({ logEvery: 2, onLog });
     const r2 = await second.runEpoch({ logEvery: 2, onLog });
 
@@ -165,7 +228,7 @@ Deno.test("trainer: frozen embedding, and resume equals an uninterrupted run", a
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
 
 Deno.test("trainer: a NaN loss stops training and the last checkpoint stays", async () => {
   const gpu = await getGpu();
@@ -206,6 +269,7 @@ Deno.test("train command: bad flags, files and folders give their errors", async
   await assertInputError(["--batch", "0"], /--batch must be in/);
   await assertInputError(["--lr", "fast"], /--lr must be a number/);
   await assertInputError(["--loss", "huber"], /--loss must be l1 or mse/);
+  await assertInputError(["--precision", "bf16"], /--precision must be auto, f32 or f16/);
   await assertInputError(["--mask-prob", "1.5"], /--mask-prob must be in/);
   await assertInputError(["--freeze-epoch=-1"], /--freeze-epoch must be in/);
   await assertInputError(["--bogus"], /bogus/);
@@ -223,7 +287,7 @@ Deno.test("train command: bad flags, files and folders give their errors", async
     await assertInputError(["--resume", empty], /not valid JSON/);
     await Deno.writeTextFile(`${empty}/training_state.json`, '{"format": "other"}');
     await assertInputError(["--resume", empty], /format "other"/);
-    await assertInputError(["--resume", empty, "--lr", "1"], /cannot be changed on --resume/);
+    await assertInputError(["--resume", empty, "--batch", "8"], /cannot be changed on --resume/);
   } finally {
     await Deno.remove(empty, { recursive: true });
   }
@@ -241,17 +305,28 @@ Deno.test("train command: a tiny run writes its log and checkpoint, and resumes"
     await trainCommand([
       ...common,
       ...["--config", `${dir}/tiny.json`, "--sprites", `${dir}/s.npy`, "--labels", `${dir}/l.npy`],
-      ...["--batch", "4", "--epochs", "1", "--freeze-epoch", "1", "--out", run],
+      ...["--batch", "4", "--epochs", "1", "--freeze-epoch", "1", "--precision", "f16"],
+      ...["--out", run],
     ]);
     await assertInputError(["--resume", run], /finished all 1 epochs/);
-    await trainCommand([...common, "--resume", run, "--epochs", "2"]);
+    await assertInputError(
+      ["--resume", run, "--epochs", "2", "--lr", "0"],
+      /--lr must be positive/,
+    );
+    await trainCommand([...common, "--resume", run, "--epochs", "2", "--lr", "0.0005"]);
     const log = (await Deno.readTextFile(`${run}/train_log.jsonl`)).trim().split("\n")
       .map((l) => JSON.parse(l));
-    if (log.length !== 2 || log[1].epoch !== 2 || log[1].step !== 4 || !log[1].embedding_frozen) {
+    if (
+      log.length !== 2 || log[1].epoch !== 2 || log[1].step !== 4 || !log[1].embedding_frozen ||
+      log[0].lr !== 1e-4 || log[1].lr !== 5e-4
+    ) {
       throw new Error(`log ${JSON.stringify(log)}`);
     }
     const state = await readTrainingState(`${run}/checkpoint`);
-    if (state.state.epoch !== 2 || state.recipe.freezeEpoch !== 1) {
+    if (
+      state.state.epoch !== 2 || state.recipe.freezeEpoch !== 1 || state.recipe.lr !== 5e-4 ||
+      state.recipe.precision !== "f16" || state.state.lossScale?.goodSteps !== 4
+    ) {
       throw new Error(`state ${JSON.stringify(state)}`);
     }
   } finally {
