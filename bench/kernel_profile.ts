@@ -4,9 +4,10 @@
 // in them, so their sum is a little below the step's wall-clock time.
 //
 //   profileDispatches(gpu, dispatches) -> ms per dispatch, in list order (null without timestamps)
+//   profileDispatchesWallClock(gpu, dispatches) -> the same from the wall clock (CPU adapters)
 //   kernelTable(dispatches, ms) -> rows aggregated by dispatch name, slowest first
 import type { Gpu } from "../gpu/device.ts";
-import type { Dispatch } from "../gpu/kernel.ts";
+import { type Dispatch, record } from "../gpu/kernel.ts";
 
 /** WebGPU caps a query set at 4096 queries. */
 const MAX_QUERIES = 4096;
@@ -69,9 +70,48 @@ export async function profileDispatches(
   });
 }
 
+/**
+ * Per-dispatch times for CPU adapters, where timestamps are written when a dispatch is launched:
+ * each dispatch is recorded `repeats` times into a submit of its own and waited for, and the time
+ * of an empty submit (median of 9) is taken off. Repeated dispatches accumulate into their outputs,
+ * so profile a throwaway model. Each figure carries about 1/repeats of the submit time's jitter.
+ */
+export async function profileDispatchesWallClock(
+  gpu: Gpu,
+  dispatches: readonly Dispatch[],
+  repeats = 3,
+): Promise<number[]> {
+  const device = gpu.device;
+  const timed = async (list: readonly Dispatch[], times: number) => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (let r = 0; r < times; r++) record(pass, list);
+    pass.end();
+    const start = performance.now();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return performance.now() - start;
+  };
+  const empty: number[] = [];
+  for (let i = 0; i < 9; i++) empty.push(await timed([], 1));
+  const overhead = empty.sort((a, b) => a - b)[4];
+  const ms: number[] = [];
+  for (const d of dispatches) {
+    ms.push(Math.max(0, (await timed([d], repeats)) - overhead) / repeats);
+  }
+  return ms;
+}
+
 /** GEMM FLOPs of a dispatch as launched (K padded to the kernel's vec4 included), else null. */
 export function dispatchFlops(d: Dispatch): number | null {
   const p = d.params;
+  // Direct 3x3 / 1x1 convs on packed textures: channels padded to 4, as launched.
+  const conv = /^conv2dDirectTexture(\d)x\d+s\d$/.exec(d.name);
+  if (conv && p) {
+    const K = Number(conv[1]);
+    const batch = p.positions / (p.tilesX * p.tilesY);
+    return 2 * p.outC * batch * p.outH * p.outW * 4 * p.C4 * K * K;
+  }
   if (!d.name.startsWith("matmul") || !p || p.M === undefined || p.N === undefined) return null;
   // The implicit-GEMM convolutions reuse the tile kernel with their own operand geometry.
   if (d.name.includes("im2col")) return null;

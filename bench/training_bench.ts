@@ -13,7 +13,12 @@ import { randomSpriteModel } from "../gpu/sprite_model.ts";
 import { upload } from "../gpu/tensor.ts";
 import { REFERENCE_RECIPE, Trainer } from "../gpu/trainer.ts";
 import type { UNetConfig } from "../gpu/unet_config.ts";
-import { type KernelRow, kernelTable, profileDispatches } from "./kernel_profile.ts";
+import {
+  type KernelRow,
+  kernelTable,
+  profileDispatches,
+  profileDispatchesWallClock,
+} from "./kernel_profile.ts";
 
 export interface NamedConfig {
   name: string;
@@ -110,7 +115,10 @@ export async function benchTraining(
     gflopsPerSec: trainingStepFlops(config, batch) / (medianMs * 1e6),
   };
   if (!o.kernels) return { result };
-  const ms = await profileDispatches(gpu, step.warmUp);
+  // llvmpipe's timestamps are written at launch: CPU adapters are timed on the wall clock.
+  const ms = gpu.adapterClass === "cpu"
+    ? await profileDispatchesWallClock(gpu, step.warmUp)
+    : await profileDispatches(gpu, step.warmUp);
   if (!ms) return { result };
   return {
     result,

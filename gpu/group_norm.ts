@@ -2,8 +2,8 @@
 //
 // x: [B, C, S] f32 (S = H*W); group g of item b is the contiguous run of (C/G)*S values starting at
 // (b*G + g) * (C/G)*S. One workgroup per (b, g) reduces it in workgroup memory (the brief allows it
-// for reductions); the variance is two-pass (sum of squared deviations from the mean), which stays
-// accurate when |mean| >> std, as torch's Welford does.
+// for reductions), in one pass over offsets from the group's first value, which stays accurate
+// when |mean| >> std, as torch's Welford does.
 import type { Gpu } from "./device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "./kernel.ts";
 import type { Tensor } from "./tensor.ts";
@@ -30,39 +30,70 @@ fn workgroup_sum(v: vec2f, lid: u32) -> vec2f {
   workgroupBarrier(); // partial is reused by the next call
   return total;
 }
-fn sigmoid(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }
 `;
 
 const dims = { batch: "u32", channels: "u32", spatial: "u32", groups: "u32" } as const;
 
-function forwardKernel(wg: number, silu: boolean): KernelSpec {
+/**
+ * The kernels read W values at a time: W = 4 (array<vec4f>) when the spatial size is a multiple
+ * of 4, else 1. On llvmpipe every storage access is a per-lane loop, so a vec4 access moves four
+ * values for about the price of one; channel c is constant across a vec4 (spatial runs inner).
+ */
+type Width = 1 | 4;
+const widthOf = (spatial: number): Width => (spatial % 4 === 0 ? 4 : 1);
+
+/** WGSL prelude per width: the value type V, its horizontal sum and the binding type. */
+function vectorWgsl(w: Width): string {
+  return w === 4
+    ? `alias V = vec4f;
+fn hsum(v: V) -> f32 { return dot(v, vec4f(1.0)); }
+fn firstOf(v: V) -> f32 { return v.x; }`
+    : `alias V = f32;
+fn hsum(v: V) -> f32 { return v; }
+fn firstOf(v: V) -> f32 { return v; }`;
+}
+const arrayOf = (w: Width) => (w === 4 ? "array<vec4<f32>>" : "array<f32>");
+
+function forwardKernel(wg: number, silu: boolean, w: Width): KernelSpec {
+  const a = arrayOf(w);
   return {
     name: silu ? "groupNormSiluForward" : "groupNormForward",
     params: { ...dims, eps: "f32" },
-    bindings: { x: "read", gamma: "read", beta: "read", y: "write", mean: "write", rstd: "write" },
-    consts: { WG: wg, SILU: silu },
+    bindings: {
+      x: `read ${a}`,
+      gamma: "read",
+      beta: "read",
+      y: `write ${a}`,
+      mean: "write",
+      rstd: "write",
+    },
+    consts: { WG: wg, SILU: silu, W: w },
     code: /* wgsl */ `${WORKGROUP_SUM_WGSL}
+${vectorWgsl(w)}
 @compute @workgroup_size(WG) fn main(@builtin(workgroup_id) wid: vec3u,
                                      @builtin(num_workgroups) nwg: vec3u,
                                      @builtin(local_invocation_index) lid: u32) {
   let bg = wid.x + wid.y * nwg.x; // b * groups + g
   if (bg >= p.batch * p.groups) { return; }
-  let n = (p.channels / p.groups) * p.spatial;
-  let base = bg * n;
-  // Summing offsets from the group's first value keeps the mean accurate when |mean| >> std.
-  let pivot = x[base];
-  var s = 0.0;
-  for (var i = lid; i < n; i += WG) { s += x[base + i] - pivot; }
-  let mu = pivot + workgroup_sum(vec2f(s, 0.0), lid).x / f32(n);
-  var q = 0.0;
-  for (var i = lid; i < n; i += WG) { let d = x[base + i] - mu; q += d * d; }
-  let r = inverseSqrt(workgroup_sum(vec2f(q, 0.0), lid).x / f32(n) + p.eps);
+  let sv = p.spatial / W; // V values per channel
+  let nv = (p.channels / p.groups) * sv;
+  let n = f32(nv * W);
+  let base = bg * nv;
+  // One pass over offsets from the group's first value: E[d^2] - E[d]^2 with d = x - pivot keeps
+  // the variance accurate when |mean| >> std (d is of the order of std), as torch's Welford does.
+  let pivot = firstOf(x[base]);
+  var s = V(0.0);
+  var q = V(0.0);
+  for (var i = lid; i < nv; i += WG) { let d = x[base + i] - pivot; s += d; q += d * d; }
+  let t = workgroup_sum(vec2f(hsum(s), hsum(q)), lid) / n;
+  let mu = pivot + t.x;
+  let r = inverseSqrt(max(t.y - t.x * t.x, 0.0) + p.eps);
   if (lid == 0u) { mean[bg] = mu; rstd[bg] = r; }
   let c0 = (bg % p.groups) * (p.channels / p.groups);
-  for (var i = lid; i < n; i += WG) {
-    let c = c0 + i / p.spatial;
-    var v = (x[base + i] - mu) * r * gamma[c] + beta[c];
-    if (SILU) { v = v * sigmoid(v); }
+  for (var i = lid; i < nv; i += WG) {
+    let c = c0 + i / sv;
+    var v = (x[base + i] - mu) * (r * gamma[c]) + beta[c];
+    if (SILU) { v = v / (1.0 + exp(-v)); }
     y[base + i] = v;
   }
 }`,
@@ -99,7 +130,7 @@ export function groupNormForward(gpu: Gpu, args: GroupNormForwardArgs): Promise<
   const wg = reductionWorkgroupSize(gpu);
   return createDispatch(
     gpu,
-    forwardKernel(wg, args.silu ?? false),
+    forwardKernel(wg, args.silu ?? false, widthOf(spatial)),
     { x, gamma, beta, y, mean, rstd },
     grid1d(batch * groups, 1),
     { batch, channels, spatial, groups, eps },
@@ -107,51 +138,59 @@ export function groupNormForward(gpu: Gpu, args: GroupNormForwardArgs): Promise<
 }
 
 // The upstream gradient of the affine output z = xhat * gamma + beta: dy, or dy * silu'(z).
-const DZ_WGSL = /* wgsl */ `
-fn upstream(dyv: f32, xhat: f32, c: u32) -> f32 {
-  if (!SILU) { return dyv; }
+function upstreamWgsl(silu: boolean): string {
+  return silu
+    ? /* wgsl */ `
+fn upstream(dyv: V, xhat: V, c: u32) -> V {
   let z = xhat * gamma[c] + beta[c];
-  let sg = sigmoid(z);
+  let sg = 1.0 / (1.0 + exp(-z));
   return dyv * sg * (1.0 + z * (1.0 - sg));
-}`;
+}`
+    : "fn upstream(dyv: V, xhat: V, c: u32) -> V { return dyv; }";
+}
 
-function backwardInputKernel(wg: number, silu: boolean, accumulate: boolean): KernelSpec {
+function backwardInputKernel(wg: number, silu: boolean, accumulate: boolean, w: Width): KernelSpec {
+  const a = arrayOf(w);
   return {
     name: silu ? "groupNormSiluBackwardInput" : "groupNormBackwardInput",
     params: dims,
     bindings: {
-      x: "read",
+      x: `read ${a}`,
       gamma: "read",
       ...(silu ? { beta: "read" } : {}),
       mean: "read",
       rstd: "read",
-      dy: "read",
-      dx: "write",
+      dy: `read ${a}`,
+      dx: `write ${a}`,
     },
-    consts: { WG: wg, SILU: silu, ACCUMULATE: accumulate },
+    consts: { WG: wg, SILU: silu, ACCUMULATE: accumulate, W: w },
     code: /* wgsl */ `${WORKGROUP_SUM_WGSL}
-${silu ? DZ_WGSL : "fn upstream(dyv: f32, xhat: f32, c: u32) -> f32 { return dyv; }"}
+${vectorWgsl(w)}
+${upstreamWgsl(silu)}
 // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dz * gamma.
 @compute @workgroup_size(WG) fn main(@builtin(workgroup_id) wid: vec3u,
                                      @builtin(num_workgroups) nwg: vec3u,
                                      @builtin(local_invocation_index) lid: u32) {
   let bg = wid.x + wid.y * nwg.x;
   if (bg >= p.batch * p.groups) { return; }
-  let n = (p.channels / p.groups) * p.spatial;
-  let base = bg * n;
+  let sv = p.spatial / W;
+  let nv = (p.channels / p.groups) * sv;
+  let base = bg * nv;
   let c0 = (bg % p.groups) * (p.channels / p.groups);
   let mu = mean[bg];
   let r = rstd[bg];
-  var acc = vec2f(0.0);
-  for (var i = lid; i < n; i += WG) {
-    let c = c0 + i / p.spatial;
+  var sumG = V(0.0);
+  var sumGX = V(0.0);
+  for (var i = lid; i < nv; i += WG) {
+    let c = c0 + i / sv;
     let xhat = (x[base + i] - mu) * r;
     let g = upstream(dy[base + i], xhat, c) * gamma[c];
-    acc += vec2f(g, g * xhat);
+    sumG += g;
+    sumGX += g * xhat;
   }
-  let m = workgroup_sum(acc, lid) / f32(n);
-  for (var i = lid; i < n; i += WG) {
-    let c = c0 + i / p.spatial;
+  let m = workgroup_sum(vec2f(hsum(sumG), hsum(sumGX)), lid) / f32(nv * W);
+  for (var i = lid; i < nv; i += WG) {
+    let c = c0 + i / sv;
     let xhat = (x[base + i] - mu) * r;
     let g = upstream(dy[base + i], xhat, c) * gamma[c];
     let d = r * (g - m.x - xhat * m.y);
@@ -161,22 +200,24 @@ ${silu ? DZ_WGSL : "fn upstream(dyv: f32, xhat: f32, c: u32) -> f32 { return dyv
   };
 }
 
-function backwardParamsKernel(wg: number, silu: boolean): KernelSpec {
+function backwardParamsKernel(wg: number, silu: boolean, w: Width): KernelSpec {
+  const a = arrayOf(w);
   return {
     name: silu ? "groupNormSiluBackwardParams" : "groupNormBackwardParams",
     params: dims,
     bindings: {
-      x: "read",
+      x: `read ${a}`,
       ...(silu ? { gamma: "read", beta: "read" } : {}),
       mean: "read",
       rstd: "read",
-      dy: "read",
+      dy: `read ${a}`,
       dGamma: "write",
       dBeta: "write",
     },
-    consts: { WG: wg, SILU: silu },
+    consts: { WG: wg, SILU: silu, W: w },
     code: /* wgsl */ `${WORKGROUP_SUM_WGSL}
-${silu ? DZ_WGSL : "fn upstream(dyv: f32, xhat: f32, c: u32) -> f32 { return dyv; }"}
+${vectorWgsl(w)}
+${upstreamWgsl(silu)}
 // One workgroup per channel c: dGamma[c] = sum_{b,s} dz * xhat, dBeta[c] = sum_{b,s} dz.
 @compute @workgroup_size(WG) fn main(@builtin(workgroup_id) wid: vec3u,
                                      @builtin(num_workgroups) nwg: vec3u,
@@ -184,17 +225,20 @@ ${silu ? DZ_WGSL : "fn upstream(dyv: f32, xhat: f32, c: u32) -> f32 { return dyv
   let c = wid.x + wid.y * nwg.x;
   if (c >= p.channels) { return; }
   let g = c / (p.channels / p.groups);
-  let n = p.batch * p.spatial;
-  var acc = vec2f(0.0);
+  let sv = p.spatial / W;
+  let n = p.batch * sv;
+  var sumGX = V(0.0);
+  var sumG = V(0.0);
   for (var j = lid; j < n; j += WG) {
-    let b = j / p.spatial;
-    let i = (b * p.channels + c) * p.spatial + (j - b * p.spatial);
+    let b = j / sv;
+    let i = (b * p.channels + c) * sv + (j - b * sv);
     let bg = b * p.groups + g;
     let xhat = (x[i] - mean[bg]) * rstd[bg];
     let dz = upstream(dy[i], xhat, c);
-    acc += vec2f(dz * xhat, dz);
+    sumGX += dz * xhat;
+    sumG += dz;
   }
-  let total = workgroup_sum(acc, lid);
+  let total = workgroup_sum(vec2f(hsum(sumGX), hsum(sumG)), lid);
   if (lid == 0u) { dGamma[c] = total.x; dBeta[c] = total.y; }
 }`,
   };
@@ -234,14 +278,14 @@ export async function groupNormBackward(
   return [
     await createDispatch(
       gpu,
-      backwardInputKernel(wg, silu, args.accumulateDx ?? false),
+      backwardInputKernel(wg, silu, args.accumulateDx ?? false, widthOf(spatial)),
       { x, gamma, ...betaIfSilu, mean, rstd, dy, dx },
       grid1d(batch * groups, 1),
       params,
     ),
     await createDispatch(
       gpu,
-      backwardParamsKernel(wg, silu),
+      backwardParamsKernel(wg, silu, widthOf(spatial)),
       { x, ...(silu ? { gamma } : {}), ...betaIfSilu, mean, rstd, dy, dGamma, dBeta },
       grid1d(channels, 1),
       params,

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { dispatchFlops } from "../bench/kernel_profile.ts";
 import { formatReport, runBench } from "../bench/mod.ts";
 import { syntheticDataset } from "../bench/training_bench.ts";
+import { conv2dForward } from "../gpu/conv2d.ts";
 import { matmul } from "../gpu/matmul.ts";
 import { randomSpriteModel } from "../gpu/sprite_model.ts";
 import { createTensor } from "../gpu/tensor.ts";
@@ -50,7 +51,8 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
     positive(report.sampling[0][k], `sampling ${k}`);
   }
 
-  if (!gpu.hasTimestamps) {
+  // CPU adapters profile on the wall clock; GPUs need timestamp queries.
+  if (!gpu.hasTimestamps && gpu.adapterClass !== "cpu") {
     assert.equal(report.kernels, null);
     return;
   }
@@ -99,4 +101,29 @@ Deno.test("dispatchFlops: 2 M N K per batch item of a GEMM, none for other kerne
   for (const d of dispatches) {
     if (!d.name.startsWith("matmul")) assert.equal(dispatchFlops(d), null);
   }
+});
+
+Deno.test("dispatchFlops: 2 x outputs x in-channels x taps for a direct texture conv", async () => {
+  const gpu = await getGpu();
+  const shape = {
+    batch: 3,
+    inChannels: 8,
+    outChannels: 5,
+    height: 6,
+    width: 7,
+    kernel: 3 as const,
+  };
+  const x = createTensor(gpu, [3 * 8 * 6 * 7]);
+  const weight = createTensor(gpu, [5 * 8 * 9]);
+  const y = createTensor(gpu, [3 * 5 * 6 * 7]);
+  const dispatches = await conv2dForward(gpu, {
+    x,
+    weight,
+    y,
+    shape: { ...shape, stride: 1 },
+    config: "cpu",
+  });
+  const conv = dispatches.filter((d) => dispatchFlops(d) !== null);
+  assert.deepEqual(conv.map((d) => d.name), ["conv2dDirectTexture3x3s1"]);
+  assert.equal(dispatchFlops(conv[0]), 2 * 3 * 5 * 6 * 7 * 8 * 9);
 });

@@ -174,6 +174,23 @@ Deno.test("group norm forward and backward match float64 and finite differences"
     eps: 1e-5,
     silu: false,
   });
+  // Spatial sizes that are multiples of 4 take the vec4 kernels (the UNet's 16x16, 8x8, 4x4).
+  await checkGroupNorm(rng, {
+    batch: 2,
+    channels: 12,
+    spatial: 16,
+    groups: 3,
+    eps: 1e-5,
+    silu: false,
+  });
+  await checkGroupNorm(rng, {
+    batch: 3,
+    channels: 8,
+    spatial: 64,
+    groups: 2,
+    eps: 1e-5,
+    silu: false,
+  });
   // Groups larger than a workgroup (8 channels x 13 = 104 values) and a different eps.
   await checkGroupNorm(rng, {
     batch: 2,
@@ -203,10 +220,19 @@ Deno.test("group norm with fused SiLU matches float64 and finite differences", a
     eps: 1e-5,
     silu: true,
   });
+  await checkGroupNorm(rng, {
+    batch: 2,
+    channels: 12,
+    spatial: 16,
+    groups: 4,
+    eps: 1e-5,
+    silu: true,
+  });
 });
 
 Deno.test("group norm stays accurate when the mean dwarfs the spread", async () => {
-  // Data around 300 with std 2: a one-pass E[x^2] - E[x]^2 in f32 would lose most digits here.
+  // Data around 300 with std 2: a one-pass E[x^2] - E[x]^2 in f32 would lose most digits here
+  // (the kernels sum offsets from the group's first value instead).
   const rng = makeRng();
   await checkGroupNorm(rng, {
     batch: 2,
@@ -215,5 +241,13 @@ Deno.test("group norm stays accurate when the mean dwarfs the spread", async () 
     groups: 4,
     eps: 1e-5,
     silu: false,
+  }, 300);
+  await checkGroupNorm(rng, {
+    batch: 2,
+    channels: 8,
+    spatial: 36,
+    groups: 4,
+    eps: 1e-5,
+    silu: true,
   }, 300);
 });
