@@ -32,12 +32,15 @@ const WG = 64;
 /** Elements one invocation checks: neighbouring invocations read neighbouring elements. */
 const CHUNK = 64;
 
-const checkNonFiniteKernel: KernelSpec = {
-  name: "checkNonFinite",
-  params: { n: "u32", parts: "u32" },
-  bindings: { x: "read", state: "write" },
-  consts: { WG, CHUNK },
-  code: /* wgsl */ `
+/** Scalar or vec4 loads (W = 4 when n is a multiple of 4), as AdamW's. */
+function checkNonFiniteKernel(w: 1 | 4): KernelSpec {
+  return {
+    name: "checkNonFinite",
+    params: { n: "u32", parts: "u32" },
+    bindings: { x: w === 4 ? "read array<vec4<f32>>" : "read", state: "write" },
+    consts: { WG, CHUNK },
+    code: /* wgsl */ `
+alias U = ${w === 4 ? "vec4u" : "u32"};
 @compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
                                      @builtin(num_workgroups) nwg: vec3u) {
   let part = flat_id(gid, nwg, WG);
@@ -47,12 +50,13 @@ const checkNonFiniteKernel: KernelSpec = {
     let i = part + k * p.parts;
     if (i >= p.n) { break; }
     // Exponent all ones: inf or NaN (WGSL has no isNan/isInf).
-    bad = bad || (bitcast<u32>(x[i]) & 0x7f800000u) == 0x7f800000u;
+    bad = bad || any((bitcast<U>(x[i]) & U(0x7f800000u)) == U(0x7f800000u));
   }
   // Every writer writes the same value, so the race is benign.
   if (bad) { state[2] = 1.0; }
 }`,
-};
+  };
+}
 
 const updateLossScaleKernel: KernelSpec = {
   name: "updateLossScale",
@@ -97,9 +101,13 @@ export class LossScaler {
   /** Flags the step as overflowed when any of x[0..n) is inf or NaN. */
   checkNonFinite(x: Tensor, n: number): Promise<Dispatch> {
     if (x.size < n) throw new Error(`checkNonFinite: the tensor holds fewer than ${n} elements`);
-    const parts = Math.ceil(n / CHUNK);
+    const w = n % 4 === 0 ? 4 : 1;
+    const parts = Math.ceil(n / w / CHUNK);
     const buffers = { x, state: this.state };
-    return createDispatch(this.gpu, checkNonFiniteKernel, buffers, grid1d(parts, WG), { n, parts });
+    return createDispatch(this.gpu, checkNonFiniteKernel(w), buffers, grid1d(parts, WG), {
+      n: n / w,
+      parts,
+    });
   }
 
   /** The step's last dispatch: backs off or grows the scale and clears the overflow flag. */

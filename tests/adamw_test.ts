@@ -23,10 +23,15 @@ function torchAdamW(
   return { p, m, v };
 }
 
-Deno.test("adamw: three steps match torch's AdamW in float64", async () => {
-  const gpu = await getGpu();
+Deno.test("adamw: three steps match torch's AdamW in float64 (vec4 and scalar kernels)", async () => {
   const rng = makeRng();
-  const n = 1000 + Math.floor(rng.next() * 37);
+  const n4 = 4 * (250 + Math.floor(rng.next() * 10));
+  await threeSteps(rng, n4); // a multiple of 4: the vec4 kernel
+  await threeSteps(rng, n4 + 1 + Math.floor(rng.next() * 3)); // the scalar kernel
+});
+
+async function threeSteps(rng: ReturnType<typeof makeRng>, n: number) {
+  const gpu = await getGpu();
   const o = { lr: 1e-3 * (1 + rng.next()), beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05 };
   // Even elements small, so their update (~lr) stands well above their f32 rounding.
   const param = randn(rng, n).map((x, i) => i % 2 ? x : Math.fround(x * 0.01));
@@ -54,8 +59,8 @@ Deno.test("adamw: three steps match torch's AdamW in float64", async () => {
   const delta = (a: ArrayLike<number>) =>
     Array.from(a, (x, i) => x - param[i]).filter((_, i) => i % 2 === 0);
   // The update relative to its own size (~3 lr); f32 rounding of |param| < 0.05 is ~1e-6 of it.
-  assertClose(delta(got), delta(want.p), 1e-5, "param update", rng.seed);
-});
+  assertClose(delta(got), delta(want.p), 1e-5, `param update, n = ${n}`, rng.seed);
+}
 
 Deno.test("adamw: a 7-value hyper tensor (the contract's minimum) still updates", async () => {
   const gpu = await getGpu();

@@ -10,10 +10,15 @@ import { readback, upload } from "../gpu/tensor.ts";
 import { assertClose, getGpu, gpuTensor, makeRng, poisoned, randn, read } from "./util.ts";
 
 Deno.test("loss scale: the overflow check flags one inf or NaN anywhere, and nothing else", async () => {
-  const gpu = await getGpu();
   const rng = makeRng();
+  const n4 = 4 * (1250 + Math.floor(rng.next() * 750));
+  await overflowCheck(rng, n4); // the vec4 kernel
+  await overflowCheck(rng, n4 + 1 + Math.floor(rng.next() * 3)); // the scalar kernel
+});
+
+async function overflowCheck(rng: ReturnType<typeof makeRng>, n: number) {
+  const gpu = await getGpu();
   const scaler = new LossScaler(gpu);
-  const n = 5000 + Math.floor(rng.next() * 3000);
   // Large but finite values (f32 max) must not count.
   const x = randn(rng, n, 1e30).map((v, i) => (i === 17 ? 3.4e38 : v));
   const t = gpuTensor(gpu, x, [n]);
@@ -28,7 +33,7 @@ Deno.test("loss scale: the overflow check flags one inf or NaN anywhere, and not
     assert.equal(await flag(), 1, `${bad} at ${at} of ${n} missed (seed ${rng.seed})`);
     scaler.set({ scale: 1, goodSteps: 0, skipped: 0 });
   }
-});
+}
 
 Deno.test("loss scale: backs off on overflow, grows after the interval, counts skipped steps", async () => {
   const gpu = await getGpu();
@@ -50,9 +55,12 @@ Deno.test("loss scale: backs off on overflow, grows after the interval, counts s
 });
 
 Deno.test("loss scale: AdamW unscales (equal to the unscaled step) and skips on overflow", async () => {
-  const gpu = await getGpu();
   const rng = makeRng();
-  const n = 777;
+  for (const n of [776, 777]) await scaledAdamW(rng, n); // the vec4 and the scalar kernel
+});
+
+async function scaledAdamW(rng: ReturnType<typeof makeRng>, n: number) {
+  const gpu = await getGpu();
   const o = { lr: 1e-3, weightDecay: 0.01 };
   const param = randn(rng, n);
   const grad = randn(rng, n, 1e-3);
@@ -87,8 +95,8 @@ Deno.test("loss scale: AdamW unscales (equal to the unscaled step) and skips on 
     await adamwStep(gpu, { ...scaled, hyper, n, lossScale: scaler.state }),
   ]);
   const after = await Promise.all([scaled.param, scaled.m, scaled.v].map((t) => read(gpu, t)));
-  after.forEach((a, i) => assertClose(a, before[i], 0, "skipped step", rng.seed));
-});
+  after.forEach((a, i) => assertClose(a, before[i], 0, `skipped step, n = ${n}`, rng.seed));
+}
 
 Deno.test("loss scale: the loss gradient is multiplied by the scale, the loss is not", async () => {
   const gpu = await getGpu();
