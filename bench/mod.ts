@@ -1,6 +1,7 @@
-// `deno task bench`: training it/s and sampling latency of the real model configs, a per-kernel time
-// table of one training step (timestamp queries), and optionally the matmul/conv2d op table; every
-// run names the adapter, the Deno version and the configs (with their analytic FLOPs).
+// `deno task bench`: training it/s and sampling latency of the real model configs in f32 and mixed
+// precision, a per-kernel time table of one training step (timestamp queries; the wall clock on CPU
+// adapters), and optionally the matmul/conv2d op table; every run names the adapter, the Deno
+// version and the configs (with their analytic FLOPs).
 import { numberFlag, parseFlags } from "../cli/args.ts";
 import { InputError } from "../errors.ts";
 import { adapterLine, getGpu, type Gpu, type Precision } from "../gpu/device.ts";
@@ -135,8 +136,12 @@ export async function runBench(
   }
   if (o.sample) {
     for (const named of o.configs) {
-      progress(`sampling ${named.name}: ${o.sample.count} sprites x ${o.sample.steps} steps`);
-      report.sampling.push(await benchSampling(gpu, named, o.sample));
+      for (const precision of o.precisions) {
+        progress(
+          `sampling ${named.name} ${precision}: ${o.sample.count} sprites x ${o.sample.steps} steps`,
+        );
+        report.sampling.push(await benchSampling(gpu, named, { ...o.sample, precision }));
+      }
     }
   }
   if (o.ops) {
@@ -219,15 +224,17 @@ export function formatResults(r: BenchReport): string {
   if (r.sampling.length) {
     out.push(
       "",
-      `${"sampling".padEnd(w)} ${"request".padEnd(22)} ${"warm-up ms".padStart(11)} ${
-        "median ms".padStart(10)
-      } ${"sprites/s".padStart(10)}`,
+      `${"sampling".padEnd(w)} ${"prec".padStart(4)} ${"request".padEnd(22)} ${
+        "warm-up ms".padStart(11)
+      } ${"median ms".padStart(10)} ${"sprites/s".padStart(10)}`,
     );
     for (const s of r.sampling) {
       out.push(
-        `${s.config.padEnd(w)} ${`${s.count} x ${s.steps} DDIM steps`.padEnd(22)} ${
-          s.warmUpMs.toFixed(0).padStart(11)
-        } ${s.medianMs.toFixed(1).padStart(10)} ${s.spritesPerSec.toFixed(2).padStart(10)}`,
+        `${s.config.padEnd(w)} ${s.precision.padStart(4)} ${
+          `${s.count} x ${s.steps} DDIM steps`.padEnd(22)
+        } ${s.warmUpMs.toFixed(0).padStart(11)} ${s.medianMs.toFixed(1).padStart(10)} ${
+          s.spritesPerSec.toFixed(2).padStart(10)
+        }`,
       );
     }
   }

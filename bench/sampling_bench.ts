@@ -1,13 +1,14 @@
 // Sampling latency: SpriteSampler.generate for `count` sprites x `steps` DDIM steps (eta 0, no
 // guidance) on a random-init model, request to bytes on the host, median of `repeats` after a
 // warm-up request (which builds and compiles the program).
-import type { Gpu } from "../gpu/device.ts";
+import { type Gpu, type Precision, withPrecision } from "../gpu/device.ts";
 import { SpriteSampler } from "../gpu/sampling.ts";
 import { randomSpriteModel } from "../gpu/sprite_model.ts";
 import { median, type NamedConfig } from "./training_bench.ts";
 
 export interface SamplingResult {
   config: string;
+  precision: Precision;
   count: number;
   steps: number;
   repeats: number;
@@ -19,10 +20,11 @@ export interface SamplingResult {
 export async function benchSampling(
   gpu: Gpu,
   { name, config }: NamedConfig,
-  o: { count: number; steps: number; repeats: number },
+  o: { count: number; steps: number; repeats: number; precision?: Precision },
 ): Promise<SamplingResult> {
+  const precision = o.precision ?? "f32";
   const model = randomSpriteModel(gpu, config, 0);
-  const sampler = new SpriteSampler(gpu, model);
+  const sampler = new SpriteSampler(withPrecision(gpu, precision), model);
   const classes = sampler.classes;
   const labels = new Float32Array(o.count * classes);
   for (let i = 0; i < o.count; i++) labels[i * classes + (i % classes)] = 1;
@@ -46,6 +48,7 @@ export async function benchSampling(
   const medianMs = median(times);
   return {
     config: name,
+    precision,
     count: o.count,
     steps: o.steps,
     repeats: o.repeats,

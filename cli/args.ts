@@ -30,3 +30,16 @@ export function numberFlag(
   if (n < min || n > max) throw new InputError(`--${name} must be in [${min}, ${max}], got ${n}`);
   return n;
 }
+
+/** --precision: f32 or f16 (and auto where `auto` is allowed); undefined gives `fallback`. */
+export function precisionFlag<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new InputError(`--precision must be ${allowed.join(", ")}, got "${value}"`);
+  }
+  return value as T;
+}

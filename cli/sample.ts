@@ -2,17 +2,17 @@
 import { encodePng, spriteGrid } from "../data/png.ts";
 import { classIndex, oneHot, parseWeights, repeatVector } from "../data/labels.ts";
 import { InputError } from "../errors.ts";
-import { adapterLine, getGpu } from "../gpu/device.ts";
+import { adapterLine, getGpu, withPrecision } from "../gpu/device.ts";
 import { type SchedulerName, SpriteSampler } from "../gpu/sampling.ts";
-import { numberFlag, parseFlags } from "./args.ts";
+import { numberFlag, parseFlags, precisionFlag } from "./args.ts";
 import { openModel } from "./model_source.ts";
 
 const help = `usage: deno task sample [--model DIR | --random-init [--config compact|reference]]
     [--class NAME|INDEX | --labels w0,w1,...] [--count N] [--per-class N]
     [--steps 10] [--eta 0] [--guidance 1] [--scheduler ddim|ddpm] [--seed 1]
-    [--scale 4] [--out grid.png]
+    [--scale 4] [--precision f32|f16] [--out grid.png]
   Without --class or --labels: a grid with one row per class (--per-class sprites each, default 4).
-  Same seed, same sprites.`;
+  Same seed, same sprites. --precision f16: f16 GEMM/conv operands (f32 sums).`;
 
 export async function sampleCommand(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
@@ -29,6 +29,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     scheduler: { type: "string" },
     seed: { type: "string" },
     scale: { type: "string" },
+    precision: { type: "string" },
     out: { type: "string" },
     help: { type: "boolean" },
   }, "sample");
@@ -46,8 +47,9 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     throw new InputError(`--scheduler must be ddim or ddpm, got "${f.scheduler}"`);
   }
   const out = f.out ?? "grid.png";
+  const precision = precisionFlag(f.precision, ["f32", "f16"] as const, "f32");
 
-  const gpu = await getGpu();
+  const gpu = withPrecision(await getGpu(), precision);
   console.error(adapterLine(gpu));
   const model = await openModel(gpu, {
     model: f.model,

@@ -1,15 +1,15 @@
 // `deno task start`: the HTTP service and the page on 127.0.0.1:8000 unless told otherwise.
 import { InputError } from "../errors.ts";
-import { adapterLine, getGpu } from "../gpu/device.ts";
+import { adapterLine, getGpu, withPrecision } from "../gpu/device.ts";
 import { createApp } from "../routes/app.ts";
-import { numberFlag, parseFlags } from "./args.ts";
+import { numberFlag, parseFlags, precisionFlag } from "./args.ts";
 import { DEFAULT_MODEL_DIR, openModel } from "./model_source.ts";
 
 const help = `usage: deno task start [--host 127.0.0.1] [--port 8000]
     [--model DIR | --random-init [--config compact|reference]]
-    [--allow-train [--token SECRET]]
+    [--allow-train [--token SECRET]] [--precision f32|f16]
   Serves the API and the page. The model is the shipped checkpoint unless --model names another
-  folder (ours or a diffusers UNet folder). Training jobs are off unless --allow-train; bound to
+  folder (ours or a diffusers UNet folder). --precision f16 samples with f16 GEMM/conv operands. Training jobs are off unless --allow-train; bound to
   an address other than loopback they also need --token (sent as "Authorization: Bearer SECRET").`;
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
@@ -23,6 +23,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     config: { type: "string" },
     "allow-train": { type: "boolean" },
     token: { type: "string" },
+    precision: { type: "string" },
     help: { type: "boolean" },
   }, "serve");
   if (f.help) return console.log(help);
@@ -37,7 +38,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
     );
   }
 
-  const gpu = await getGpu();
+  const precision = precisionFlag(f.precision, ["f32", "f16"] as const, "f32");
+  const gpu = withPrecision(await getGpu(), precision);
   console.log(adapterLine(gpu));
   const model = await openModel(gpu, {
     model: f.model,

@@ -21,7 +21,7 @@ import {
   type TrainRecipe,
 } from "../gpu/trainer.ts";
 import { parseUNetConfig, type UNetConfig } from "../gpu/unet_config.ts";
-import { numberFlag, parseFlags } from "./args.ts";
+import { numberFlag, parseFlags, precisionFlag } from "./args.ts";
 import { presetConfig } from "./model_source.ts";
 import { ProgressLine } from "./progress.ts";
 
@@ -185,10 +185,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     }
     const lr = numberFlag(f.lr, "lr", R.lr, { min: 0, max: 10 });
     if (lr === 0) throw new InputError("--lr must be positive");
-    const precision = f.precision ?? "auto";
-    if (precision !== "auto" && precision !== "f32" && precision !== "f16") {
-      throw new InputError(`--precision must be auto, f32 or f16, got "${precision}"`);
-    }
+    const precision = precisionFlag(f.precision, ["auto", "f32", "f16"] as const, "auto");
     autoPrecision = precision === "auto";
     const p = { min: 0, max: 0.99 };
     recipe = {

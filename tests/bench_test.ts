@@ -46,9 +46,11 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
     assert.ok(Math.abs(t.itPerSec * t.medianMs - 1000) < 1e-6);
   }
 
-  assert.equal(report.sampling.length, 1);
-  for (const k of ["warmUpMs", "medianMs", "spritesPerSec"] as const) {
-    positive(report.sampling[0][k], `sampling ${k}`);
+  assert.deepEqual(report.sampling.map((s) => s.precision), ["f32", "f16"]);
+  for (const s of report.sampling) {
+    for (const k of ["warmUpMs", "medianMs", "spritesPerSec"] as const) {
+      positive(s[k], `sampling ${s.precision} ${k}`);
+    }
   }
 
   // CPU adapters profile on the wall clock; GPUs need timestamp queries.

@@ -13,6 +13,7 @@ import { fill, readback, upload } from "../gpu/tensor.ts";
 import { buildUNet } from "../gpu/unet.ts";
 import { parseUNetConfig } from "../gpu/unet_config.ts";
 import { InputError } from "../errors.ts";
+import { withPrecision } from "../gpu/device.ts";
 import { getGpu, type Gpu, makeRng, randn } from "./util.ts";
 
 // Small enough for llvmpipe; every block type is still there.
@@ -133,4 +134,30 @@ Deno.test("sampling: same request, same bytes; seeds, classes and guidance chang
   assert.notDeepEqual(noisy, a);
   const ddpm = await sampler.generate({ ...base, scheduler: "ddpm" });
   assert.equal(ddpm.length, a.length);
+});
+
+Deno.test("sampling with f16 operands: deterministic, and within a few levels of f32", async () => {
+  const gpu = await getGpu();
+  const model = randomSpriteModel(gpu, tiny, 7);
+  const request = {
+    labels: Float32Array.from({ length: 2 * 5 }, (_, i) => (i === 1 || i === 8 ? 1 : 0)),
+    count: 2,
+    steps: 3,
+    eta: 0,
+    seed: 5,
+    guidance: 1,
+    scheduler: "ddim",
+  } as const;
+  const f32 = await new SpriteSampler(gpu, model).generate(request);
+  const half = new SpriteSampler(withPrecision(gpu, "f16"), model);
+  const f16 = await half.generate(request);
+  assert.deepEqual(await half.generate(request), f16);
+  let worst = 0, differ = 0;
+  f16.forEach((v, i) => {
+    worst = Math.max(worst, Math.abs(v - f32[i]));
+    if (v !== f32[i]) differ++;
+  });
+  console.log(`f16 vs f32: ${differ} of ${f16.length} bytes differ, worst by ${worst}`);
+  assert.ok(differ > 0, "f16 sampling gave the f32 bytes: were the operands rounded?");
+  assert.ok(worst <= 4, `f16 sprites differ from f32 by up to ${worst} levels`);
 });

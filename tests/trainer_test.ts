@@ -269,7 +269,7 @@ Deno.test("train command: bad flags, files and folders give their errors", async
   await assertInputError(["--batch", "0"], /--batch must be in/);
   await assertInputError(["--lr", "fast"], /--lr must be a number/);
   await assertInputError(["--loss", "huber"], /--loss must be l1 or mse/);
-  await assertInputError(["--precision", "bf16"], /--precision must be auto, f32 or f16/);
+  await assertInputError(["--precision", "bf16"], /--precision must be auto, f32, f16, got "bf16"/);
   await assertInputError(["--mask-prob", "1.5"], /--mask-prob must be in/);
   await assertInputError(["--freeze-epoch=-1"], /--freeze-epoch must be in/);
   await assertInputError(["--bogus"], /bogus/);
