@@ -85,6 +85,58 @@ const packInputKernel: KernelSpec = {
 }`,
 };
 
+/**
+ * packInputKernel for W % 4 == 0 and pad 0 or 1: one invocation fills 4 padded columns of one
+ * channel quad from vec4 loads (one per channel and aligned block, two with pad 1) instead of 16
+ * scalar loads; llvmpipe runs every storage load as a per-lane loop.
+ */
+const packInputVec4Kernel: KernelSpec = {
+  name: "conv2dPackInput",
+  params: { ...packInputKernel.params, cols: "u32" },
+  bindings: { x: "read array<vec4<f32>>", t: "texture write" },
+  code: /* wgsl */ `
+@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let blocks = (p.cols + 3u) / 4u;
+  if (gid.x >= blocks * p.C4 || gid.y >= p.height) { return; }
+  let k = gid.x / p.C4;
+  let c4 = gid.x - k * p.C4;
+  let c = c4 * 4u;
+  let b = gid.y / p.rowsPerItem;
+  let iy = i32(gid.y - b * p.rowsPerItem) - i32(p.pad);
+  let W4 = p.W / 4u;
+  // Padded column 4k + j is image column 4k + j - pad: block k, shifted by pad.
+  var q0 = vec4f(0.0);
+  var q1 = vec4f(0.0);
+  var q2 = vec4f(0.0);
+  var q3 = vec4f(0.0);
+  if (iy >= 0 && iy < i32(p.H)) {
+    for (var q = 0u; q < 4u; q++) {
+      var lo = vec4f(0.0);
+      var hi = vec4f(0.0);
+      if (c + q < p.C) {
+        let row = ((b * p.C + c + q) * p.H + u32(iy)) * W4;
+        if (p.pad == 1u && k >= 1u && k - 1u < W4) { lo = x[row + k - 1u]; }
+        if (k < W4) { hi = x[row + k]; }
+      }
+      let v = select(hi, vec4f(lo.w, hi.x, hi.y, hi.z), p.pad == 1u);
+      if (q == 0u) { q0 = v; } else if (q == 1u) { q1 = v; } else if (q == 2u) { q2 = v; } else { q3 = v; }
+    }
+  }
+  for (var j = 0u; j < 4u; j++) {
+    let px = 4u * k + j;
+    if (px < p.cols) {
+      textureStore(t, vec2u(px * p.C4 + c4, gid.y), toOperand(vec4f(q0[j], q1[j], q2[j], q3[j])));
+    }
+  }
+  // The texel columns past the image (the weight gradient's dBias column): 1 at row 0, else 0.
+  if (gid.x == 0u) {
+    for (var e = p.imageWidth; e < p.width; e++) {
+      textureStore(t, vec2u(e, gid.y), vec4f(select(0.0, 1.0, e == p.imageWidth && gid.y == 0u), 0.0, 0.0, 0.0));
+    }
+  }
+}`,
+};
+
 /** x [B, C, H, W] into the padded texture `t` (one dispatch). */
 export function packInput(
   gpu: Gpu,
@@ -94,19 +146,27 @@ export function packInput(
   layout: ReturnType<typeof paddedInput>,
 ): Promise<Dispatch> {
   const [width, height] = layout.size;
+  const params = {
+    ...d,
+    C4: layout.C4,
+    rowsPerItem: layout.rowsPerItem,
+    imageWidth: layout.cols * layout.C4,
+    width,
+    height,
+  };
+  if (d.W % 4 === 0 && d.pad <= 1) {
+    const blocks = Math.ceil(layout.cols / 4);
+    return createDispatch(gpu, packInputVec4Kernel, { x, t }, [
+      Math.ceil((blocks * layout.C4) / 8),
+      Math.ceil(height / 8),
+    ], { ...params, cols: layout.cols });
+  }
   return createDispatch(
     gpu,
     packInputKernel,
     { x, t },
     [Math.ceil(width / 8), Math.ceil(height / 8)],
-    {
-      ...d,
-      C4: layout.C4,
-      rowsPerItem: layout.rowsPerItem,
-      imageWidth: layout.cols * layout.C4,
-      width,
-      height,
-    },
+    params,
   );
 }
 

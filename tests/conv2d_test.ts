@@ -274,6 +274,34 @@ const cases: [string, Conv2dShape, boolean][] = [
     kernel: 3,
     stride: 2,
   }, true],
+  // Widths that are multiples of 4 take the vec4 input pack (pad 1 and pad 0).
+  ["3x3 stride 1, width a multiple of 4", {
+    batch: 2,
+    inChannels: 5,
+    outChannels: 6,
+    height: 7,
+    width: 8,
+    kernel: 3,
+    stride: 1,
+  }, true],
+  ["3x3 stride 2, width 12", {
+    batch: 1,
+    inChannels: 6,
+    outChannels: 4,
+    height: 5,
+    width: 12,
+    kernel: 3,
+    stride: 2,
+  }, false],
+  ["1x1, width 4", {
+    batch: 2,
+    inChannels: 6,
+    outChannels: 3,
+    height: 3,
+    width: 4,
+    kernel: 1,
+    stride: 1,
+  }, true],
 ];
 
 for (const [name, shape, bias] of cases) {
