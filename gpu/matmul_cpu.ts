@@ -57,6 +57,42 @@ function packKernel(trans: boolean, vec4: boolean): KernelSpec {
   };
 }
 
+/**
+ * The transposed pack with vec4 loads (R, the batch stride and the item rows multiples of 4): one
+ * invocation loads 4 vec4s of X (stored [C, R]) and writes the 4 texels they transpose into; 4
+ * loads for 4 texels instead of 16 scalar ones (llvmpipe runs every storage load as a per-lane
+ * loop).
+ */
+const packTransposedVec4Kernel: KernelSpec = {
+  name: "matmulPackTexture",
+  params: { R: "u32", C: "u32", itemRows: "u32", stride: "u32", width: "u32", height: "u32" },
+  bindings: { x: "read array<vec4<f32>>", t: "texture write" },
+  code: /* wgsl */ `
+@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let y0 = gid.y * 4u; // itemRows is a multiple of 4: a block never spans two items
+  if (gid.x >= p.width || y0 >= p.height) { return; }
+  let item = y0 / p.itemRows;
+  let r0 = y0 - item * p.itemRows;
+  var v0 = vec4f(0.0);
+  var v1 = vec4f(0.0);
+  var v2 = vec4f(0.0);
+  var v3 = vec4f(0.0);
+  if (r0 < p.R) {
+    // X[c, r0..r0+3] for the texel's four columns c.
+    let at = (item * p.stride + r0) / 4u;
+    let c = gid.x * 4u;
+    let rowStep = p.R / 4u;
+    if (c < p.C) { v0 = x[at + c * rowStep]; }
+    if (c + 1u < p.C) { v1 = x[at + (c + 1u) * rowStep]; }
+    if (c + 2u < p.C) { v2 = x[at + (c + 2u) * rowStep]; }
+    if (c + 3u < p.C) { v3 = x[at + (c + 3u) * rowStep]; }
+  }
+  for (var j = 0u; j < 4u; j++) {
+    textureStore(t, vec2u(gid.x, y0 + j), toOperand(vec4f(v0[j], v1[j], v2[j], v3[j])));
+  }
+}`,
+};
+
 export interface CpuFlags {
   bias: boolean;
   accumulate: boolean;
@@ -200,23 +236,19 @@ export async function cpuTextureGemm(gpu: Gpu, g: CpuGemm): Promise<Dispatch[]> 
     t: GPUTextureView,
     size: number[],
     o: { trans: boolean; R: number; C: number; items: number; stride: number },
-  ) =>
-    createDispatch(
-      gpu,
-      packKernel(o.trans, !o.trans && o.C % 4 === 0 && o.stride % 4 === 0),
-      { x, t },
-      o.trans
-        ? [Math.ceil(size[1] / 8), Math.ceil(size[0] / 8)]
-        : [Math.ceil(size[0] / 8), Math.ceil(size[1] / 8)],
-      {
-        R: o.R,
-        C: o.C,
-        itemRows: size[1] / o.items,
-        stride: o.stride,
-        width: size[0],
-        height: size[1],
-      },
-    );
+  ) => {
+    const itemRows = size[1] / o.items;
+    const params = { R: o.R, C: o.C, itemRows, stride: o.stride, width: size[0], height: size[1] };
+    if (o.trans && o.R % 4 === 0 && o.stride % 4 === 0 && itemRows % 4 === 0) {
+      const groups = [Math.ceil(size[0] / 8), Math.ceil(size[1] / 32)] as [number, number];
+      return createDispatch(gpu, packTransposedVec4Kernel, { x, t }, groups, params);
+    }
+    const vec4 = !o.trans && o.C % 4 === 0 && o.stride % 4 === 0;
+    const groups = o.trans
+      ? [Math.ceil(size[1] / 8), Math.ceil(size[0] / 8)] as [number, number]
+      : [Math.ceil(size[0] / 8), Math.ceil(size[1] / 8)] as [number, number];
+    return createDispatch(gpu, packKernel(o.trans, vec4), { x, t }, groups, params);
+  };
   const packA = await pack(g.a, tA, s.a, {
     trans: g.transA,
     R: g.M,
