@@ -2,6 +2,9 @@
 //   gather images and class vectors by index -> [mask class vectors] -> class embedding ->
 //   noise, timesteps, add_noise -> UNet forward -> loss -> UNet backward -> [embedding backward]
 //   -> AdamW (one dispatch per parameter store).
+// With precision "f16" the whole step is built with f16 GEMM/conv operands, the loss gradient is
+// scaled, and an overflow check before AdamW and a scale update after it are added
+// (gpu/loss_scale.ts).
 // Two lists share every buffer: the warm-up step (embedding trained with dropout, no masking) and
 // the frozen step (embedding fixed and in eval mode, class vectors masked).
 import { ADAMW_HYPER_SIZE, adamwStep } from "./adamw.ts";
