@@ -31,7 +31,7 @@ const help = `usage: deno task train [flags]
   --batch ${R.batch}  --epochs ${R.epochs}  --lr ${R.lr}  --weight-decay ${R.weightDecay}
   --loss l1|mse (default ${R.loss})    noise-prediction loss
   --precision auto|f32|f16   f16: GEMM/conv operands in f16, f32 sums, dynamic loss scaling;
-                     auto (default): f16 on CPU adapters, f32 on GPUs
+                     auto (default): the adapter's choice (f32 on every adapter measured)
   --dropout P        UNet dropout (default: the config's; reference ${R.dropout})
   --emb-dropout ${R.embDropout}  class-embedding dropout while it trains
   --freeze-epoch ${R.freezeEpoch}  the embedding trains before this epoch, then is frozen
