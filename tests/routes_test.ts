@@ -185,3 +185,54 @@ Deno.test("32 concurrent requests all succeed, merged into few GPU passes", asyn
 Deno.test("close the server", async () => {
   await server?.close();
 });
+
+Deno.test("training routes: a bad recipe is refused; an f16 job trains, checkpoints and swaps in", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "routes_train_" });
+  const trainServer = startTestServer(gpu, { allowTrain: true, trainDir: dir });
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(trainServer.url + path, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  try {
+    for (
+      const [body, pattern] of [
+        [{ precision: "bf16" }, /precision must be "auto", "f32" or "f16"/],
+        [{ batch: 0 }, /batch/],
+        [{ colour: 1 }, /unknown field colour/],
+      ] as const
+    ) {
+      const r = await call("POST", "/api/train", body);
+      assertEquals(r.status, 400, JSON.stringify(r.body));
+      ok(pattern.test(r.body.detail), r.body.detail);
+    }
+    const started = await call("POST", "/api/train", {
+      batch: 4,
+      epochs: 1,
+      max_steps: 2,
+      precision: "f16",
+    });
+    assertEquals(started.status, 202, JSON.stringify(started.body));
+    assertEquals(started.body.recipe.precision, "f16");
+    let state = started.body;
+    for (let i = 0; i < 600 && (state.status === "running" || state.status === "stopping"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = (await call("GET", "/api/train")).body;
+    }
+    assertEquals(state.status, "done", JSON.stringify(state));
+    assertEquals(state.progress.step, 2);
+    ok(state.losses.every((l: { loss: number }) => Number.isFinite(l.loss)));
+    const saved = JSON.parse(
+      await Deno.readTextFile(`${state.checkpoint}/training_state.json`),
+    );
+    assertEquals([saved.recipe.precision, saved.loss_scale.good_steps], ["f16", 2]);
+    const swapped = await call("POST", "/api/train/swap");
+    assertEquals(swapped.body.serving, state.checkpoint);
+  } finally {
+    await trainServer.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
