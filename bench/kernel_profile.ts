@@ -130,15 +130,21 @@ export interface KernelRow {
   share: number;
   /** Achieved GFLOP/s where every call's FLOPs are known (GEMM kernels), else null. */
   gflops: number | null;
+  /** GB/s of the bytes bound to its dispatches (each binding counted once per call). */
+  gbps: number | null;
 }
 
 export function kernelTable(dispatches: readonly Dispatch[], ms: readonly number[]): KernelRow[] {
-  const rows = new Map<string, { calls: number; ms: number; flops: number | null }>();
+  const rows = new Map<
+    string,
+    { calls: number; ms: number; flops: number | null; bytes: number }
+  >();
   dispatches.forEach((d, i) => {
-    const row = rows.get(d.name) ?? { calls: 0, ms: 0, flops: 0 };
+    const row = rows.get(d.name) ?? { calls: 0, ms: 0, flops: 0, bytes: 0 };
     const f = dispatchFlops(d);
     row.calls++;
     row.ms += ms[i];
+    row.bytes += d.boundBytes;
     row.flops = row.flops === null || f === null ? null : row.flops + f;
     rows.set(d.name, row);
   });
@@ -150,6 +156,7 @@ export function kernelTable(dispatches: readonly Dispatch[], ms: readonly number
       ms: r.ms,
       share: total > 0 ? r.ms / total : 0,
       gflops: r.flops === null || r.ms <= 0 ? null : r.flops / (r.ms * 1e6),
+      gbps: r.ms <= 0 ? null : r.bytes / (r.ms * 1e6),
     }))
     .sort((a, b) => b.ms - a.ms);
 }

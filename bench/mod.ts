@@ -251,18 +251,18 @@ export function formatResults(r: BenchReport): string {
           "  clock in a submit of its own, 3 runs, less the time of an empty submit.",
         ]
         : []),
+      "  GB/s: the bytes bound to each dispatch (every buffer and texture once) per second.",
       `${"kernel".padEnd(34)} ${"calls".padStart(6)} ${"ms".padStart(10)} ${"share".padStart(7)} ${
         "GFLOP/s".padStart(8)
-      }`,
+      } ${"GB/s".padStart(7)}`,
     );
     for (const row of k.rows) {
       out.push(
         `${row.kernel.padEnd(34)} ${String(row.calls).padStart(6)} ${
           row.ms.toFixed(3).padStart(10)
         } ${pct(row.share).padStart(7)} ${
-          (row.gflops === null ? "" : row.gflops.toFixed(1))
-            .padStart(8)
-        }`,
+          (row.gflops === null ? "" : row.gflops.toFixed(1)).padStart(8)
+        } ${(row.gbps === null ? "" : row.gbps.toFixed(2)).padStart(7)}`,
       );
     }
   }

@@ -39,7 +39,16 @@ export interface Dispatch {
   paramBuffer?: GPUBuffer;
   /** The parameter values last written (the benchmark derives GEMM FLOPs from them). */
   params?: Record<string, number>;
+  /** Bytes of every buffer and texture bound (the benchmark's GB/s: each binding once). */
+  boundBytes: number;
   spec: KernelSpec;
+}
+
+const textureBytes = new WeakMap<GPUTextureView, number>();
+
+/** Records a texture view's size for `boundBytes` (views do not expose their texture's size). */
+export function registerTextureBytes(view: GPUTextureView, bytes: number): void {
+  textureBytes.set(view, bytes);
 }
 
 /** Renders a spec into complete WGSL source. Exported for tests and error messages. */
@@ -195,9 +204,15 @@ export async function createDispatch(
     device.queue.writeBuffer(paramBuffer, 0, data);
     entries.push({ binding: binding++, resource: { buffer: paramBuffer } });
   }
+  let boundBytes = 0;
   for (const name of Object.keys(spec.bindings)) {
     const b = buffers[name];
     if (!b) throw new Error(`kernel ${spec.name}: no buffer given for binding ${name}`);
+    boundBytes += b instanceof GPUTextureView
+      ? textureBytes.get(b) ?? 0
+      : "buffer" in b
+      ? bindingSize(b)
+      : b.size;
     const resource: GPUBindingResource = b instanceof GPUTextureView
       ? b
       : "buffer" in b
@@ -228,6 +243,7 @@ export async function createDispatch(
     workgroups: [x, y, z],
     paramBuffer,
     params: paramBuffer ? { ...params } : undefined,
+    boundBytes,
     spec,
   };
 }

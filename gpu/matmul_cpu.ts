@@ -13,7 +13,13 @@
 // Mp, Np are M, N rounded up to the register tile and Kp = 4 * K4, so every GEMM load is in bounds
 // and padded rows and columns contribute zeros.
 import type { Gpu } from "./device.ts";
-import { createDispatch, type Dispatch, type KernelSpec, type ParamType } from "./kernel.ts";
+import {
+  createDispatch,
+  type Dispatch,
+  type KernelSpec,
+  type ParamType,
+  registerTextureBytes,
+} from "./kernel.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** Outputs per invocation (TM x TN) and workgroup shape; 16x8 in 8x8 measured best of 4x4..16x16. */
@@ -218,12 +224,15 @@ export function cpuTexturesFit(
 
 /** A storage texture of the context's operand format, [width, height] texels, built once. */
 export function storageTexture(gpu: Gpu, size: number[], label: string): GPUTextureView {
-  return gpu.device.createTexture({
+  const view = gpu.device.createTexture({
     size: [size[0], size[1]],
     format: gpu.operandFormat,
     usage: GPUTextureUsage.STORAGE_BINDING,
     label,
   }).createView();
+  const texelBytes = gpu.operandFormat === "rgba16float" ? 8 : 16;
+  registerTextureBytes(view, size[0] * size[1] * texelBytes);
+  return view;
 }
 
 /** Pack A, pack B, GEMM: three dispatches (the textures are allocated here, at build time). */

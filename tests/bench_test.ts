@@ -2,7 +2,8 @@
 // report's structure, finite positive timings, and a per-kernel table that accounts for every
 // dispatch of the trainer's step list.
 import assert from "node:assert/strict";
-import { dispatchFlops } from "../bench/kernel_profile.ts";
+import { dispatchFlops, kernelTable } from "../bench/kernel_profile.ts";
+import { createDispatch } from "../gpu/kernel.ts";
 import { formatReport, runBench } from "../bench/mod.ts";
 import { syntheticDataset } from "../bench/training_bench.ts";
 import { conv2dForward } from "../gpu/conv2d.ts";
@@ -128,4 +129,40 @@ Deno.test("dispatchFlops: 2 x outputs x in-channels x taps for a direct texture 
   const conv = dispatches.filter((d) => dispatchFlops(d) !== null);
   assert.deepEqual(conv.map((d) => d.name), ["conv2dDirectTexture3x3s1"]);
   assert.equal(dispatchFlops(conv[0]), 2 * 3 * 5 * 6 * 7 * 8 * 9);
+});
+
+Deno.test("kernelTable: GB/s of the bytes bound to each dispatch, textures included", async () => {
+  const gpu = await getGpu();
+  const n = 1000;
+  const [a, c] = [createTensor(gpu, [n]), createTensor(gpu, [n])];
+  const copy = await createDispatch(
+    gpu,
+    {
+      name: "copyForTest",
+      params: { n: "u32" },
+      bindings: { a: "read", c: "write" },
+      code: `@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+  if (g.x < p.n) { c[g.x] = a[g.x]; } }`,
+    },
+    { a, c },
+    [Math.ceil(n / 64)],
+    { n },
+  );
+  assert.equal(copy.boundBytes, 2 * 4 * n);
+  const [row] = kernelTable([copy, copy], [2, 6]);
+  assert.equal(row.calls, 2);
+  assert.ok(Math.abs(row.gbps! - (4 * 4 * n) / (8 * 1e6)) < 1e-12, `${row.gbps}`);
+  // A texture-path GEMM's pack binds its input and its texture (16 bytes a texel in f32).
+  const [M, N, K] = [8, 8, 12];
+  const packs = await matmul(gpu, {
+    a: createTensor(gpu, [M * K]),
+    b: createTensor(gpu, [K * N]),
+    c: createTensor(gpu, [M * N]),
+    M,
+    N,
+    K,
+    config: "cpu",
+  });
+  const packA = packs.find((d) => d.name === "matmulPackTexture")!;
+  assert.ok(packA.boundBytes > 4 * M * K && packA.boundBytes % 16 === 0, `${packA.boundBytes}`);
 });
