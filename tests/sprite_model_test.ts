@@ -11,7 +11,8 @@ import {
 } from "../gpu/sprite_model.ts";
 import { fill, readback, upload } from "../gpu/tensor.ts";
 import { buildUNet } from "../gpu/unet.ts";
-import { parseUNetConfig } from "../gpu/unet_config.ts";
+import { compactConfig, parseUNetConfig } from "../gpu/unet_config.ts";
+import { DEFAULT_MODEL_DIR } from "../cli/model_source.ts";
 import { InputError } from "../errors.ts";
 import { withPrecision } from "../gpu/device.ts";
 import { getGpu, type Gpu, makeRng, randn } from "./util.ts";
@@ -160,4 +161,24 @@ Deno.test("sampling with f16 operands: deterministic, and within a few levels of
   console.log(`f16 vs f32: ${differ} of ${f16.length} bytes differ, worst by ${worst}`);
   assert.ok(differ > 0, "f16 sampling gave the f32 bytes: were the operands rounded?");
   assert.ok(worst <= 4, `f16 sprites differ from f32 by up to ${worst} levels`);
+});
+
+Deno.test("the shipped model loads: the compact preset, five classes, finite weights, its recipe", async () => {
+  const gpu = await getGpu();
+  const model = await loadSpriteModel(gpu, DEFAULT_MODEL_DIR);
+  assert.deepEqual(model.classNames, ["human", "non-human", "food", "spell", "side-facing"]);
+  assert.deepEqual(model.config.block_out_channels, compactConfig.block_out_channels);
+  assert.equal(model.unetParams.layout.count, 2_481_827);
+  for (const store of [model.unetParams, model.embeddingParams!]) {
+    const values = await readback(gpu, store.data);
+    assert.ok(values.every(Number.isFinite), "a weight is not finite");
+    assert.ok(values.some((v) => v !== 0));
+  }
+  const info = model.info as { epoch: number; step: number; recipe: { batch: number } };
+  assert.ok(info.epoch >= 1 && info.step >= 1 && info.recipe.batch === 32, JSON.stringify(info));
+  // Its log has one line per epoch, the last one the checkpoint's.
+  const log = (await Deno.readTextFile(`${DEFAULT_MODEL_DIR}/train_log.jsonl`)).trim().split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(log.length, info.epoch);
+  assert.equal(log.at(-1).step, info.step);
 });
