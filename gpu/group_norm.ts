@@ -1,10 +1,11 @@
 // GroupNorm (affine, optional fused SiLU), forward and backward. LayerNorm reuses these kernels.
 //
 // x: [B, C, S] f32 (S = H*W); group g of item b is the contiguous run of (C/G)*S values starting at
-// (b*G + g) * (C/G)*S. One workgroup per (b, g) reduces it in workgroup memory (the brief allows it
-// for reductions), in one pass over offsets from the group's first value, which stays accurate
+// (b*G + g) * (C/G)*S. On GPUs one workgroup per (b, g) reduces it in workgroup memory (the brief
+// allows it for reductions); on CPU adapters one invocation walks the whole group (see Reducer).
+// The statistics are one pass over offsets from the group's first value, which stays accurate
 // when |mean| >> std, as torch's Welford does.
-import type { Gpu } from "./device.ts";
+import type { AdapterClass, Gpu } from "./device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "./kernel.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -32,6 +33,54 @@ fn workgroup_sum(v: vec2f, lid: u32) -> vec2f {
 }
 `;
 
+/**
+ * Who reduces a group (or, for the parameter gradients, a channel):
+ * - "workgroup" (GPUs): one workgroup per group; its invocations stride through it and meet in
+ *   workgroup_sum.
+ * - "invocation" (CPU adapters): one invocation walks a whole group, with no barriers and no
+ *   workgroup memory. llvmpipe loads storage per lane whether neighbours are contiguous or not, and
+ *   the tree's seven barriers cost GroupNorm about 40 % of its time there.
+ */
+type Reducer = "workgroup" | "invocation";
+
+function reducerWgsl(r: Reducer): { prelude: string; entry: string; sum: (v: string) => string } {
+  if (r === "workgroup") {
+    return {
+      prelude: WORKGROUP_SUM_WGSL,
+      entry: /* wgsl */ `@compute @workgroup_size(WG) fn main(@builtin(workgroup_id) wid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u,
+                                     @builtin(local_invocation_index) lid: u32) {
+  let item = wid.x + wid.y * nwg.x;
+  let lane = lid;
+  let lanes = WG;`,
+      sum: (v) => `workgroup_sum(${v}, lid)`,
+    };
+  }
+  return {
+    prelude: "",
+    entry:
+      /* wgsl */ `@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let item = flat_id(gid, nwg, WG);
+  let lane = 0u;
+  let lanes = 1u;`,
+    sum: (v) => v,
+  };
+}
+
+/** Invocations per workgroup of the "invocation" reducer: one SIMD vector on llvmpipe. */
+const INVOCATION_WG = 8;
+
+function reducerFor(gpu: Gpu, forced?: AdapterClass): { reducer: Reducer; wg: number } {
+  return (forced ?? gpu.adapterClass) === "cpu"
+    ? { reducer: "invocation", wg: INVOCATION_WG }
+    : { reducer: "workgroup", wg: reductionWorkgroupSize(gpu) };
+}
+
+/** Workgroups for `count` groups (or channels). */
+const reducerGrid = (r: Reducer, count: number) =>
+  r === "invocation" ? grid1d(count, INVOCATION_WG) : grid1d(count, 1);
+
 const dims = { batch: "u32", channels: "u32", spatial: "u32", groups: "u32" } as const;
 
 /**
@@ -54,8 +103,9 @@ fn firstOf(v: V) -> f32 { return v; }`;
 }
 const arrayOf = (w: Width) => (w === 4 ? "array<vec4<f32>>" : "array<f32>");
 
-function forwardKernel(wg: number, silu: boolean, w: Width): KernelSpec {
+function forwardKernel(wg: number, silu: boolean, w: Width, r: Reducer): KernelSpec {
   const a = arrayOf(w);
+  const red = reducerWgsl(r);
   return {
     name: silu ? "groupNormSiluForward" : "groupNormForward",
     params: { ...dims, eps: "f32" },
@@ -68,12 +118,10 @@ function forwardKernel(wg: number, silu: boolean, w: Width): KernelSpec {
       rstd: "write",
     },
     consts: { WG: wg, SILU: silu, W: w },
-    code: /* wgsl */ `${WORKGROUP_SUM_WGSL}
+    code: /* wgsl */ `${red.prelude}
 ${vectorWgsl(w)}
-@compute @workgroup_size(WG) fn main(@builtin(workgroup_id) wid: vec3u,
-                                     @builtin(num_workgroups) nwg: vec3u,
-                                     @builtin(local_invocation_index) lid: u32) {
-  let bg = wid.x + wid.y * nwg.x; // b * groups + g
+${red.entry}
+  let bg = item; // b * groups + g
   if (bg >= p.batch * p.groups) { return; }
   let sv = p.spatial / W; // V values per channel
   let nv = (p.channels / p.groups) * sv;
@@ -84,13 +132,13 @@ ${vectorWgsl(w)}
   let pivot = firstOf(x[base]);
   var s = V(0.0);
   var q = V(0.0);
-  for (var i = lid; i < nv; i += WG) { let d = x[base + i] - pivot; s += d; q += d * d; }
-  let t = workgroup_sum(vec2f(hsum(s), hsum(q)), lid) / n;
+  for (var i = lane; i < nv; i += lanes) { let d = x[base + i] - pivot; s += d; q += d * d; }
+  let t = ${red.sum("vec2f(hsum(s), hsum(q))")} / n;
   let mu = pivot + t.x;
   let r = inverseSqrt(max(t.y - t.x * t.x, 0.0) + p.eps);
-  if (lid == 0u) { mean[bg] = mu; rstd[bg] = r; }
+  if (lane == 0u) { mean[bg] = mu; rstd[bg] = r; }
   let c0 = (bg % p.groups) * (p.channels / p.groups);
-  for (var i = lid; i < nv; i += WG) {
+  for (var i = lane; i < nv; i += lanes) {
     let c = c0 + i / sv;
     var v = (x[base + i] - mu) * (r * gamma[c]) + beta[c];
     if (SILU) { v = v / (1.0 + exp(-v)); }
@@ -115,6 +163,8 @@ export interface GroupNormForwardArgs {
   eps: number;
   /** y = silu(groupnorm(x)), fused. */
   silu?: boolean;
+  /** Forces the reducer of an adapter class (tests run both); default gpu.adapterClass. */
+  config?: AdapterClass;
 }
 
 function checkGroups(channels: number, groups: number): void {
@@ -127,12 +177,12 @@ function checkGroups(channels: number, groups: number): void {
 export function groupNormForward(gpu: Gpu, args: GroupNormForwardArgs): Promise<Dispatch> {
   const { x, gamma, beta, y, mean, rstd, batch, channels, spatial, groups, eps } = args;
   checkGroups(channels, groups);
-  const wg = reductionWorkgroupSize(gpu);
+  const { reducer, wg } = reducerFor(gpu, args.config);
   return createDispatch(
     gpu,
-    forwardKernel(wg, args.silu ?? false, widthOf(spatial)),
+    forwardKernel(wg, args.silu ?? false, widthOf(spatial), reducer),
     { x, gamma, beta, y, mean, rstd },
-    grid1d(batch * groups, 1),
+    reducerGrid(reducer, batch * groups),
     { batch, channels, spatial, groups, eps },
   );
 }
@@ -149,8 +199,15 @@ fn upstream(dyv: V, xhat: V, c: u32) -> V {
     : "fn upstream(dyv: V, xhat: V, c: u32) -> V { return dyv; }";
 }
 
-function backwardInputKernel(wg: number, silu: boolean, accumulate: boolean, w: Width): KernelSpec {
+function backwardInputKernel(
+  wg: number,
+  silu: boolean,
+  accumulate: boolean,
+  w: Width,
+  r: Reducer,
+): KernelSpec {
   const a = arrayOf(w);
+  const red = reducerWgsl(r);
   return {
     name: silu ? "groupNormSiluBackwardInput" : "groupNormBackwardInput",
     params: dims,
@@ -164,14 +221,12 @@ function backwardInputKernel(wg: number, silu: boolean, accumulate: boolean, w: 
       dx: `write ${a}`,
     },
     consts: { WG: wg, SILU: silu, ACCUMULATE: accumulate, W: w },
-    code: /* wgsl */ `${WORKGROUP_SUM_WGSL}
+    code: /* wgsl */ `${red.prelude}
 ${vectorWgsl(w)}
 ${upstreamWgsl(silu)}
 // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dz * gamma.
-@compute @workgroup_size(WG) fn main(@builtin(workgroup_id) wid: vec3u,
-                                     @builtin(num_workgroups) nwg: vec3u,
-                                     @builtin(local_invocation_index) lid: u32) {
-  let bg = wid.x + wid.y * nwg.x;
+${red.entry}
+  let bg = item;
   if (bg >= p.batch * p.groups) { return; }
   let sv = p.spatial / W;
   let nv = (p.channels / p.groups) * sv;
@@ -181,15 +236,15 @@ ${upstreamWgsl(silu)}
   let r = rstd[bg];
   var sumG = V(0.0);
   var sumGX = V(0.0);
-  for (var i = lid; i < nv; i += WG) {
+  for (var i = lane; i < nv; i += lanes) {
     let c = c0 + i / sv;
     let xhat = (x[base + i] - mu) * r;
     let g = upstream(dy[base + i], xhat, c) * gamma[c];
     sumG += g;
     sumGX += g * xhat;
   }
-  let m = workgroup_sum(vec2f(hsum(sumG), hsum(sumGX)), lid) / f32(nv * W);
-  for (var i = lid; i < nv; i += WG) {
+  let m = ${red.sum("vec2f(hsum(sumG), hsum(sumGX))")} / f32(nv * W);
+  for (var i = lane; i < nv; i += lanes) {
     let c = c0 + i / sv;
     let xhat = (x[base + i] - mu) * r;
     let g = upstream(dy[base + i], xhat, c) * gamma[c];
@@ -200,8 +255,9 @@ ${upstreamWgsl(silu)}
   };
 }
 
-function backwardParamsKernel(wg: number, silu: boolean, w: Width): KernelSpec {
+function backwardParamsKernel(wg: number, silu: boolean, w: Width, r: Reducer): KernelSpec {
   const a = arrayOf(w);
+  const red = reducerWgsl(r);
   return {
     name: silu ? "groupNormSiluBackwardParams" : "groupNormBackwardParams",
     params: dims,
@@ -215,21 +271,19 @@ function backwardParamsKernel(wg: number, silu: boolean, w: Width): KernelSpec {
       dBeta: "write",
     },
     consts: { WG: wg, SILU: silu, W: w },
-    code: /* wgsl */ `${WORKGROUP_SUM_WGSL}
+    code: /* wgsl */ `${red.prelude}
 ${vectorWgsl(w)}
 ${upstreamWgsl(silu)}
-// One workgroup per channel c: dGamma[c] = sum_{b,s} dz * xhat, dBeta[c] = sum_{b,s} dz.
-@compute @workgroup_size(WG) fn main(@builtin(workgroup_id) wid: vec3u,
-                                     @builtin(num_workgroups) nwg: vec3u,
-                                     @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x + wid.y * nwg.x;
+// Per channel c: dGamma[c] = sum_{b,s} dz * xhat, dBeta[c] = sum_{b,s} dz.
+${red.entry}
+  let c = item;
   if (c >= p.channels) { return; }
   let g = c / (p.channels / p.groups);
   let sv = p.spatial / W;
   let n = p.batch * sv;
   var sumGX = V(0.0);
   var sumG = V(0.0);
-  for (var j = lid; j < n; j += WG) {
+  for (var j = lane; j < n; j += lanes) {
     let b = j / sv;
     let i = (b * p.channels + c) * sv + (j - b * sv);
     let bg = b * p.groups + g;
@@ -238,8 +292,8 @@ ${upstreamWgsl(silu)}
     sumGX += dz * xhat;
     sumG += dz;
   }
-  let total = workgroup_sum(vec2f(hsum(sumGX), hsum(sumG)), lid);
-  if (lid == 0u) { dGamma[c] = total.x; dBeta[c] = total.y; }
+  let total = ${red.sum("vec2f(hsum(sumGX), hsum(sumG))")};
+  if (lane == 0u) { dGamma[c] = total.x; dBeta[c] = total.y; }
 }`,
   };
 }
@@ -261,6 +315,8 @@ export interface GroupNormBackwardArgs {
   groups: number;
   silu?: boolean;
   accumulateDx?: boolean;
+  /** Forces the reducer of an adapter class (tests run both); default gpu.adapterClass. */
+  config?: AdapterClass;
 }
 
 /** [dx (=|+=), then dGamma and dBeta (overwritten)]; recomputes xhat from x, mean and rstd. */
@@ -272,22 +328,22 @@ export async function groupNormBackward(
     args;
   checkGroups(channels, groups);
   const silu = args.silu ?? false;
-  const wg = reductionWorkgroupSize(gpu);
+  const { reducer, wg } = reducerFor(gpu, args.config);
   const params = { batch, channels, spatial, groups };
   const betaIfSilu: Record<string, Tensor> = silu ? { beta } : {};
   return [
     await createDispatch(
       gpu,
-      backwardInputKernel(wg, silu, args.accumulateDx ?? false, widthOf(spatial)),
+      backwardInputKernel(wg, silu, args.accumulateDx ?? false, widthOf(spatial), reducer),
       { x, gamma, ...betaIfSilu, mean, rstd, dy, dx },
-      grid1d(batch * groups, 1),
+      reducerGrid(reducer, batch * groups),
       params,
     ),
     await createDispatch(
       gpu,
-      backwardParamsKernel(wg, silu, widthOf(spatial)),
+      backwardParamsKernel(wg, silu, widthOf(spatial), reducer),
       { x, ...(silu ? { gamma } : {}), ...betaIfSilu, mean, rstd, dy, dGamma, dBeta },
-      grid1d(channels, 1),
+      reducerGrid(reducer, channels),
       params,
     ),
   ];

@@ -1,3 +1,4 @@
+import type { AdapterClass } from "../gpu/device.ts";
 import { groupNormBackward, groupNormForward } from "../gpu/group_norm.ts";
 import { runNow } from "../gpu/kernel.ts";
 import {
@@ -94,7 +95,12 @@ function referenceGradients(
   return { dx, dGamma, dBeta };
 }
 
+/** Both reducers: one invocation per group (CPU adapters) and one workgroup per group (GPUs). */
 async function checkGroupNorm(rng: Rng, sh: Shape, offset = 0) {
+  for (const config of ["cpu", "gpu"] as const) await checkReducer(rng, sh, offset, config);
+}
+
+async function checkReducer(rng: Rng, sh: Shape, offset: number, config: AdapterClass) {
   const gpu = await getGpu();
   const { batch, channels, spatial, groups } = sh;
   const size = batch * channels * spatial;
@@ -115,12 +121,12 @@ async function checkGroupNorm(rng: Rng, sh: Shape, offset = 0) {
     dGamma: poisoned(gpu, [channels]),
     dBeta: poisoned(gpu, [channels]),
   };
-  const dims = { batch, channels, spatial, groups, silu: sh.silu };
+  const dims = { batch, channels, spatial, groups, silu: sh.silu, config };
   await runNow(gpu, [
     await groupNormForward(gpu, { ...t, ...dims, eps: sh.eps }),
     ...await groupNormBackward(gpu, { ...t, ...dims }),
   ]);
-  const what = `groupnorm ${JSON.stringify(sh)} offset ${offset}`;
+  const what = `groupnorm [${config}] ${JSON.stringify(sh)} offset ${offset}`;
   const ref = reference(x, gamma, beta, sh);
   assertClose(await read(gpu, t.y), ref.y, 1e-5, `${what} y`, rng.seed);
   // The mean of zero-centred data is ~10x smaller than the values summed: error is relative to them.
