@@ -47,8 +47,8 @@ export function withPrecision(gpu: Gpu, precision: Precision): Gpu {
 
 /**
  * `--precision auto`. CPU adapters: f32, since f16 operands bought nothing on llvmpipe (its texture
- * loads cost the same per texel whatever the format: compact batch 32 trained at 2,527 ms per step
- * in f16 against 2,460 in f32). GPUs: f32 until the f16 texture path is measured against their
+ * loads cost the same per texel whatever the format: compact batch 32 trained at 2,362 ms per step
+ * in f16 against 2,165 in f32). GPUs: f32 until the f16 texture path is measured against their
  * workgroup-tile f32 kernels (no GPU has run this code yet).
  */
 export function defaultPrecision(_gpu: Gpu): Precision {
