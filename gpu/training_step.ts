@@ -202,12 +202,12 @@ export async function buildTrainingStep(
       lossScale: scaler?.state,
     });
   // f16: every gradient the step applies is checked before AdamW, which skips the step on overflow.
-  const checked = async (stores: ParamStore[]) =>
-    scaler
-      ? await Promise.all(
-        stores.map((st) => scaler.checkNonFinite(st.grads, st.layout.totalElements)),
-      )
-      : [];
+  const check = (store: ParamStore) =>
+    scaler ? [scaler.checkNonFinite(store.grads, store.layout.totalElements)] : [];
+  // The UNet's check, update and the scale update appear in both lists: built once, shared.
+  const unetCheck = await Promise.all(check(model.unetParams));
+  const embCheck = await Promise.all(check(embParams));
+  const unetUpdate = await adamw(model.unetParams, unetMoments);
   const updateScale = scaler ? [await scaler.update()] : [];
   const gather = await gatherBatch(gpu, {
     dataset: images,
@@ -227,8 +227,9 @@ export async function buildTrainingStep(
     ...embTrain.forward,
     ...diffusion,
     ...embTrain.backward,
-    ...await checked([model.unetParams, embParams]),
-    await adamw(model.unetParams, unetMoments),
+    ...unetCheck,
+    ...embCheck,
+    unetUpdate,
     await adamw(embParams, embMoments),
     ...updateScale,
   ];
@@ -245,8 +246,8 @@ export async function buildTrainingStep(
     }),
     ...embFrozen.forward,
     ...diffusion,
-    ...await checked([model.unetParams]),
-    await adamw(model.unetParams, unetMoments),
+    ...unetCheck,
+    unetUpdate,
     ...updateScale,
   ];
   return { unet, unetMoments, embMoments, indices, seed, hyper, lossSum, scaler, warmUp, frozen };
