@@ -1,6 +1,6 @@
 // Sprite Diffusion's single entry point: `deno task X` maps to `main.ts X`.
 // Each subcommand lives in its own module, imported only when it runs.
-import { GpuUnavailableError } from "./gpu/device.ts";
+import { GpuUnavailableError } from "./gpu/runtime/device.ts";
 import { InputError } from "./errors.ts";
 
 type Command = (argv: string[]) => Promise<void>;

@@ -1,8 +1,13 @@
 // conv2d throughput at the real model's shapes, batch 32: forward, input gradient, weight gradient.
 import process from "node:process";
-import type { AdapterClass, Gpu } from "../gpu/device.ts";
-import { conv2dBackward, conv2dForward, conv2dGeometry, type Conv2dShape } from "../gpu/conv2d.ts";
-import { createTensor, destroyTensor, fill, type Tensor } from "../gpu/tensor.ts";
+import type { AdapterClass, Gpu } from "../gpu/runtime/device.ts";
+import {
+  conv2dBackward,
+  conv2dForward,
+  conv2dGeometry,
+  type Conv2dShape,
+} from "../gpu/ops/conv2d/conv2d.ts";
+import { createTensor, destroyTensor, fill, type Tensor } from "../gpu/runtime/tensor.ts";
 import { timeDispatches } from "./timing.ts";
 
 const BATCH = 32;

@@ -6,8 +6,8 @@
 //   profileDispatches(gpu, dispatches) -> ms per dispatch, in list order (null without timestamps)
 //   profileDispatchesWallClock(gpu, dispatches) -> the same from the wall clock (CPU adapters)
 //   kernelTable(dispatches, ms) -> rows aggregated by dispatch name, slowest first
-import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, record } from "../gpu/kernel.ts";
+import type { Gpu } from "../gpu/runtime/device.ts";
+import { type Dispatch, record } from "../gpu/runtime/kernel.ts";
 
 /** WebGPU caps a query set at 4096 queries. */
 const MAX_QUERIES = 4096;

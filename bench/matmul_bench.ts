@@ -1,8 +1,8 @@
 // GEMM throughput at the model's shapes (batch 32). Run directly:
 //   XDG_RUNTIME_DIR=/tmp deno run -A bench/matmul_bench.ts
-import { adapterLine, getGpu, type Gpu } from "../gpu/device.ts";
-import { matmul, type MatmulArgs } from "../gpu/matmul.ts";
-import { createTensor, destroyTensor, fill } from "../gpu/tensor.ts";
+import { adapterLine, getGpu, type Gpu } from "../gpu/runtime/device.ts";
+import { matmul, type MatmulArgs } from "../gpu/ops/matmul/matmul.ts";
+import { createTensor, destroyTensor, fill } from "../gpu/runtime/tensor.ts";
 import { timeDispatches } from "./timing.ts";
 
 type Shape = Omit<MatmulArgs, "a" | "b" | "c" | "bias">;

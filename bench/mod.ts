@@ -4,15 +4,15 @@
 // version and the configs (with their analytic FLOPs).
 import { numberFlag, parseFlags } from "../cli/args.ts";
 import { InputError } from "../errors.ts";
-import { adapterLine, getGpu, type Gpu, type Precision } from "../gpu/device.ts";
-import { type FlopBreakdown, trainingStepFlops, unetForwardFlops } from "../gpu/flops.ts";
+import { adapterLine, getGpu, type Gpu, type Precision } from "../gpu/runtime/device.ts";
+import { type FlopBreakdown, trainingStepFlops, unetForwardFlops } from "../gpu/model/flops.ts";
 import {
   compactConfig,
   parseUNetConfig,
   referenceConfig,
   type UNetConfig,
-} from "../gpu/unet_config.ts";
-import { parameterCount, unetParamSpecs } from "../gpu/unet_params.ts";
+} from "../gpu/model/config.ts";
+import { parameterCount, unetParamSpecs } from "../gpu/model/params.ts";
 import { benchConv2d } from "./conv2d_bench.ts";
 import { benchMatmul } from "./matmul_bench.ts";
 import { benchSampling, type SamplingResult } from "./sampling_bench.ts";

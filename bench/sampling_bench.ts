@@ -1,9 +1,9 @@
 // Sampling latency: SpriteSampler.generate for `count` sprites x `steps` DDIM steps (eta 0, no
 // guidance) on a random-init model, request to bytes on the host, median of `repeats` after a
 // warm-up request (which builds and compiles the program).
-import { type Gpu, type Precision, withPrecision } from "../gpu/device.ts";
-import { SpriteSampler } from "../gpu/sampling.ts";
-import { randomSpriteModel } from "../gpu/sprite_model.ts";
+import { type Gpu, type Precision, withPrecision } from "../gpu/runtime/device.ts";
+import { SpriteSampler } from "../gpu/sample/sampler.ts";
+import { randomSpriteModel } from "../gpu/model/sprite_model.ts";
 import { median, type NamedConfig } from "./training_bench.ts";
 
 export interface SamplingResult {

@@ -8,8 +8,8 @@
 //     llvmpipe): use enough repeats that this is small. CPU adapters always use the wall clock:
 //     llvmpipe writes a timestamp when a dispatch is launched, not when it has finished, so its
 //     timestamps miss the execution still under way.
-import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, record } from "../gpu/kernel.ts";
+import type { Gpu } from "../gpu/runtime/device.ts";
+import { type Dispatch, record } from "../gpu/runtime/kernel.ts";
 
 export async function timeDispatches(
   gpu: Gpu,

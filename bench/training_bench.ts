@@ -4,15 +4,15 @@
 // warm-up step (which includes llvmpipe's compilation). Optionally profiles one step per kernel.
 import { generateSpriteDataset } from "../data/generate.ts";
 import { DEFAULT_CLASS_NAMES, type SpriteDataset } from "../data/sprites.ts";
-import { adamwHyper } from "../gpu/adamw.ts";
-import type { Gpu, Precision } from "../gpu/device.ts";
-import { trainingStepFlops } from "../gpu/flops.ts";
-import { record } from "../gpu/kernel.ts";
-import { setSeed } from "../gpu/random.ts";
-import { randomSpriteModel } from "../gpu/sprite_model.ts";
-import { upload } from "../gpu/tensor.ts";
-import { REFERENCE_RECIPE, Trainer } from "../gpu/trainer.ts";
-import type { UNetConfig } from "../gpu/unet_config.ts";
+import { adamwHyper } from "../gpu/ops/adamw.ts";
+import type { Gpu, Precision } from "../gpu/runtime/device.ts";
+import { trainingStepFlops } from "../gpu/model/flops.ts";
+import { record } from "../gpu/runtime/kernel.ts";
+import { setSeed } from "../gpu/runtime/random.ts";
+import { randomSpriteModel } from "../gpu/model/sprite_model.ts";
+import { upload } from "../gpu/runtime/tensor.ts";
+import { REFERENCE_RECIPE, Trainer } from "../gpu/train/trainer.ts";
+import type { UNetConfig } from "../gpu/model/config.ts";
 import {
   type KernelRow,
   kernelTable,

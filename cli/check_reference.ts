@@ -1,11 +1,11 @@
 // `deno task check-reference`: proves a diffusers UNet runs here exactly as in PyTorch.
 import { InputError } from "../errors.ts";
-import { adapterLine, getGpu } from "../gpu/device.ts";
-import { checkUNetCase, errorTable } from "../gpu/reference_check.ts";
-import { readSafetensors, SafetensorsError } from "../gpu/safetensors.ts";
-import { loadSpriteModel } from "../gpu/sprite_model.ts";
+import { adapterLine, getGpu } from "../gpu/runtime/device.ts";
+import { checkUNetCase, errorTable } from "../gpu/model/reference_check.ts";
+import { readSafetensors, SafetensorsError } from "../gpu/formats/safetensors.ts";
+import { loadSpriteModel } from "../gpu/model/sprite_model.ts";
 import { numberFlag, parseFlags } from "./args.ts";
-import { loadCheckpointFolder } from "../gpu/checkpoint.ts";
+import { loadCheckpointFolder } from "../gpu/formats/checkpoint.ts";
 
 const help =
   `usage: deno task check-reference --model DIR --case FILE.safetensors [--tolerance 1e-4]

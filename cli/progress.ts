@@ -1,6 +1,6 @@
 // The training progress line on stderr: redrawn in place on a terminal, one line per loss readback
 // otherwise (logs, CI), with step/total, it/s, loss and ETA.
-import type { StepLog } from "../gpu/trainer.ts";
+import type { StepLog } from "../gpu/train/trainer.ts";
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";

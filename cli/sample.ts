@@ -1,11 +1,11 @@
 // `deno task sample`: sprites from a model into a PNG grid (the same code path as /api/generate).
 import { encodePng, spriteGrid } from "../data/png.ts";
-import { classIndex, oneHot, parseWeights, repeatVector } from "../data/labels.ts";
+import { classIndex, oneHot, parseWeights, repeatVector } from "../gpu/sample/labels.ts";
 import { InputError } from "../errors.ts";
-import { adapterLine, getGpu, withPrecision } from "../gpu/device.ts";
-import { type SchedulerName, SpriteSampler } from "../gpu/sampling.ts";
+import { adapterLine, getGpu, withPrecision } from "../gpu/runtime/device.ts";
+import { type SchedulerName, SpriteSampler } from "../gpu/sample/sampler.ts";
 import { numberFlag, parseFlags, precisionFlag } from "./args.ts";
-import { openModel } from "./model_source.ts";
+import { openModel } from "../data/model_source.ts";
 
 const help = `usage: deno task sample [--model DIR | --random-init [--config compact|reference]]
     [--class NAME|INDEX | --labels w0,w1,...] [--count N] [--per-class N]

@@ -1,9 +1,9 @@
 // `deno task start`: the HTTP service and the page on 127.0.0.1:8000 unless told otherwise.
 import { InputError } from "../errors.ts";
-import { adapterLine, getGpu, withPrecision } from "../gpu/device.ts";
+import { adapterLine, getGpu, withPrecision } from "../gpu/runtime/device.ts";
 import { createApp } from "../routes/app.ts";
 import { numberFlag, parseFlags, precisionFlag } from "./args.ts";
-import { DEFAULT_MODEL_DIR, openModel } from "./model_source.ts";
+import { DEFAULT_MODEL_DIR, openModel } from "../data/model_source.ts";
 
 const help = `usage: deno task start [--host 127.0.0.1] [--port 8000]
     [--model DIR | --random-init [--config compact|reference]]

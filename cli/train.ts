@@ -5,13 +5,13 @@ import { cleanDataset } from "../data/clean.ts";
 import { BUNDLED_LABELS_PATH, BUNDLED_SPRITES_PATH } from "../data/generate.ts";
 import { classIndices, loadSpriteDataset, type SpriteDataset } from "../data/sprites.ts";
 import { InputError } from "../errors.ts";
-import { adapterLine, defaultPrecision, getGpu } from "../gpu/device.ts";
-import { loadSpriteModel, randomSpriteModel } from "../gpu/sprite_model.ts";
+import { adapterLine, defaultPrecision, getGpu } from "../gpu/runtime/device.ts";
+import { loadSpriteModel, randomSpriteModel } from "../gpu/model/sprite_model.ts";
 import {
   loadOptimizerState,
   readTrainingState,
   saveTrainingCheckpoint,
-} from "../gpu/train_checkpoint.ts";
+} from "../gpu/train/checkpoint.ts";
 import {
   initialState,
   REFERENCE_RECIPE,
@@ -19,10 +19,10 @@ import {
   TrainingDivergedError,
   type TrainingState,
   type TrainRecipe,
-} from "../gpu/trainer.ts";
-import { parseUNetConfig, type UNetConfig } from "../gpu/unet_config.ts";
+} from "../gpu/train/trainer.ts";
+import { parseUNetConfig, type UNetConfig } from "../gpu/model/config.ts";
 import { numberFlag, parseFlags, precisionFlag } from "./args.ts";
-import { presetConfig } from "./model_source.ts";
+import { presetConfig } from "../data/model_source.ts";
 import { ProgressLine } from "./progress.ts";
 
 const R = REFERENCE_RECIPE;

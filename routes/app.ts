@@ -3,9 +3,9 @@
 // a log line; the server keeps running either way). cli/serve.ts binds it to a socket; tests start it
 // on a free port with a tiny model.
 import { InputError } from "../errors.ts";
-import type { Gpu } from "../gpu/device.ts";
-import { SpriteSampler } from "../gpu/sampling.ts";
-import type { SpriteModel } from "../gpu/sprite_model.ts";
+import type { Gpu } from "../gpu/runtime/device.ts";
+import { SpriteSampler } from "../gpu/sample/sampler.ts";
+import type { SpriteModel } from "../gpu/model/sprite_model.ts";
 import { classesRoutes } from "./classes.ts";
 import { datasetRoutes } from "./dataset.ts";
 import { generateRoutes } from "./generate.ts";

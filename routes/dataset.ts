@@ -3,12 +3,12 @@
 // are the ones the checkpoint names, else the bundled set. Loaded once per file pair.
 import { type DatasetReport, datasetReport } from "../data/clean.ts";
 import { BUNDLED_LABELS_PATH, BUNDLED_SPRITES_PATH } from "../data/generate.ts";
-import { classIndex } from "../data/labels.ts";
+import { classIndex } from "../gpu/sample/labels.ts";
 import { encodePng, spriteGrid } from "../data/png.ts";
 import { reportJson } from "../data/report.ts";
 import { classIndices, loadSpriteDataset, type SpriteDataset } from "../data/sprites.ts";
 import { InputError } from "../errors.ts";
-import type { SpriteModel } from "../gpu/sprite_model.ts";
+import type { SpriteModel } from "../gpu/model/sprite_model.ts";
 import { json, numberField, png, queryObject, route } from "./http.ts";
 
 interface Loaded {

@@ -2,9 +2,9 @@
 // vectors (mixtures), as a PNG grid or as JSON with one PNG data URL per sprite. Class names,
 // indices and weights go through data/labels.ts, as `deno task sample`'s do.
 import { encodePng, spriteGrid } from "../data/png.ts";
-import { classIndex, oneHot, parseWeights, repeatVector } from "../data/labels.ts";
+import { classIndex, oneHot, parseWeights, repeatVector } from "../gpu/sample/labels.ts";
 import { InputError } from "../errors.ts";
-import type { SchedulerName } from "../gpu/sampling.ts";
+import type { SchedulerName } from "../gpu/sample/sampler.ts";
 import type { AppContext } from "./app.ts";
 import type { GenerationJob } from "./generation_queue.ts";
 import { json, numberField, png, readJsonObject, route } from "./http.ts";

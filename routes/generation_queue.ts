@@ -2,7 +2,7 @@
 // takes the oldest one plus every waiting request with the same (steps, eta, guidance, scheduler),
 // up to `maxBatch` sprites, and runs them as one batch. Each request keeps its own seed through the
 // sampler's per-item seeds, so merging never changes the bytes a request gets.
-import type { SampleRequest, SpriteSampler } from "../gpu/sampling.ts";
+import type { SampleRequest, SpriteSampler } from "../gpu/sample/sampler.ts";
 
 export type GenerationJob = Omit<SampleRequest, "itemSeeds">;
 

@@ -1,6 +1,6 @@
 // GET /api/grid.png: the per-class figure, one row per class, `per_class` sprites each; the same
 // layout and seeds as `deno task sample` without --class, so both give the same sprites.
-import { oneHot, repeatVector } from "../data/labels.ts";
+import { oneHot, repeatVector } from "../gpu/sample/labels.ts";
 import type { AppContext } from "./app.ts";
 import { type SamplingOptions, samplingOptions, scaleOption, spritesResponse } from "./generate.ts";
 import type { GenerationJob } from "./generation_queue.ts";

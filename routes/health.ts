@@ -1,5 +1,5 @@
 // GET /api/health: the service answers, which adapter it runs on, how busy the GPU queue is.
-import { adapterLine } from "../gpu/device.ts";
+import { adapterLine } from "../gpu/runtime/device.ts";
 import { json, route } from "./http.ts";
 
 export const healthRoutes = [

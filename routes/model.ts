@@ -1,7 +1,7 @@
 // GET /api/model: what is serving: the UNet's configuration in diffusers' keys, parameter counts,
 // classes, the adapter, and what the checkpoint says about its training (recipe, epoch).
-import { adapterLine } from "../gpu/device.ts";
-import type { SpriteModel } from "../gpu/sprite_model.ts";
+import { adapterLine } from "../gpu/runtime/device.ts";
+import type { SpriteModel } from "../gpu/model/sprite_model.ts";
 import { json, route } from "./http.ts";
 
 function parameterCount(store: SpriteModel["unetParams"] | undefined): number {

@@ -6,11 +6,11 @@ import { cleanDataset } from "../data/clean.ts";
 import { BUNDLED_LABELS_PATH, BUNDLED_SPRITES_PATH } from "../data/generate.ts";
 import { loadSpriteDataset } from "../data/sprites.ts";
 import { InputError } from "../errors.ts";
-import { defaultPrecision, type Gpu } from "../gpu/device.ts";
-import { loadSpriteModel, randomSpriteModel } from "../gpu/sprite_model.ts";
-import { saveTrainingCheckpoint } from "../gpu/train_checkpoint.ts";
-import { REFERENCE_RECIPE, Trainer, type TrainRecipe } from "../gpu/trainer.ts";
-import { presetConfig } from "../cli/model_source.ts";
+import { defaultPrecision, type Gpu } from "../gpu/runtime/device.ts";
+import { loadSpriteModel, randomSpriteModel } from "../gpu/model/sprite_model.ts";
+import { saveTrainingCheckpoint } from "../gpu/train/checkpoint.ts";
+import { REFERENCE_RECIPE, Trainer, type TrainRecipe } from "../gpu/train/trainer.ts";
+import { presetConfig } from "../data/model_source.ts";
 import type { AppContext } from "./app.ts";
 import { json, numberField, readJsonObject, type Route, route } from "./http.ts";
 

@@ -1,8 +1,8 @@
 // Shared test helpers: seeded random inputs, NaN poisoning, float64 references, finite differences,
 // and one comparison rule (error relative to the reference's magnitude).
-import { getGpu, type Gpu } from "../gpu/device.ts";
-import { createTensor, fill, readback, type Tensor, tensorFrom } from "../gpu/tensor.ts";
-import { parseUNetConfig } from "../gpu/unet_config.ts";
+import { getGpu, type Gpu } from "../gpu/runtime/device.ts";
+import { createTensor, fill, readback, type Tensor, tensorFrom } from "../gpu/runtime/tensor.ts";
+import { parseUNetConfig } from "../gpu/model/config.ts";
 
 export { getGpu };
 export type { Gpu, Tensor };

@@ -1,0 +1,352 @@
+// diffusers' ResnetBlock2D (time_scale_shift "default", output scale 1), Downsample2D and
+// Upsample2D, forward and backward.
+//   h = conv1(silu(norm1(x))); h += time_emb_proj(silu(temb))[:, :, None, None]
+//   h = conv2(dropout(silu(norm2(h)))); out = shortcut(x) + h   (1x1 conv shortcut when cin != cout)
+import { conv2dBackward, conv2dForward, type Conv2dShape } from "../ops/conv2d/conv2d.ts";
+import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
+import {
+  addChannelBias,
+  addInto,
+  sumSpatial,
+  upsampleNearest2xBackward,
+  upsampleNearest2xForward,
+} from "../ops/elementwise.ts";
+import { groupNormBackward, groupNormForward } from "../ops/group_norm.ts";
+import { linearBackward, linearForward } from "../ops/linear.ts";
+import type { Tensor } from "../runtime/tensor.ts";
+import type { ModelBuilder } from "./builder.ts";
+import type { ResnetPlan } from "./plan.ts";
+
+/** What every ResNet block shares: silu(temb), computed once ([B, T]). */
+export interface TimeContext {
+  tembAct: Tensor;
+  dim: number;
+}
+
+export interface GroupNormSpec {
+  groups: number;
+  eps: number;
+}
+
+/** GroupNorm (+ fused SiLU) forward with its saved statistics, and its backward. */
+export async function groupNorm(
+  m: ModelBuilder,
+  prefix: string,
+  x: Tensor,
+  channels: number,
+  spatial: number,
+  norm: GroupNormSpec & { silu: boolean },
+  label: string,
+): Promise<Tensor> {
+  const B = m.batch;
+  const y = m.act([B, channels, spatial], label);
+  const mean = m.act([B * norm.groups], `${label}.mean`);
+  const rstd = m.act([B * norm.groups], `${label}.rstd`);
+  const gamma = m.param(`${prefix}.weight`);
+  const beta = m.param(`${prefix}.bias`);
+  const shape = { batch: B, channels, spatial, groups: norm.groups };
+  await m.emit(
+    groupNormForward(m.gpu, {
+      x,
+      gamma,
+      beta,
+      y,
+      mean,
+      rstd,
+      eps: norm.eps,
+      silu: norm.silu,
+      ...shape,
+    }),
+  );
+  m.onBackward(async () => {
+    await m.emitBackward(groupNormBackward(m.gpu, {
+      x,
+      gamma,
+      beta,
+      mean,
+      rstd,
+      dy: m.grad(y),
+      dx: m.grad(x),
+      dGamma: m.paramGrad(`${prefix}.weight`),
+      dBeta: m.paramGrad(`${prefix}.bias`),
+      silu: norm.silu,
+      accumulateDx: m.accumulate(x),
+      ...shape,
+    }));
+  });
+  return y;
+}
+
+/** A conv layer with diffusers' `<prefix>.weight` / `<prefix>.bias`; dx goes to m.grad(x). */
+export async function conv(
+  m: ModelBuilder,
+  prefix: string,
+  x: Tensor,
+  shape: Conv2dShape,
+  label: string,
+): Promise<Tensor> {
+  const outH = Math.floor(
+    (shape.height + 2 * (shape.kernel === 3 ? 1 : 0) - shape.kernel) /
+      shape.stride,
+  ) + 1;
+  const outW = Math.floor(
+    (shape.width + 2 * (shape.kernel === 3 ? 1 : 0) - shape.kernel) /
+      shape.stride,
+  ) + 1;
+  const y = m.act([shape.batch, shape.outChannels, outH, outW], label);
+  const weight = m.param(`${prefix}.weight`);
+  const bias = m.param(`${prefix}.bias`);
+  await m.emit(conv2dForward(m.gpu, { x, weight, bias, y, shape }));
+  m.onBackward(async () => {
+    await m.emitBackward(conv2dBackward(m.gpu, {
+      x,
+      weight,
+      dy: m.grad(y),
+      dx: m.grad(x),
+      dWeight: m.paramGrad(`${prefix}.weight`),
+      dBias: m.paramGrad(`${prefix}.bias`),
+      shape,
+      accumulateDx: m.accumulate(x),
+    }));
+  });
+  return y;
+}
+
+export async function resnetBlock(
+  m: ModelBuilder,
+  r: ResnetPlan,
+  x: Tensor,
+  height: number,
+  width: number,
+  time: TimeContext,
+  norm: GroupNormSpec,
+  dropout: number,
+): Promise<Tensor> {
+  const B = m.batch;
+  const { prefix, inChannels: cin, outChannels: cout } = r;
+  const hw = height * width;
+  const gpu = m.gpu;
+  const conv3 = (inChannels: number) => ({
+    batch: B,
+    inChannels,
+    outChannels: cout,
+    height,
+    width,
+    kernel: 3 as const,
+    stride: 1 as const,
+  });
+
+  const a1 = await groupNorm(
+    m,
+    `${prefix}.norm1`,
+    x,
+    cin,
+    hw,
+    { ...norm, silu: true },
+    `${prefix}.a1`,
+  );
+  const h1 = m.act([B, cout, height, width], `${prefix}.h1`);
+  const w1 = m.param(`${prefix}.conv1.weight`);
+  await m.emit(
+    conv2dForward(gpu, {
+      x: a1,
+      weight: w1,
+      bias: m.param(`${prefix}.conv1.bias`),
+      y: h1,
+      shape: conv3(cin),
+    }),
+  );
+  const tproj = m.act([B, cout], `${prefix}.tproj`);
+  const tw = m.param(`${prefix}.time_emb_proj.weight`);
+  const tshape = { rows: B, inFeatures: time.dim, outFeatures: cout };
+  await m.emit(linearForward(gpu, {
+    x: time.tembAct,
+    weight: tw,
+    bias: m.param(`${prefix}.time_emb_proj.bias`),
+    y: tproj,
+    ...tshape,
+  }));
+  await m.emit(addChannelBias(gpu, { x: h1, bias: tproj, batch: B, channels: cout, spatial: hw }));
+  // From conv1 to conv2 the backward is one step whose gradients live in scratch buffers shared by
+  // every ResNet (nothing outside the block reads them), so norm2 and the convs are built inline
+  // rather than with groupNorm() / conv(), which keep a gradient buffer per activation.
+  const a2 = m.act([B, cout, height, width], `${prefix}.a2`);
+  const mean2 = m.act([B * norm.groups], `${prefix}.norm2.mean`);
+  const rstd2 = m.act([B * norm.groups], `${prefix}.norm2.rstd`);
+  const g2 = m.param(`${prefix}.norm2.weight`);
+  const b2 = m.param(`${prefix}.norm2.bias`);
+  const n2shape = { batch: B, channels: cout, spatial: hw, groups: norm.groups };
+  await m.emit(groupNormForward(gpu, {
+    x: h1,
+    gamma: g2,
+    beta: b2,
+    y: a2,
+    mean: mean2,
+    rstd: rstd2,
+    eps: norm.eps,
+    silu: true,
+    ...n2shape,
+  }));
+  const useDropout = m.options.training && dropout > 0;
+  const stream = useDropout ? m.nextStream() : 0;
+  const seed = m.options.seed;
+  if (useDropout && !seed) throw new Error(`${prefix}: dropout needs a seed tensor`);
+  let a2d = a2;
+  if (useDropout) {
+    a2d = m.act([B, cout, height, width], `${prefix}.a2d`);
+    await m.emit(dropoutForward(gpu, { x: a2, y: a2d, p: dropout, seed: seed!, stream }));
+  }
+  const out = m.act([B, cout, height, width], prefix);
+  const w2 = m.param(`${prefix}.conv2.weight`);
+  await m.emit(
+    conv2dForward(gpu, {
+      x: a2d,
+      weight: w2,
+      bias: m.param(`${prefix}.conv2.bias`),
+      y: out,
+      shape: conv3(cout),
+    }),
+  );
+  const hasShortcut = cin !== cout;
+  const scShape = { ...conv3(cin), kernel: 1 as const };
+  let sc = x;
+  if (hasShortcut) {
+    sc = m.act([B, cout, height, width], `${prefix}.shortcut`);
+    await m.emit(conv2dForward(gpu, {
+      x,
+      weight: m.param(`${prefix}.conv_shortcut.weight`),
+      bias: m.param(`${prefix}.conv_shortcut.bias`),
+      y: sc,
+      shape: scShape,
+    }));
+  }
+  await m.emit(addInto(gpu, { x: sc, y: out, accumulate: true }));
+
+  m.onBackward(async () => {
+    const dOut = m.grad(out);
+    const dA2d = m.scratch("resnet.dA2d", [B, cout, height, width]);
+    await m.emitBackward(conv2dBackward(gpu, {
+      x: a2d,
+      weight: w2,
+      dy: dOut,
+      dx: dA2d,
+      dWeight: m.paramGrad(`${prefix}.conv2.weight`),
+      dBias: m.paramGrad(`${prefix}.conv2.bias`),
+      shape: conv3(cout),
+    }));
+    if (hasShortcut) {
+      await m.emitBackward(conv2dBackward(gpu, {
+        x,
+        weight: m.param(`${prefix}.conv_shortcut.weight`),
+        dy: dOut,
+        dx: m.grad(x),
+        dWeight: m.paramGrad(`${prefix}.conv_shortcut.weight`),
+        dBias: m.paramGrad(`${prefix}.conv_shortcut.bias`),
+        shape: scShape,
+        accumulateDx: m.accumulate(x),
+      }));
+    } else {
+      await m.emitBackward(addInto(gpu, { x: dOut, y: m.grad(x), accumulate: m.accumulate(x) }));
+    }
+    let dA2 = dA2d;
+    if (useDropout) {
+      dA2 = m.scratch("resnet.dA2", [B, cout, height, width]);
+      await m.emitBackward(
+        dropoutBackward(gpu, { dy: dA2d, dx: dA2, p: dropout, seed: seed!, stream }),
+      );
+    }
+    const dH1 = m.scratch("resnet.dH1", [B, cout, height, width]);
+    await m.emitBackward(groupNormBackward(gpu, {
+      x: h1,
+      gamma: g2,
+      beta: b2,
+      mean: mean2,
+      rstd: rstd2,
+      dy: dA2,
+      dx: dH1,
+      dGamma: m.paramGrad(`${prefix}.norm2.weight`),
+      dBeta: m.paramGrad(`${prefix}.norm2.bias`),
+      silu: true,
+      ...n2shape,
+    }));
+    const dTproj = m.scratch("resnet.dTproj", [B, cout]);
+    await m.emitBackward(
+      sumSpatial(gpu, { x: dH1, y: dTproj, batch: B, channels: cout, spatial: hw }),
+    );
+    await m.emitBackward(linearBackward(gpu, {
+      x: time.tembAct,
+      weight: tw,
+      dy: dTproj,
+      dx: m.grad(time.tembAct),
+      dWeight: m.paramGrad(`${prefix}.time_emb_proj.weight`),
+      dBias: m.paramGrad(`${prefix}.time_emb_proj.bias`),
+      accumulateDx: m.accumulate(time.tembAct),
+      ...tshape,
+    }));
+    await m.emitBackward(conv2dBackward(gpu, {
+      x: a1,
+      weight: w1,
+      dy: dH1,
+      dx: m.grad(a1),
+      dWeight: m.paramGrad(`${prefix}.conv1.weight`),
+      dBias: m.paramGrad(`${prefix}.conv1.bias`),
+      shape: conv3(cin),
+      accumulateDx: m.accumulate(a1),
+    }));
+  });
+  return out;
+}
+
+/** Downsample2D: 3x3 conv, stride 2, padding 1. */
+export function downsample(
+  m: ModelBuilder,
+  prefix: string,
+  x: Tensor,
+  channels: number,
+  height: number,
+  width: number,
+): Promise<Tensor> {
+  return conv(m, `${prefix}.conv`, x, {
+    batch: m.batch,
+    inChannels: channels,
+    outChannels: channels,
+    height,
+    width,
+    kernel: 3,
+    stride: 2,
+  }, prefix);
+}
+
+/** Upsample2D: nearest x2, then 3x3 conv. */
+export async function upsample(
+  m: ModelBuilder,
+  prefix: string,
+  x: Tensor,
+  channels: number,
+  height: number,
+  width: number,
+): Promise<Tensor> {
+  const B = m.batch;
+  const u = m.act([B, channels, 2 * height, 2 * width], `${prefix}.nearest`);
+  const planes = B * channels;
+  await m.emit(upsampleNearest2xForward(m.gpu, { x, y: u, planes, height, width }));
+  m.onBackward(async () => {
+    await m.emitBackward(upsampleNearest2xBackward(m.gpu, {
+      dy: m.grad(u),
+      dx: m.grad(x),
+      planes,
+      height,
+      width,
+      accumulate: m.accumulate(x),
+    }));
+  });
+  return conv(m, `${prefix}.conv`, u, {
+    batch: B,
+    inChannels: channels,
+    outChannels: channels,
+    height: 2 * height,
+    width: 2 * width,
+    kernel: 3,
+    stride: 1,
+  }, prefix);
+}

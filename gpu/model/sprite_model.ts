@@ -1,0 +1,146 @@
+// The whole model a checkpoint holds: the UNet and the class-embedding net, their parameters on the
+// GPU, and what the checkpoint says about itself. Loading and saving go through the diffusers
+// folder format of gpu/checkpoint.ts.
+import { DEFAULT_CLASS_NAMES } from "../../data/sprites.ts";
+import { InputError } from "../../errors.ts";
+import {
+  CheckpointError,
+  checkTensors,
+  loadCheckpointFolder,
+  saveCheckpointFolder,
+} from "../formats/checkpoint.ts";
+import {
+  type ClassEmbeddingOptions,
+  classEmbeddingParamSpecs,
+  defaultClassEmbedding,
+} from "./class_embedding.ts";
+import type { Gpu } from "../runtime/device.ts";
+import type { NamedTensor, SafetensorsMap } from "../formats/safetensors.ts";
+import { readback, upload } from "../runtime/tensor.ts";
+import { encoderInputDim, parseUNetConfig, type UNetConfig } from "./config.ts";
+import {
+  createParamStore,
+  initParamsHost,
+  loadParams,
+  type ParamStore,
+  unetParamSpecs,
+} from "./params.ts";
+
+export interface SpriteModel {
+  config: UNetConfig;
+  embedding: ClassEmbeddingOptions;
+  unetParams: ParamStore;
+  /** Absent for a plain diffusers UNet folder (it can be checked, not sampled by class). */
+  embeddingParams?: ParamStore;
+  classNames: string[];
+  /** sprite_diffusion.json: training recipe, epoch, ... */
+  info: Record<string, unknown>;
+}
+
+/** The embedding net that feeds a UNet: label width = class count, output = encoder input. */
+export function embeddingFor(config: UNetConfig, classes: number, dropout = 0.1) {
+  return {
+    ...defaultClassEmbedding,
+    inFeatures: classes,
+    outFeatures: encoderInputDim(config),
+    dropout,
+  };
+}
+
+/** A freshly initialised model (PyTorch's default init), seeded. */
+export function randomSpriteModel(
+  gpu: Gpu,
+  config: UNetConfig,
+  seed: number,
+  classNames = DEFAULT_CLASS_NAMES,
+): SpriteModel {
+  const embedding = embeddingFor(config, classNames.length);
+  const unetParams = createParamStore(gpu, unetParamSpecs(config), "unet");
+  const embeddingParams = createParamStore(gpu, classEmbeddingParamSpecs(embedding), "emb");
+  const random = seededUniform(seed);
+  upload(gpu, unetParams.data, initParamsHost(unetParams.layout, random));
+  upload(gpu, embeddingParams.data, initParamsHost(embeddingParams.layout, random));
+  return { config, embedding, unetParams, embeddingParams, classNames: [...classNames], info: {} };
+}
+
+function seededUniform(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function loadInto(gpu: Gpu, store: ParamStore, tensors: SafetensorsMap, what: string) {
+  checkTensors(store.layout.entries, tensors, what);
+  loadParams(gpu, store, tensors);
+}
+
+/** Loads a diffusers-format folder (ours, or a plain diffusers UNet without an embedding net). */
+export async function loadSpriteModel(gpu: Gpu, dir: string): Promise<SpriteModel> {
+  let loaded;
+  try {
+    loaded = await loadCheckpointFolder(dir);
+  } catch (e) {
+    if (e instanceof CheckpointError) throw new InputError(e.message);
+    throw e;
+  }
+  let config: UNetConfig;
+  try {
+    config = parseUNetConfig(loaded.config);
+  } catch (e) {
+    throw new InputError(`${dir}/config.json: ${(e as Error).message}`);
+  }
+  const info = loaded.info ?? {};
+  const classNames = Array.isArray(info.class_names)
+    ? (info.class_names as unknown[]).map(String)
+    : DEFAULT_CLASS_NAMES;
+  const unetParams = createParamStore(gpu, unetParamSpecs(config), "unet");
+  try {
+    loadInto(gpu, unetParams, loaded.unet, `${dir}/diffusion_pytorch_model.safetensors`);
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
+  let embedding = embeddingFor(config, classNames.length);
+  let embeddingParams: ParamStore | undefined;
+  if (loaded.embedding) {
+    // The hidden width is whatever the file says; the rest must fit the UNet and the classes.
+    const first = loaded.embedding.get("0.weight");
+    if (first && first.shape.length === 2) embedding = { ...embedding, hidden: first.shape[0] };
+    embeddingParams = createParamStore(gpu, classEmbeddingParamSpecs(embedding), "emb");
+    try {
+      loadInto(gpu, embeddingParams, loaded.embedding, `${dir}/emb_net.safetensors`);
+    } catch (e) {
+      throw new InputError((e as Error).message);
+    }
+  }
+  return { config, embedding, unetParams, embeddingParams, classNames, info };
+}
+
+async function namedTensors(gpu: Gpu, store: ParamStore): Promise<NamedTensor[]> {
+  const all = await readback(gpu, store.data);
+  return store.layout.entries.map((e) => [e.name, e.shape, all.slice(e.offset, e.offset + e.size)]);
+}
+
+/**
+ * Writes the model (atomically) as a diffusers folder plus emb_net.safetensors and our JSON, and
+ * any `extraFiles` (the trainer's optimizer and training state) in the same swap.
+ */
+export async function saveSpriteModel(
+  gpu: Gpu,
+  dir: string,
+  model: SpriteModel,
+  info: Record<string, unknown> = model.info,
+  extraFiles?: Record<string, Uint8Array>,
+): Promise<void> {
+  await saveCheckpointFolder(dir, {
+    extraFiles,
+    config: { _class_name: "UNet2DConditionModel", ...model.config },
+    unet: await namedTensors(gpu, model.unetParams),
+    embedding: model.embeddingParams ? await namedTensors(gpu, model.embeddingParams) : undefined,
+    info: { ...info, class_names: model.classNames, embedding: model.embedding },
+  });
+}

@@ -1,0 +1,280 @@
+// Multi-head scaled dot-product attention without a mask, forward and backward.
+//   q: [B, Nq, heads*d], k, v: [B, Nk, heads*d], out: [B, Nq, heads*d]; head h owns columns
+//   h*d .. h*d+d-1. probs: [B, heads, Nq, Nk] = softmax(q_h k_h^T * scale), saved for the backward.
+// Attention is under 1% of the model's FLOPs, so these are plain per-row loops, not tiled GEMMs:
+// one invocation per (b, h, query row) owns that row of scores, out and dq; one invocation per
+// (b, h, key row) owns dk and dv, looping over queries, so no sum needs atomics.
+import type { Gpu } from "../runtime/device.ts";
+import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
+import { createTensor, type Tensor } from "../runtime/tensor.ts";
+
+export interface AttentionShape {
+  batch: number;
+  heads: number;
+  queries: number;
+  keys: number;
+  headDim: number;
+  scale: number;
+}
+
+// x is the SIMD axis on llvmpipe, where narrow workgroups win; a discrete GPU wants full warps.
+function rowsPerGroup(gpu: Gpu): number {
+  return gpu.adapterClass === "cpu" ? 16 : 64;
+}
+
+const params = {
+  heads: "u32",
+  queries: "u32",
+  keys: "u32",
+  rows: "u32",
+  scale: "f32",
+} as const;
+
+function paramValues(s: AttentionShape, rows: number) {
+  return { heads: s.heads, queries: s.queries, keys: s.keys, rows, scale: s.scale };
+}
+
+// The head dimension is a compile-time constant so a row of q, dO or an accumulator fits a
+// private array.
+const indexing = /* wgsl */ `
+const WIDTH = HEADS_TIMES_D;
+// Element c of head h of token t of batch item b, in a [B, N, heads*d] tensor with N tokens.
+fn at(b: u32, t: u32, n: u32, h: u32, c: u32) -> u32 {
+  return (b * n + t) * WIDTH + h * D + c;
+}`;
+
+function attentionForwardKernel(wg: number, s: AttentionShape): KernelSpec {
+  return {
+    name: "attentionForward",
+    params,
+    bindings: { q: "read", k: "read", v: "read", out: "write", probs: "write" },
+    consts: { WG: wg, D: s.headDim, HEADS_TIMES_D: s.heads * s.headDim },
+    code: indexing + /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let row = flat_id(gid, nwg, WG); // ((b * heads + h) * Nq + i)
+  if (row >= p.rows) { return; }
+  let i = row % p.queries;
+  let h = (row / p.queries) % p.heads;
+  let b = row / (p.queries * p.heads);
+  let prow = row * p.keys;
+
+  var qi: array<f32, D>;
+  for (var c = 0u; c < D; c++) { qi[c] = q[at(b, i, p.queries, h, c)] * p.scale; }
+
+  // Scores go into probs first; the row max keeps exp() in range (the largest term is exactly 1).
+  var m = -3.4e38;
+  for (var j = 0u; j < p.keys; j++) {
+    var s = 0.0;
+    for (var c = 0u; c < D; c++) { s += qi[c] * k[at(b, j, p.keys, h, c)]; }
+    probs[prow + j] = s;
+    m = max(m, s);
+  }
+  var total = 0.0;
+  for (var j = 0u; j < p.keys; j++) {
+    let e = exp(probs[prow + j] - m);
+    probs[prow + j] = e;
+    total += e;
+  }
+  let inv = 1.0 / total;
+
+  var acc: array<f32, D>;
+  for (var j = 0u; j < p.keys; j++) {
+    let pj = probs[prow + j] * inv;
+    probs[prow + j] = pj;
+    for (var c = 0u; c < D; c++) { acc[c] += pj * v[at(b, j, p.keys, h, c)]; }
+  }
+  for (var c = 0u; c < D; c++) { out[at(b, i, p.queries, h, c)] = acc[c]; }
+}`,
+  };
+}
+
+/** out = softmax(q_h k_h^T * scale) v_h per head; probs saved. One dispatch. */
+export function attentionForward(
+  gpu: Gpu,
+  args: { q: Tensor; k: Tensor; v: Tensor; out: Tensor; probs: Tensor } & AttentionShape,
+): Promise<Dispatch> {
+  const { q, k, v, out, probs } = args;
+  checkShapes("attentionForward", args, { q, k, v, out, probs });
+  const rows = args.batch * args.heads * args.queries;
+  const wg = rowsPerGroup(gpu);
+  return createDispatch(
+    gpu,
+    attentionForwardKernel(wg, args),
+    { q, k, v, out, probs },
+    grid1d(rows, wg),
+    paramValues(args, rows),
+  );
+}
+
+// Pass 1 of the backward, per query row: dP = dO V^T (stashed in dScores), D = rowsum(dP * P),
+// dS = P * (dP - D) (overwrites the stash), dQ = dS K * scale.
+function attentionBackwardQueryKernel(
+  wg: number,
+  s: AttentionShape,
+  accumulate: boolean,
+): KernelSpec {
+  return {
+    name: "attentionBackwardQuery",
+    params,
+    bindings: { k: "read", v: "read", probs: "read", dOut: "read", dq: "write", dScores: "write" },
+    consts: { WG: wg, D: s.headDim, HEADS_TIMES_D: s.heads * s.headDim, ACCUMULATE: accumulate },
+    code: indexing + /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let row = flat_id(gid, nwg, WG); // ((b * heads + h) * Nq + i)
+  if (row >= p.rows) { return; }
+  let i = row % p.queries;
+  let h = (row / p.queries) % p.heads;
+  let b = row / (p.queries * p.heads);
+  let prow = row * p.keys;
+
+  var doi: array<f32, D>;
+  for (var c = 0u; c < D; c++) { doi[c] = dOut[at(b, i, p.queries, h, c)]; }
+  var rowdot = 0.0;
+  for (var j = 0u; j < p.keys; j++) {
+    var dp = 0.0;
+    for (var c = 0u; c < D; c++) { dp += doi[c] * v[at(b, j, p.keys, h, c)]; }
+    dScores[prow + j] = dp;
+    rowdot += dp * probs[prow + j];
+  }
+  // With one key P = 1 and rowdot == dP bit for bit, so dS (and dK) come out exactly 0.
+  var acc: array<f32, D>;
+  for (var j = 0u; j < p.keys; j++) {
+    let ds = probs[prow + j] * (dScores[prow + j] - rowdot);
+    dScores[prow + j] = ds;
+    for (var c = 0u; c < D; c++) { acc[c] += ds * k[at(b, j, p.keys, h, c)]; }
+  }
+  for (var c = 0u; c < D; c++) {
+    let o = at(b, i, p.queries, h, c);
+    let g = acc[c] * p.scale;
+    if (ACCUMULATE) { dq[o] = dq[o] + g; } else { dq[o] = g; }
+  }
+}`,
+  };
+}
+
+// Pass 2, per key row: dV = P^T dO, dK = dS^T Q * scale, summing over the queries in a loop.
+function attentionBackwardKeyKernel(
+  wg: number,
+  s: AttentionShape,
+  accumulate: boolean,
+): KernelSpec {
+  return {
+    name: "attentionBackwardKey",
+    params,
+    bindings: {
+      q: "read",
+      probs: "read",
+      dOut: "read",
+      dScores: "read",
+      dk: "write",
+      dv: "write",
+    },
+    consts: { WG: wg, D: s.headDim, HEADS_TIMES_D: s.heads * s.headDim, ACCUMULATE: accumulate },
+    code: indexing + /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let row = flat_id(gid, nwg, WG); // ((b * heads + h) * Nk + j)
+  if (row >= p.rows) { return; }
+  let j = row % p.keys;
+  let h = (row / p.keys) % p.heads;
+  let b = row / (p.keys * p.heads);
+  let head = (b * p.heads + h) * p.queries;
+
+  var accK: array<f32, D>;
+  var accV: array<f32, D>;
+  for (var i = 0u; i < p.queries; i++) {
+    let s = (head + i) * p.keys + j;
+    let pij = probs[s];
+    let ds = dScores[s];
+    for (var c = 0u; c < D; c++) {
+      let o = at(b, i, p.queries, h, c);
+      accV[c] += pij * dOut[o];
+      accK[c] += ds * q[o];
+    }
+  }
+  for (var c = 0u; c < D; c++) {
+    let o = at(b, j, p.keys, h, c);
+    let gk = accK[c] * p.scale;
+    if (ACCUMULATE) {
+      dk[o] = dk[o] + gk;
+      dv[o] = dv[o] + accV[c];
+    } else {
+      dk[o] = gk;
+      dv[o] = accV[c];
+    }
+  }
+}`,
+  };
+}
+
+/**
+ * dq, dk, dv (=|+=) the gradients of attentionForward given dOut. Two dispatches. `dScores`
+ * ([B, heads, Nq, Nk] scratch, an optional addition to the contract) carries dS from the query
+ * pass to the key pass; when absent it is allocated here, once, at build time.
+ */
+export async function attentionBackward(
+  gpu: Gpu,
+  args: {
+    q: Tensor;
+    k: Tensor;
+    v: Tensor;
+    probs: Tensor;
+    dOut: Tensor;
+    dq: Tensor;
+    dk: Tensor;
+    dv: Tensor;
+    accumulate?: boolean;
+    dScores?: Tensor;
+  } & AttentionShape,
+): Promise<Dispatch[]> {
+  const { q, k, v, probs, dOut, dq, dk, dv, accumulate = false } = args;
+  checkShapes("attentionBackward", args, { q, k, v, out: dOut, probs, dq, dk, dv });
+  const scoreCount = args.batch * args.heads * args.queries * args.keys;
+  const dScores = args.dScores ?? createTensor(gpu, [scoreCount], "f32", "attention.dScores");
+  if (dScores.size < scoreCount) {
+    throw new Error(`attentionBackward: dScores has ${dScores.size} elements, needs ${scoreCount}`);
+  }
+  const wg = rowsPerGroup(gpu);
+  const queryRows = args.batch * args.heads * args.queries;
+  const keyRows = args.batch * args.heads * args.keys;
+  return [
+    await createDispatch(
+      gpu,
+      attentionBackwardQueryKernel(wg, args, accumulate),
+      { k, v, probs, dOut, dq, dScores },
+      grid1d(queryRows, wg),
+      paramValues(args, queryRows),
+    ),
+    await createDispatch(
+      gpu,
+      attentionBackwardKeyKernel(wg, args, accumulate),
+      { q, probs, dOut, dScores, dk, dv },
+      grid1d(keyRows, wg),
+      paramValues(args, keyRows),
+    ),
+  ];
+}
+
+function checkShapes(op: string, s: AttentionShape, t: Record<string, Tensor>): void {
+  const width = s.heads * s.headDim;
+  const need: Record<string, number> = {
+    q: s.batch * s.queries * width,
+    out: s.batch * s.queries * width,
+    dq: s.batch * s.queries * width,
+    k: s.batch * s.keys * width,
+    v: s.batch * s.keys * width,
+    dk: s.batch * s.keys * width,
+    dv: s.batch * s.keys * width,
+    probs: s.batch * s.heads * s.queries * s.keys,
+  };
+  if (!(s.headDim >= 1 && Number.isInteger(s.headDim))) {
+    throw new Error(`${op}: bad headDim ${s.headDim}`);
+  }
+  for (const [name, tensor] of Object.entries(t)) {
+    if (tensor.size < need[name]) {
+      throw new Error(`${op}: ${name} has ${tensor.size} elements, needs ${need[name]}`);
+    }
+  }
+}

@@ -1,0 +1,256 @@
+// Data movement and simple sums: add/copy, channel bias, spatial sums, nearest 2x upsampling,
+// channel concat/split and batched transposes. One invocation per output element throughout.
+import type { Gpu } from "../runtime/device.ts";
+import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
+import type { Tensor } from "../runtime/tensor.ts";
+
+const WG = 64;
+
+const ENTRY = /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.n) { return; }
+  body(i);
+}`;
+
+/** A 1-D elementwise kernel: `body(i)` runs for i < p.n; the output is written through `store`. */
+function elementKernel(
+  name: string,
+  bindings: Record<string, string>,
+  params: Record<string, "u32">,
+  body: string,
+  accumulate: boolean,
+  out = "y",
+): KernelSpec {
+  return {
+    name,
+    params: { n: "u32", ...params },
+    bindings,
+    consts: { WG, ACCUMULATE: accumulate },
+    code: /* wgsl */ `
+fn store(i: u32, v: f32) { if (ACCUMULATE) { ${out}[i] = ${out}[i] + v; } else { ${out}[i] = v; } }
+fn body(i: u32) {
+${body}
+}
+${ENTRY}`,
+  };
+}
+
+function run(
+  gpu: Gpu,
+  spec: KernelSpec,
+  buffers: Record<string, Tensor>,
+  n: number,
+  params: Record<string, number> = {},
+): Promise<Dispatch> {
+  return createDispatch(gpu, spec, buffers, grid1d(n, WG), { n, ...params });
+}
+
+/** y = x, or y += x with `accumulate` (also the copy op). */
+export function addInto(
+  gpu: Gpu,
+  args: { x: Tensor; y: Tensor; accumulate?: boolean },
+): Promise<Dispatch> {
+  const acc = args.accumulate ?? false;
+  const spec = elementKernel("addInto", { x: "read", y: "write" }, {}, "  store(i, x[i]);", acc);
+  return run(gpu, spec, { x: args.x, y: args.y }, args.x.size);
+}
+
+/** out = a + b. */
+export function add(gpu: Gpu, args: { a: Tensor; b: Tensor; out: Tensor }): Promise<Dispatch> {
+  const spec = elementKernel(
+    "add",
+    { a: "read", b: "read", out: "write" },
+    {},
+    "  store(i, a[i] + b[i]);",
+    false,
+    "out",
+  );
+  return run(gpu, spec, args, args.a.size);
+}
+
+/** In place: x[b, c, s] += bias[b * channels + c] (the time embedding into a ResNet block). */
+export function addChannelBias(
+  gpu: Gpu,
+  args: { x: Tensor; bias: Tensor; batch: number; channels: number; spatial: number },
+): Promise<Dispatch> {
+  const { x, bias, batch, channels, spatial } = args;
+  const spec = elementKernel(
+    "addChannelBias",
+    { bias: "read", x: "write" },
+    { spatial: "u32" },
+    "  store(i, bias[i / p.spatial]);",
+    true,
+    "x",
+  );
+  return run(gpu, spec, { bias, x }, batch * channels * spatial, { spatial });
+}
+
+/** y[b, c] (=|+=) sum_s x[b, c, s]: addChannelBias's backward. */
+export function sumSpatial(
+  gpu: Gpu,
+  args: {
+    x: Tensor;
+    y: Tensor;
+    batch: number;
+    channels: number;
+    spatial: number;
+    accumulate?: boolean;
+  },
+): Promise<Dispatch> {
+  const { x, y, batch, channels, spatial } = args;
+  const spec = elementKernel(
+    "sumSpatial",
+    { x: "read", y: "write" },
+    { spatial: "u32" },
+    /* wgsl */ `
+  var s = 0.0;
+  for (var k = 0u; k < p.spatial; k++) { s += x[i * p.spatial + k]; }
+  store(i, s);`,
+    args.accumulate ?? false,
+  );
+  return run(gpu, spec, { x, y }, batch * channels, { spatial });
+}
+
+/** y[p, i, j] = x[p, i/2, j/2]; x: [planes, H, W], y: [planes, 2H, 2W]. */
+export function upsampleNearest2xForward(
+  gpu: Gpu,
+  args: { x: Tensor; y: Tensor; planes: number; height: number; width: number },
+): Promise<Dispatch> {
+  const { x, y, planes, height, width } = args;
+  const spec = elementKernel(
+    "upsampleNearest2xForward",
+    { x: "read", y: "write" },
+    { width: "u32" },
+    /* wgsl */ `
+  let w2 = 2u * p.width;
+  let row = i / w2; // plane * 2H + output row
+  let col = i - row * w2;
+  store(i, x[(row / 2u) * p.width + col / 2u]);`,
+    false,
+  );
+  return run(gpu, spec, { x, y }, planes * 4 * height * width, { width });
+}
+
+/** dx[p, i, j] (=|+=) the sum of the 2x2 block of dy it was copied to. */
+export function upsampleNearest2xBackward(
+  gpu: Gpu,
+  args: {
+    dy: Tensor;
+    dx: Tensor;
+    planes: number;
+    height: number;
+    width: number;
+    accumulate?: boolean;
+  },
+): Promise<Dispatch> {
+  const { dy, dx, planes, height, width } = args;
+  const spec = elementKernel(
+    "upsampleNearest2xBackward",
+    { dy: "read", dx: "write" },
+    { width: "u32" },
+    /* wgsl */ `
+  let row = i / p.width; // plane * H + input row
+  let col = i - row * p.width;
+  let top = 2u * row * 2u * p.width + 2u * col; // (plane * 2H + 2 * input row) * 2W + 2 * col
+  let bottom = top + 2u * p.width;
+  store(i, (dy[top] + dy[top + 1u]) + (dy[bottom] + dy[bottom + 1u]));`,
+    args.accumulate ?? false,
+    "dx",
+  );
+  return run(gpu, spec, { dy, dx }, planes * height * width, { width });
+}
+
+/** out[b] = [a[b]; b[b]] along channels; a: [B, Ca, S], b: [B, Cb, S], out: [B, Ca + Cb, S]. */
+export function concatChannels(
+  gpu: Gpu,
+  args: {
+    a: Tensor;
+    b: Tensor;
+    out: Tensor;
+    batch: number;
+    channelsA: number;
+    channelsB: number;
+    spatial: number;
+  },
+): Promise<Dispatch> {
+  const { a, b, out, batch, channelsA, channelsB, spatial } = args;
+  const spec = elementKernel(
+    "concatChannels",
+    { a: "read", b: "read", out: "write" },
+    { sizeA: "u32", sizeB: "u32" },
+    /* wgsl */ `
+  let item = i / (p.sizeA + p.sizeB);
+  let k = i - item * (p.sizeA + p.sizeB);
+  if (k < p.sizeA) { store(i, a[item * p.sizeA + k]); } else { store(i, b[item * p.sizeB + k - p.sizeA]); }`,
+    false,
+    "out",
+  );
+  const sizeA = channelsA * spatial;
+  const sizeB = channelsB * spatial;
+  return run(gpu, spec, { a, b, out }, batch * (sizeA + sizeB), { sizeA, sizeB });
+}
+
+/** concatChannels' backward: da (=|+=) dOut[:, :Ca], db (=|+=) dOut[:, Ca:]. */
+export function splitChannels(
+  gpu: Gpu,
+  args: {
+    dOut: Tensor;
+    da: Tensor;
+    db: Tensor;
+    batch: number;
+    channelsA: number;
+    channelsB: number;
+    spatial: number;
+    accumulate?: boolean;
+  },
+): Promise<Dispatch> {
+  const { dOut, da, db, batch, channelsA, channelsB, spatial } = args;
+  const acc = args.accumulate ?? false;
+  const spec: KernelSpec = {
+    name: "splitChannels",
+    params: { n: "u32", sizeA: "u32", sizeB: "u32" },
+    bindings: { dOut: "read", da: "write", db: "write" },
+    consts: { WG, ACCUMULATE: acc },
+    code: /* wgsl */ `
+fn body(i: u32) {
+  let item = i / (p.sizeA + p.sizeB);
+  let k = i - item * (p.sizeA + p.sizeB);
+  let g = dOut[i];
+  if (k < p.sizeA) {
+    let j = item * p.sizeA + k;
+    if (ACCUMULATE) { da[j] = da[j] + g; } else { da[j] = g; }
+  } else {
+    let j = item * p.sizeB + k - p.sizeA;
+    if (ACCUMULATE) { db[j] = db[j] + g; } else { db[j] = g; }
+  }
+}
+${ENTRY}`,
+  };
+  const sizeA = channelsA * spatial;
+  const sizeB = channelsB * spatial;
+  return run(gpu, spec, { dOut, da, db }, batch * (sizeA + sizeB), { sizeA, sizeB });
+}
+
+/** y[b, c, r] (=|+=) x[b, r, c]; x: [B, rows, cols] (NCHW <-> tokens [B, HW, C]). */
+export function transpose(
+  gpu: Gpu,
+  args: { x: Tensor; y: Tensor; batch: number; rows: number; cols: number; accumulate?: boolean },
+): Promise<Dispatch> {
+  const { x, y, batch, rows, cols } = args;
+  const spec = elementKernel(
+    "transpose",
+    { x: "read", y: "write" },
+    { rows: "u32", cols: "u32" },
+    /* wgsl */ `
+  let plane = p.rows * p.cols;
+  let b = i / plane;
+  let k = i - b * plane; // c * rows + r
+  let c = k / p.rows;
+  let r = k - c * p.rows;
+  store(i, x[b * plane + r * p.cols + c]);`,
+    args.accumulate ?? false,
+  );
+  return run(gpu, spec, { x, y }, batch * rows * cols, { rows, cols });
+}

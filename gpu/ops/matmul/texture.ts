@@ -1,0 +1,375 @@
+// The "cpu" (llvmpipe) GEMM path of gpu/matmul.ts: both operands are first packed into rgba32float
+// storage textures, then a register-tile kernel reads them with textureLoad.
+//
+// Why textures: llvmpipe (Mesa 22.3) compiles every storage-buffer access as a loop over the 8 SIMD
+// lanes with a branch and a bounds check per lane and component, whatever the index pattern; a
+// read-only storage-texture load is a vectorised gather. Measured on a 512^3 GEMM (2 cores): storage
+// loads ~3 GFLOP/s, sampled textures ~15-19, storage textures ~30-40. The packs read each input
+// element once (O(MK + KN)), the GEMM reads texels O(MNK / tile) times.
+//
+// Texture layouts (texel = 4 consecutive elements of the row):
+//   tA: [itemsA * Mp rows, K4 texels], row item*Mp + m holds op(A_item)[m, 0..K), zero-padded
+//   tB: [itemsB * Kp rows, Np/4 texels], row item*Kp + k holds op(B_item)[k, 0..N), zero-padded
+// Mp, Np are M, N rounded up to the register tile and Kp = 4 * K4, so every GEMM load is in bounds
+// and padded rows and columns contribute zeros.
+import type { Gpu } from "../../runtime/device.ts";
+import {
+  createDispatch,
+  type Dispatch,
+  type KernelSpec,
+  type ParamType,
+  registerTextureBytes,
+} from "../../runtime/kernel.ts";
+import type { Tensor } from "../../runtime/tensor.ts";
+
+/** Outputs per invocation (TM x TN) and workgroup shape; 16x8 in 8x8 measured best of 4x4..16x16. */
+export const CPU_TILE = { TM: 16, TN: 8, WGX: 8, WGY: 8 };
+
+const xyzw = "xyzw";
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * texel (x, y) of t = op(X_item)[r, 4x..4x+3], item = y / itemRows, r = y % itemRows.
+ * SIMD lanes run along the source's contiguous axis: texel x when X is stored [R, C] (one vec4 load
+ * when VEC4: C and the batch stride are multiples of 4), texel y when it is stored [C, R].
+ */
+function packKernel(trans: boolean, vec4: boolean): KernelSpec {
+  return {
+    name: "matmulPackTexture",
+    params: { R: "u32", C: "u32", itemRows: "u32", stride: "u32", width: "u32", height: "u32" },
+    bindings: { x: vec4 ? "read array<vec4<f32>>" : "read", t: "texture write" },
+    consts: { TRANS: trans },
+    code: /* wgsl */ `
+@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let xy = select(gid.xy, gid.yx, TRANS);
+  if (xy.x >= p.width || xy.y >= p.height) { return; }
+  let item = xy.y / p.itemRows;
+  let r = xy.y - item * p.itemRows;
+  let base = item * p.stride;
+  var v = vec4f(0.0);
+  if (r < p.R) {
+    ${
+      vec4
+        ? "if (xy.x * 4u < p.C) { v = x[(base + r * p.C) / 4u + xy.x]; }"
+        : `for (var q = 0u; q < 4u; q++) {
+      let c = xy.x * 4u + q;
+      // X stored [R, C], or [C, R] when transposed.
+      if (c < p.C) { v[q] = x[base + select(r * p.C + c, c * p.R + r, TRANS)]; }
+    }`
+    }
+  }
+  textureStore(t, xy, toOperand(v));
+}`,
+  };
+}
+
+/**
+ * The transposed pack with vec4 loads (R, the batch stride and the item rows multiples of 4): one
+ * invocation loads 4 vec4s of X (stored [C, R]) and writes the 4 texels they transpose into; 4
+ * loads for 4 texels instead of 16 scalar ones (llvmpipe runs every storage load as a per-lane
+ * loop).
+ */
+const packTransposedVec4Kernel: KernelSpec = {
+  name: "matmulPackTexture",
+  params: { R: "u32", C: "u32", itemRows: "u32", stride: "u32", width: "u32", height: "u32" },
+  bindings: { x: "read array<vec4<f32>>", t: "texture write" },
+  code: /* wgsl */ `
+@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let y0 = gid.y * 4u; // itemRows is a multiple of 4: a block never spans two items
+  if (gid.x >= p.width || y0 >= p.height) { return; }
+  let item = y0 / p.itemRows;
+  let r0 = y0 - item * p.itemRows;
+  var v0 = vec4f(0.0);
+  var v1 = vec4f(0.0);
+  var v2 = vec4f(0.0);
+  var v3 = vec4f(0.0);
+  if (r0 < p.R) {
+    // X[c, r0..r0+3] for the texel's four columns c.
+    let at = (item * p.stride + r0) / 4u;
+    let c = gid.x * 4u;
+    let rowStep = p.R / 4u;
+    if (c < p.C) { v0 = x[at + c * rowStep]; }
+    if (c + 1u < p.C) { v1 = x[at + (c + 1u) * rowStep]; }
+    if (c + 2u < p.C) { v2 = x[at + (c + 2u) * rowStep]; }
+    if (c + 3u < p.C) { v3 = x[at + (c + 3u) * rowStep]; }
+  }
+  for (var j = 0u; j < 4u; j++) {
+    textureStore(t, vec2u(gid.x, y0 + j), toOperand(vec4f(v0[j], v1[j], v2[j], v3[j])));
+  }
+}`,
+};
+
+export interface CpuFlags {
+  bias: boolean;
+  accumulate: boolean;
+  /** C (and bias) are read as array<vec4f>: N and the batch stride of C are multiples of 4. */
+  vecC: boolean;
+}
+
+/**
+ * A B operand read from another layout instead of the packed tB rows (conv2d's weight gradient
+ * reads im2col's rows straight from its padded input texture): `setup` runs once per invocation
+ * (after n0, nt), `step` at the top of every k4 step, `load(kk, j)` is the texel of op(B) at row
+ * k4 * 4 + kk, texel column nt + j. Its parameters are appended to the kernel's.
+ */
+export interface TextureOperandB {
+  name: string;
+  params: Record<string, ParamType>;
+  setup: string;
+  step: string;
+  load: (kk: number, j: number) => string;
+}
+
+function textureTileKernel(f: CpuFlags, operandB?: TextureOperandB): KernelSpec {
+  const { TM, TN } = CPU_TILE;
+  const J = TN / 4;
+  const L: string[] = [];
+  for (const i of range(TM)) for (const j of range(J)) L.push(`var acc${i}_${j} = vec4f(0.0);`);
+  L.push("for (var k4 = k4Begin; k4 < k4End; k4++) {");
+  if (operandB) L.push(operandB.step);
+  for (const i of range(TM)) L.push(`  let a${i} = textureLoad(tA, vec2u(k4, aRow + ${i}u));`);
+  for (const kk of range(4)) {
+    for (const j of range(J)) {
+      const load = operandB
+        ? operandB.load(kk, j)
+        : `textureLoad(tB, vec2u(nt + ${j}u, bRow + k4 * 4u + ${kk}u))`;
+      L.push(`  let b${kk}_${j} = ${load};`);
+    }
+  }
+  // One accumulator's four k steps back to back: it is loaded and stored once if it spilled.
+  for (const i of range(TM)) {
+    for (const j of range(J)) {
+      for (const kk of range(4)) {
+        L.push(`  acc${i}_${j} = fma(vec4f(a${i}.${xyzw[kk]}), b${kk}_${j}, acc${i}_${j});`);
+      }
+    }
+  }
+  L.push("}");
+  L.push(...storeTileWgsl(TM, J, f));
+  const vt = f.vecC ? "array<vec4<f32>>" : "array<f32>";
+  const bindings: Record<string, string> = { tA: "texture read", tB: "texture read" };
+  if (f.bias) bindings.bias = `read ${vt}`;
+  bindings.c = `write ${vt}`;
+  return {
+    name: operandB ? `matmulTextureTile.${operandB.name}` : "matmulTextureTile",
+    params: {
+      M: "u32",
+      N: "u32",
+      K4: "u32",
+      itemRowsA: "u32",
+      itemRowsB: "u32",
+      strideC: "u32",
+      splits: "u32",
+      kChunk4: "u32",
+      ...operandB?.params,
+    },
+    bindings,
+    consts: { TM, TN, WGX: CPU_TILE.WGX, WGY: CPU_TILE.WGY, ACCUMULATE: f.accumulate },
+    code: /* wgsl */ `
+@compute @workgroup_size(WGX, WGY) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let n0 = gid.x * TN;
+  let m0 = gid.y * TM;
+  if (m0 >= p.M || n0 >= p.N) { return; }
+  let z = gid.z;
+  let item = z / p.splits;
+  let k4Begin = (z - item * p.splits) * p.kChunk4;
+  let k4End = min(p.K4, k4Begin + p.kChunk4);
+  // itemRows is 0 for a broadcast operand (batch stride 0): every item reads item 0.
+  let aRow = item * p.itemRowsA + m0;
+  let bRow = item * p.itemRowsB;
+  let nt = n0 >> 2u;
+  ${operandB?.setup ?? ""}
+  ${L.join("\n  ")}
+}`,
+  };
+}
+
+export interface CpuGemm {
+  a: Tensor;
+  b: Tensor;
+  c: Tensor;
+  bias?: Tensor;
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  transA: boolean;
+  transB: boolean;
+  strideA: number;
+  strideB: number;
+  strideC: number;
+  splits: number;
+  /** Elements of K per split, a multiple of 4. */
+  kChunk: number;
+  flags: CpuFlags;
+}
+
+function textureShapes(g: Pick<CpuGemm, "M" | "N" | "K" | "batch" | "strideA" | "strideB">) {
+  const Mp = Math.ceil(g.M / CPU_TILE.TM) * CPU_TILE.TM;
+  const K4 = Math.ceil(g.K / 4);
+  const Np = Math.ceil(g.N / CPU_TILE.TN) * CPU_TILE.TN;
+  const itemsA = g.strideA === 0 ? 1 : g.batch;
+  const itemsB = g.strideB === 0 ? 1 : g.batch;
+  return { Mp, K4, Np, itemsA, itemsB, a: [K4, itemsA * Mp], b: [Np / 4, itemsB * K4 * 4] };
+}
+
+/** Whether both packed operands fit the device's 2-D texture limit. */
+export function cpuTexturesFit(
+  gpu: Gpu,
+  g: Pick<CpuGemm, "M" | "N" | "K" | "batch" | "strideA" | "strideB">,
+): boolean {
+  const s = textureShapes(g);
+  return [...s.a, ...s.b].every((d) => d <= gpu.limits.maxTextureDimension2D);
+}
+
+/** A storage texture of the context's operand format, [width, height] texels, built once. */
+export function storageTexture(gpu: Gpu, size: number[], label: string): GPUTextureView {
+  const view = gpu.device.createTexture({
+    size: [size[0], size[1]],
+    format: gpu.operandFormat,
+    usage: GPUTextureUsage.STORAGE_BINDING,
+    label,
+  }).createView();
+  const texelBytes = gpu.operandFormat === "rgba16float" ? 8 : 16;
+  registerTextureBytes(view, size[0] * size[1] * texelBytes);
+  return view;
+}
+
+/** Pack A, pack B, GEMM: three dispatches (the textures are allocated here, at build time). */
+export async function cpuTextureGemm(gpu: Gpu, g: CpuGemm): Promise<Dispatch[]> {
+  const s = textureShapes(g);
+  const tA = storageTexture(gpu, s.a, "matmul.packedA");
+  const tB = storageTexture(gpu, s.b, "matmul.packedB");
+  const pack = (
+    x: Tensor,
+    t: GPUTextureView,
+    size: number[],
+    o: { trans: boolean; R: number; C: number; items: number; stride: number },
+  ) => {
+    const itemRows = size[1] / o.items;
+    const params = { R: o.R, C: o.C, itemRows, stride: o.stride, width: size[0], height: size[1] };
+    if (o.trans && o.R % 4 === 0 && o.stride % 4 === 0 && itemRows % 4 === 0) {
+      const groups = [Math.ceil(size[0] / 8), Math.ceil(size[1] / 32)] as [number, number];
+      return createDispatch(gpu, packTransposedVec4Kernel, { x, t }, groups, params);
+    }
+    const vec4 = !o.trans && o.C % 4 === 0 && o.stride % 4 === 0;
+    const groups = o.trans
+      ? [Math.ceil(size[1] / 8), Math.ceil(size[0] / 8)] as [number, number]
+      : [Math.ceil(size[0] / 8), Math.ceil(size[1] / 8)] as [number, number];
+    return createDispatch(gpu, packKernel(o.trans, vec4), { x, t }, groups, params);
+  };
+  const packA = await pack(g.a, tA, s.a, {
+    trans: g.transA,
+    R: g.M,
+    C: g.K,
+    items: s.itemsA,
+    stride: g.strideA,
+  });
+  const packB = await pack(g.b, tB, s.b, {
+    trans: g.transB,
+    R: g.K,
+    C: g.N,
+    items: s.itemsB,
+    stride: g.strideB,
+  });
+  const gemm = await textureGemm(gpu, {
+    tA,
+    tB,
+    c: g.c,
+    bias: g.bias,
+    M: g.M,
+    N: g.N,
+    K4: s.K4,
+    itemRowsA: g.strideA === 0 ? 0 : s.Mp,
+    itemRowsB: g.strideB === 0 ? 0 : s.K4 * 4,
+    strideC: g.strideC,
+    items: g.batch,
+    splits: g.splits,
+    kChunk4: g.kChunk / 4,
+    flags: g.flags,
+  });
+  return [packA, packB, gemm];
+}
+
+/**
+ * The GEMM on operands already packed in the layouts above (conv2d's implicit GEMMs pack their own):
+ * tA needs TM-padded rows, tB TN/4-padded texels, both zero-padded along K to 4 * K4.
+ */
+export function textureGemm(gpu: Gpu, g: {
+  tA: GPUTextureView;
+  tB: GPUTextureView;
+  c: Tensor;
+  bias?: Tensor;
+  M: number;
+  N: number;
+  K4: number;
+  itemRowsA: number;
+  itemRowsB: number;
+  strideC: number;
+  items: number;
+  splits: number;
+  kChunk4: number;
+  flags: CpuFlags;
+  operandB?: TextureOperandB;
+  operandParams?: Record<string, number>;
+}): Promise<Dispatch> {
+  const buffers: Record<string, Tensor | GPUTextureView> = { tA: g.tA, tB: g.tB, c: g.c };
+  if (g.bias) buffers.bias = g.bias;
+  return createDispatch(gpu, textureTileKernel(g.flags, g.operandB), buffers, [
+    Math.ceil(g.N / (CPU_TILE.TN * CPU_TILE.WGX)),
+    Math.ceil(g.M / (CPU_TILE.TM * CPU_TILE.WGY)),
+    g.items * g.splits,
+  ], {
+    M: g.M,
+    N: g.N,
+    K4: g.K4,
+    itemRowsA: g.itemRowsA,
+    itemRowsB: g.itemRowsB,
+    strideC: g.strideC,
+    splits: g.splits,
+    kChunk4: g.kChunk4,
+    ...g.operandParams,
+  });
+}
+
+/**
+ * WGSL that writes a TM x 4J register tile (accumulators acc{i}_{j}, vec4 along n) to C at rows
+ * m0.., columns n0.. of batch item z, with bias and ACCUMULATE, skipping rows and columns past the
+ * matrix: the epilogue of both matmul kernels.
+ */
+export function storeTileWgsl(
+  TM: number,
+  J: number,
+  f: { vecC: boolean; bias: boolean },
+): string[] {
+  const L: string[] = [];
+  L.push("let cBase = z * p.strideC;");
+  for (const i of range(TM)) {
+    L.push(`if (m0 + ${i}u < p.M) {`, `  let row = cBase + (m0 + ${i}u) * p.N + n0;`);
+    for (const j of range(J)) {
+      if (f.vecC) {
+        L.push(`  if (n0 + ${4 * j}u < p.N) {`, `    var v = acc${i}_${j};`);
+        if (f.bias) L.push(`    v += bias[(n0 >> 2u) + ${j}u];`);
+        L.push(
+          `    let o = (row >> 2u) + ${j}u;`,
+          "    if (ACCUMULATE) { v += c[o]; }",
+          "    c[o] = v;",
+          "  }",
+        );
+      } else {
+        for (const q of range(4)) {
+          const n = 4 * j + q;
+          L.push(`  if (n0 + ${n}u < p.N) {`, `    var v = acc${i}_${j}.${xyzw[q]};`);
+          if (f.bias) L.push(`    v += bias[n0 + ${n}u];`);
+          L.push(
+            `    if (ACCUMULATE) { v += c[row + ${n}u]; }`,
+            `    c[row + ${n}u] = v;`,
+            "  }",
+          );
+        }
+      }
+    }
+    L.push("}");
+  }
+  return L;
+}

@@ -1,0 +1,49 @@
+// Class vectors from what a person types: a class name or index, or explicit weights. Shared by the
+// sampling command and the HTTP routes, so both accept and refuse the same things.
+import { InputError } from "../../errors.ts";
+
+/** "human", "Human" or "0" -> the class index; anything else is an InputError listing the names. */
+export function classIndex(classNames: readonly string[], spec: string | number): number {
+  const text = String(spec).trim();
+  const byName = classNames.findIndex((n) => n.toLowerCase() === text.toLowerCase());
+  if (byName >= 0) return byName;
+  const n = Number(text);
+  if (text !== "" && Number.isInteger(n) && n >= 0 && n < classNames.length) return n;
+  throw new InputError(
+    `unknown class "${text}": use one of ${
+      classNames.map((c, i) => `${i} ${c}`).join(", ")
+    } (name or index)`,
+  );
+}
+
+export function oneHot(classes: number, index: number): Float32Array {
+  const v = new Float32Array(classes);
+  v[index] = 1;
+  return v;
+}
+
+/** "0.5,0,0,0.5,0" -> weights; each finite and >= 0, exactly one per class. */
+export function parseWeights(text: string | readonly unknown[], classes: number): Float32Array {
+  const parts = typeof text === "string" ? text.split(",") : [...text];
+  if (parts.length !== classes) {
+    throw new InputError(`labels need ${classes} weights (one per class), got ${parts.length}`);
+  }
+  return Float32Array.from(parts, (p) => {
+    const v = typeof p === "number"
+      ? p
+      : typeof p === "string" && p.trim() !== ""
+      ? Number(p)
+      : NaN;
+    if (!Number.isFinite(v) || v < 0) {
+      throw new InputError(`label weights must be finite numbers >= 0, got "${String(p)}"`);
+    }
+    return v;
+  });
+}
+
+/** `count` copies of one vector, flat [count, classes]. */
+export function repeatVector(v: Float32Array, count: number): Float32Array {
+  const out = new Float32Array(v.length * count);
+  for (let i = 0; i < count; i++) out.set(v, i * v.length);
+  return out;
+}

@@ -1,0 +1,267 @@
+// Generating sprites: class vectors -> embedding net -> N x (UNet, scheduler step), recorded once per
+// (batch, steps, eta, scheduler, guidance on/off) into a single compute pass, read back only at the end.
+// Classifier-free guidance runs the UNet on 2B items, the second half conditioned on the all-zero
+// class vector that the masked training teaches as "no class".
+import { buildClassEmbedding } from "../model/class_embedding.ts";
+import type { Gpu } from "../runtime/device.ts";
+import { addInto } from "../ops/elementwise.ts";
+import { createDispatch, type Dispatch, grid1d, record, setParams } from "../runtime/kernel.ts";
+import { RANDOM_WGSL } from "../runtime/random.ts";
+import { DDIMScheduler, ddimStep, DDPMScheduler, ddpmStep } from "./scheduler.ts";
+import type { SpriteModel } from "../model/sprite_model.ts";
+import { createTensor, readback, type Tensor, tensorView, upload } from "../runtime/tensor.ts";
+import { buildUNet } from "../model/unet.ts";
+
+export type SchedulerName = "ddim" | "ddpm";
+
+export interface SampleRequest {
+  /** One class vector per sprite, [count, classes] (one-hot, a mixture, or all zero). */
+  labels: Float32Array;
+  count: number;
+  steps: number;
+  /** DDIM's eta (0 = deterministic); ignored by DDPM. */
+  eta: number;
+  seed: number;
+  /**
+   * Optional per-sprite noise origin, [count, 2] u32 = (seed, index within its own request): lets
+   * requests with different seeds share one batch (the server merges them) and each get the bytes
+   * it would get alone. Default (seed, i) for sprite i.
+   */
+  itemSeeds?: Uint32Array;
+  /** Classifier-free guidance scale; 1 = off. */
+  guidance: number;
+  scheduler: SchedulerName;
+}
+
+const WG = 64;
+
+const fillValueKernel = {
+  name: "fillValue",
+  params: { n: "u32", value: "f32" },
+  bindings: { out: "write" },
+  consts: { WG },
+  code: /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg, WG);
+  if (i < p.n) { out[i] = p.value; }
+}`,
+} as const;
+
+// eps = uncond + g (cond - uncond); output holds [cond (B items) | uncond (B items)].
+const guidanceKernel = {
+  name: "classifierFreeGuidance",
+  params: { n: "u32", scale: "f32" },
+  bindings: { output: "read", eps: "write" },
+  consts: { WG },
+  code: /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.n) { return; }
+  let cond = output[i];
+  let uncond = output[i + p.n];
+  eps[i] = uncond + p.scale * (cond - uncond);
+}`,
+} as const;
+
+// fillNormal, except that item b draws as item itemSeeds[2b+1] of a request seeded itemSeeds[2b]:
+// the same Philox words (step 0), so a lone request gets exactly fillNormal's numbers.
+const fillItemNormalKernel = {
+  name: "fillItemNormal",
+  params: { n: "u32", stream: "u32", itemSize: "u32" },
+  bindings: { itemSeeds: "read array<u32>", out: "write" },
+  consts: { WG },
+  code: RANDOM_WGSL + /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let first = flat_id(gid, nwg, WG) * 4u;
+  if (first >= p.n) { return; }
+  let item = first / p.itemSize; // itemSize is a multiple of 4: a block never spans two items
+  let counter = first - item * p.itemSize + itemSeeds[2u * item + 1u] * p.itemSize;
+  let v = rand_words_to_normal4(philox4x32(counter / 4u, 0u, itemSeeds[2u * item], p.stream));
+  for (var j = 0u; j < 4u; j++) {
+    if (first + j < p.n) { out[first + j] = v[j]; }
+  }
+}`,
+} as const;
+
+interface Program {
+  batch: number;
+  labels: Tensor;
+  /** u32 [batch, 2]: each item's (seed, index within its request). */
+  itemSeeds: Tensor;
+  sample: Tensor;
+  dispatches: Dispatch[];
+  /** One per step; each holds the guidance scale, rewritten per request. */
+  guidance: Dispatch[];
+}
+
+/** Holds compiled sampling programs of one model; programs are kept for reuse (a few at most). */
+export class SpriteSampler {
+  #programs = new Map<string, Promise<Program>>();
+  constructor(readonly gpu: Gpu, readonly model: SpriteModel, readonly maxPrograms = 6) {
+    if (!model.embeddingParams) {
+      throw new Error("this checkpoint has no class-embedding net, so it cannot sample by class");
+    }
+    const { in_channels, out_channels } = model.config;
+    if (in_channels !== 3 || out_channels !== 3) {
+      throw new Error(
+        `sprites are RGB: this UNet has ${in_channels} input and ${out_channels} output channels`,
+      );
+    }
+  }
+
+  get classes(): number {
+    return this.model.embedding.inFeatures;
+  }
+
+  /** Returns count sprites as uint8 HWC RGB, [count, H, W, 3]. Same request, same bytes. */
+  async generate(req: SampleRequest): Promise<Uint8Array> {
+    const batch = bucket(req.count);
+    const key = [batch, req.steps, req.eta, req.scheduler, req.guidance !== 1].join("|");
+    let program = this.#programs.get(key);
+    if (!program) {
+      if (this.#programs.size >= this.maxPrograms) {
+        this.#programs.delete(this.#programs.keys().next().value!);
+      }
+      program = this.#build(batch, req);
+      this.#programs.set(key, program);
+    }
+    const p = await program;
+    const labels = new Float32Array(p.labels.size); // padding rows and the guidance half stay 0
+    labels.set(req.labels.subarray(0, req.count * this.classes));
+    upload(this.gpu, p.labels, labels);
+    const seeds = new Uint32Array(p.batch * 2);
+    for (let i = 0; i < req.count; i++) {
+      seeds[2 * i] = req.itemSeeds ? req.itemSeeds[2 * i] : req.seed >>> 0;
+      seeds[2 * i + 1] = req.itemSeeds ? req.itemSeeds[2 * i + 1] : i;
+    }
+    upload(this.gpu, p.itemSeeds, seeds);
+    for (const d of p.guidance) {
+      setParams(this.gpu, d, { n: p.batch * itemSize(this.model), scale: req.guidance });
+    }
+    const encoder = this.gpu.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    record(pass, p.dispatches);
+    pass.end();
+    this.gpu.device.queue.submit([encoder.finish()]);
+    const x = await readback(this.gpu, p.sample);
+    return toBytes(x.subarray(0, req.count * itemSize(this.model)));
+  }
+
+  async #build(batch: number, req: SampleRequest): Promise<Program> {
+    const { gpu, model } = this;
+    const guided = req.guidance !== 1;
+    const rows = guided ? 2 * batch : batch;
+    const unet = await buildUNet(gpu, model.config, {
+      batch: rows,
+      training: false,
+      withBackward: false,
+      params: model.unetParams,
+    });
+    const emb = await buildClassEmbedding(gpu, model.embedding, {
+      batch: rows,
+      training: false,
+      params: model.embeddingParams,
+      output: unet.encoderHiddenStates,
+    });
+    const n = batch * itemSize(model);
+    const itemSeeds = createTensor(gpu, [batch * 2], "u32", "sampler.itemSeeds");
+    const size = itemSize(model);
+    // Only the first `batch` items draw noise; the guidance half is a copy of them.
+    const fillNormal = (args: { out: Tensor; stream: number }) =>
+      createDispatch(
+        gpu,
+        fillItemNormalKernel,
+        { itemSeeds, out: args.out },
+        grid1d(Math.ceil(n / 4), WG),
+        {
+          n,
+          stream: args.stream,
+          itemSize: size,
+        },
+      );
+    // With guidance the sample lives in its own buffer and is copied into both halves of the
+    // UNet's input each step (a copy between two views of one buffer would alias read and write).
+    const sample = guided ? createTensor(gpu, [n], "f32", "sampler.sample") : unet.sample;
+    const halves = guided ? [tensorView(unet.sample, 0, [n]), tensorView(unet.sample, n, [n])] : [];
+    const eps = guided ? createTensor(gpu, [n], "f32", "sampler.eps") : unet.output;
+    const noise = createTensor(gpu, [n], "f32", "sampler.noise");
+
+    const dispatches: Dispatch[] = [
+      ...emb.forward,
+      await fillNormal({ out: sample, stream: 0 }),
+    ];
+    const scheduler = req.scheduler === "ddim" ? new DDIMScheduler() : new DDPMScheduler();
+    scheduler.setTimesteps(req.steps);
+    const guidance: Dispatch[] = [];
+    for (const [k, t] of scheduler.timesteps.entries()) {
+      for (const half of halves) dispatches.push(await addInto(gpu, { x: sample, y: half }));
+      dispatches.push(
+        await createDispatch(gpu, fillValueKernel, { out: unet.timesteps }, grid1d(rows, WG), {
+          n: rows,
+          value: t,
+        }),
+      );
+      dispatches.push(...unet.forward);
+      if (guided) {
+        const combine = await createDispatch(
+          gpu,
+          guidanceKernel,
+          { output: unet.output, eps },
+          grid1d(n, WG),
+          { n, scale: req.guidance },
+        );
+        guidance.push(combine);
+        dispatches.push(combine);
+      }
+      const s = scheduler.stepScalars(t);
+      const modelOutput = guided ? eps : tensorView(unet.output, 0, [n]);
+      // DDIM adds variance noise when eta > 0; DDPM at every step but the last (t = 0).
+      const ddim = scheduler instanceof DDIMScheduler;
+      const noisy = ddim ? req.eta > 0 : t > 0;
+      if (noisy) dispatches.push(await fillNormal({ out: noise, stream: k + 1 }));
+      const step = {
+        modelOutput,
+        sample,
+        out: sample,
+        noise: noisy ? noise : undefined,
+        alphaProdT: s.alphaProdT,
+        alphaProdTPrev: s.alphaProdTPrev,
+        clipSample: true,
+        n,
+      };
+      dispatches.push(
+        await (ddim ? ddimStep(gpu, { ...step, eta: req.eta }) : ddpmStep(gpu, step)),
+      );
+    }
+    return { batch, labels: emb.input, itemSeeds, sample, dispatches, guidance };
+  }
+}
+
+function itemSize(model: SpriteModel): number {
+  const size = model.config.sample_size ?? 16;
+  return model.config.in_channels * size * size;
+}
+
+/** Batch sizes are rounded up to powers of two so a handful of programs serve every request. */
+export function bucket(count: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, count)));
+}
+
+/** [count, C, H, W] in [-1, 1] -> uint8 [count, H, W, C], as diffusers' (x / 2 + 0.5).clamp(0, 1). */
+export function toBytes(x: Float32Array, channels = 3, size = 16): Uint8Array {
+  const plane = size * size;
+  const count = x.length / (channels * plane);
+  const out = new Uint8Array(x.length);
+  for (let b = 0; b < count; b++) {
+    for (let c = 0; c < channels; c++) {
+      for (let s = 0; s < plane; s++) {
+        const v = Math.min(1, Math.max(0, x[(b * channels + c) * plane + s] / 2 + 0.5));
+        out[(b * plane + s) * channels + c] = Math.round(v * 255);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,236 @@
+// The training loop's GPU side: the recipe, the state a run resumes from, and the Trainer, which
+// submits one command buffer per step (gpu/training_step.ts) and reads the loss back only every
+// `logEvery` steps. Per step the host writes the batch indices, [seed, step] and AdamW's hyper.
+// Everything random is a function of (seed, step) or (seed, epoch), so a resumed run repeats an
+// uninterrupted one exactly.
+import { BalancedSampler } from "./balanced_sampler.ts";
+import { classIndices, type SpriteDataset } from "../../data/sprites.ts";
+import { adamwHyper } from "../ops/adamw.ts";
+import type { Gpu, Precision } from "../runtime/device.ts";
+import { record } from "../runtime/kernel.ts";
+import type { LossScaleState } from "../ops/loss_scale.ts";
+import { setSeed } from "../runtime/random.ts";
+import type { SpriteModel } from "../model/sprite_model.ts";
+import { readback, upload } from "../runtime/tensor.ts";
+import { buildTrainingStep, type TrainingStep } from "./step.ts";
+
+/** Every value of the training recipe; REFERENCE_RECIPE holds the reference's. */
+export interface TrainRecipe {
+  batch: number;
+  epochs: number;
+  lr: number;
+  weightDecay: number;
+  loss: "l1" | "mse";
+  /** The UNet's dropout (diffusers' config.dropout). */
+  dropout: number;
+  /** Dropout inside the class-embedding net while it trains. */
+  embDropout: number;
+  /** The embedding net trains in epochs [0, freezeEpoch) and is frozen from then on. */
+  freezeEpoch: number;
+  /** After the freeze: probability that a sample's class vector is zeroed. */
+  maskProb: number;
+  /** Seeds the initial weights, the batch sampler and the GPU's random numbers. */
+  seed: number;
+  /** "f16": mixed precision (f16 GEMM/conv operands, dynamic loss scaling); "f32" otherwise. */
+  precision: Precision;
+}
+
+export const REFERENCE_RECIPE: TrainRecipe = {
+  batch: 128,
+  epochs: 100,
+  lr: 1e-4,
+  weightDecay: 1e-4,
+  loss: "l1",
+  dropout: 0.2,
+  embDropout: 0.1,
+  freezeEpoch: 80,
+  maskProb: 0.05,
+  seed: 0,
+  precision: "f32",
+};
+
+/** Where training stands; with the recipe and the optimizer state it resumes a run exactly. */
+export interface TrainingState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Steps done inside epoch `epoch` (0 at an epoch boundary; > 0 after a stop mid-epoch). */
+  stepInEpoch: number;
+  /** Optimizer steps done in all. */
+  step: number;
+  /** Sum of the per-step losses of the steps done in epoch `epoch`. */
+  epochLossSum: number;
+  /** f16 runs: the loss scale and its counters as last read from the GPU. */
+  lossScale?: LossScaleState;
+}
+
+export const initialState = (): TrainingState => ({
+  epoch: 0,
+  stepInEpoch: 0,
+  step: 0,
+  epochLossSum: 0,
+});
+
+/** The counter-based GPU RNG gets a seed of its own, derived from the recipe's. */
+export const gpuSeedOf = (seed: number) => (seed ^ 0x5851f42d) >>> 0;
+
+/** A NaN or infinite loss: training stops before anything more is saved. */
+export class TrainingDivergedError extends Error {
+  constructor(readonly step: number, readonly epoch: number, readonly loss: number) {
+    super(`the loss became ${loss} by step ${step} (epoch ${epoch + 1})`);
+    this.name = "TrainingDivergedError";
+  }
+}
+
+export interface EpochOptions {
+  /** Read the loss back every N steps (and at the end of the call). */
+  logEvery: number;
+  /** Checked after every step: true reads the loss back and returns. */
+  shouldStop?: () => boolean;
+  /** Stop once this many optimizer steps are done in all. */
+  stepLimit?: number;
+  onLog?: (log: StepLog) => void;
+}
+
+export interface StepLog {
+  epoch: number;
+  stepInEpoch: number;
+  stepsPerEpoch: number;
+  step: number;
+  /** Mean loss of the steps since the last readback. */
+  loss: number;
+  /** Steps per second since the last readback (its wait included). */
+  itPerSec: number;
+  /** f16 runs: the loss scale and the steps skipped on overflow so far. */
+  lossScale?: LossScaleState;
+}
+
+export interface EpochResult {
+  /** False when stopped early (shouldStop or stepLimit). */
+  finished: boolean;
+  /** Mean loss over the epoch's steps so far (those before a resume included). */
+  meanLoss: number;
+  steps: number;
+  seconds: number;
+}
+
+export class Trainer {
+  readonly stepsPerEpoch: number;
+  readonly state: TrainingState;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly model: SpriteModel,
+    readonly recipe: TrainRecipe,
+    state: TrainingState,
+    readonly step: TrainingStep,
+    private readonly sampler: BalancedSampler,
+  ) {
+    this.state = { ...state };
+    this.stepsPerEpoch = sampler.samplesPerEpoch / recipe.batch;
+  }
+
+  /**
+   * Uploads the (already cleaned) dataset and builds the step. The model's config and embedding
+   * options take the recipe's dropouts (and are saved with them).
+   */
+  static async create(
+    gpu: Gpu,
+    model: SpriteModel,
+    dataset: SpriteDataset,
+    recipe: TrainRecipe,
+    state: TrainingState = initialState(),
+  ): Promise<Trainer> {
+    const classes = model.embedding.inFeatures;
+    const size = model.config.sample_size;
+    if (dataset.height !== size || dataset.width !== size || model.config.in_channels !== 3) {
+      throw new Error(
+        `trainer: ${dataset.height}x${dataset.width} RGB sprites for a model of sample_size ` +
+          `${size} with ${model.config.in_channels} input channels`,
+      );
+    }
+    if (dataset.classNames.length !== classes) {
+      throw new Error(`trainer: ${dataset.classNames.length} classes, the model has ${classes}`);
+    }
+    // Copies: the config may be a shared preset object.
+    model.config = { ...model.config, dropout: recipe.dropout };
+    model.embedding = { ...model.embedding, dropout: recipe.embDropout };
+    const sampler = new BalancedSampler(classIndices(dataset), {
+      batchSize: recipe.batch,
+      seed: recipe.seed,
+      numClasses: classes,
+    });
+    const step = await buildTrainingStep(gpu, model, dataset, recipe);
+    if (step.scaler && state.lossScale) step.scaler.set(state.lossScale);
+    return new Trainer(gpu, model, recipe, state, step, sampler);
+  }
+
+  /** Whether the current epoch runs with the embedding frozen (and class vectors masked). */
+  get embeddingFrozen(): boolean {
+    return this.state.epoch >= this.recipe.freezeEpoch;
+  }
+
+  get done(): boolean {
+    return this.state.epoch >= this.recipe.epochs;
+  }
+
+  /** Runs the rest of the current epoch (or until stopped), reading the loss back as it goes. */
+  async runEpoch(o: EpochOptions): Promise<EpochResult> {
+    const { gpu, state, recipe, step } = this;
+    const B = recipe.batch;
+    const order = this.sampler.epoch(state.epoch);
+    const program = this.embeddingFrozen ? step.frozen : step.warmUp;
+    const adamw = { lr: recipe.lr, weightDecay: recipe.weightDecay };
+    const started = performance.now();
+    let windowStart = started;
+    let window = 0;
+    let steps = 0;
+    upload(gpu, step.lossSum, new Float32Array(1));
+    while (state.stepInEpoch < this.stepsPerEpoch) {
+      // A stop asked for during the last readback's wait (the only time other code runs).
+      if (o.shouldStop?.() || (o.stepLimit !== undefined && state.step >= o.stepLimit)) break;
+      const k = state.stepInEpoch;
+      upload(gpu, step.indices, order.subarray(k * B, (k + 1) * B));
+      setSeed(gpu, step.seed, gpuSeedOf(recipe.seed), state.step);
+      upload(gpu, step.hyper, adamwHyper(adamw, state.step + 1));
+      const encoder = gpu.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      record(pass, program);
+      pass.end();
+      gpu.device.queue.submit([encoder.finish()]);
+      state.step++;
+      state.stepInEpoch++;
+      steps++;
+      window++;
+      const stop = (o.shouldStop?.() ?? false) ||
+        (o.stepLimit !== undefined && state.step >= o.stepLimit);
+      if (window === o.logEvery || state.stepInEpoch === this.stepsPerEpoch || stop) {
+        const sum = (await readback(gpu, step.lossSum))[0];
+        upload(gpu, step.lossSum, new Float32Array(1));
+        if (!Number.isFinite(sum)) throw new TrainingDivergedError(state.step, state.epoch, sum);
+        state.epochLossSum += sum;
+        if (step.scaler) state.lossScale = await step.scaler.read();
+        const now = performance.now();
+        o.onLog?.({
+          epoch: state.epoch,
+          stepInEpoch: state.stepInEpoch,
+          stepsPerEpoch: this.stepsPerEpoch,
+          step: state.step,
+          loss: sum / window,
+          itPerSec: window / ((now - windowStart) / 1000),
+          lossScale: state.lossScale,
+        });
+        windowStart = now;
+        window = 0;
+      }
+      if (stop) break;
+    }
+    const finished = state.stepInEpoch === this.stepsPerEpoch;
+    const meanLoss = state.epochLossSum / Math.max(1, state.stepInEpoch);
+    if (finished) {
+      state.epoch++;
+      state.stepInEpoch = 0;
+      state.epochLossSum = 0;
+    }
+    return { finished, meanLoss, steps, seconds: (performance.now() - started) / 1000 };
+  }
+}

@@ -1,0 +1,207 @@
+import { type AdapterClass, type Precision, withPrecision } from "../../../gpu/runtime/device.ts";
+import { runNow } from "../../../gpu/runtime/kernel.ts";
+import { matmul, sumRows } from "../../../gpu/ops/matmul/matmul.ts";
+import {
+  assertClose,
+  getGpu,
+  gpuTensor,
+  makeRng,
+  poisoned,
+  randn,
+  read,
+  relativeError,
+  type Rng,
+} from "../../util.ts";
+
+interface Case {
+  M: number;
+  N: number;
+  K: number;
+  batch?: number;
+  transA?: boolean;
+  transB?: boolean;
+  bias?: boolean;
+  accumulate?: boolean;
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
+  splits?: number;
+}
+
+/** float64 C_i (=|+=) op(A_i) op(B_i) + bias over the strided layout, leaving gaps untouched. */
+function referenceMatmul(
+  cs: Required<Omit<Case, "splits">>,
+  a: Float64Array,
+  b: Float64Array,
+  bias: Float64Array | undefined,
+  c0: Float64Array,
+): Float64Array {
+  const { M, N, K, batch, transA, transB, strideA, strideB, strideC } = cs;
+  const c = c0.slice();
+  for (let z = 0; z < batch; z++) {
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let s = bias ? bias[n] : 0;
+        for (let k = 0; k < K; k++) {
+          const av = a[z * strideA + (transA ? k * M + m : m * K + k)];
+          const bv = b[z * strideB + (transB ? n * K + k : k * N + n)];
+          s += av * bv;
+        }
+        const o = z * strideC + m * N + n;
+        c[o] = cs.accumulate ? c[o] + s : s;
+      }
+    }
+  }
+  return c;
+}
+
+async function check(
+  config: AdapterClass | undefined,
+  cs: Case,
+  rng: Rng,
+  precision: Precision = "f32",
+) {
+  const gpu = withPrecision(await getGpu(), precision);
+  const full = {
+    batch: 1,
+    transA: false,
+    transB: false,
+    bias: false,
+    accumulate: false,
+    ...cs,
+    strideA: cs.strideA ?? cs.M * cs.K,
+    strideB: cs.strideB ?? cs.K * cs.N,
+    strideC: cs.strideC ?? cs.M * cs.N,
+  };
+  const { M, N, K, batch } = full;
+  const len = (stride: number, n: number) => (batch - 1) * stride + n;
+  const a = randn(rng, len(full.strideA, M * K));
+  const b = randn(rng, len(full.strideB, K * N));
+  const bias = full.bias ? randn(rng, N) : undefined;
+  const cLen = len(full.strideC, M * N);
+  // Accumulating needs defined contents; otherwise NaN catches unwritten outputs, and gaps between
+  // strided items must stay NaN.
+  const c0 = full.accumulate ? randn(rng, cLen) : new Float64Array(cLen).fill(NaN);
+  const ct = full.accumulate ? gpuTensor(gpu, c0, [cLen]) : poisoned(gpu, [cLen]);
+  const dispatches = await matmul(gpu, {
+    ...full,
+    a: gpuTensor(gpu, a, [a.length]),
+    b: gpuTensor(gpu, b, [b.length]),
+    c: ct,
+    bias: bias && gpuTensor(gpu, bias, [N]),
+    config,
+  });
+  if (cs.splits && cs.splits > 1 && dispatches.at(-1)?.name !== "matmulSplitReduce") {
+    throw new Error("split-K not taken");
+  }
+  await runNow(gpu, dispatches);
+  // f16 operands: the exact product of the f16-rounded operands, summed in f32.
+  const f16 = (x: Float64Array) => precision === "f16" ? x.map(Math.f16round) : x;
+  const want = referenceMatmul(full, f16(a), f16(b), bias, c0);
+  const got = await read(gpu, ct);
+  for (let i = 0; i < cLen; i++) {
+    if (Number.isNaN(want[i]) !== Number.isNaN(got[i])) {
+      throw new Error(`${config} ${JSON.stringify(cs)}: element ${i} written=${got[i]}`);
+    }
+  }
+  const keep = (_: number, i: number) => !Number.isNaN(want[i]);
+  assertClose(
+    got.filter(keep),
+    want.filter(keep),
+    1e-5,
+    `${config} ${precision} matmul ${JSON.stringify(cs)}`,
+    rng.seed,
+  );
+  if (precision === "f16") {
+    // ...and not the product of the f32 operands: the operands really were rounded.
+    const exact = referenceMatmul(full, a, b, bias, c0).filter(keep);
+    const err = relativeError(got.filter(keep), exact);
+    if (!(err > 3e-5)) throw new Error(`f16 matmul ${JSON.stringify(cs)}: error ${err} vs f32`);
+  }
+}
+
+const transposes = [[false, false], [true, false], [false, true], [true, true]];
+
+for (const config of ["cpu", "gpu"] as const) {
+  Deno.test(`matmul (${config}): every transpose, odd and aligned sizes, one row`, async () => {
+    const rng = makeRng();
+    for (const [transA, transB] of transposes) {
+      await check(config, { M: 13, N: 7, K: 37, transA, transB }, rng); // scalar loads, K tail
+      await check(config, { M: 20, N: 36, K: 44, transA, transB }, rng); // vec4 loads, edge tiles
+    }
+    await check(config, { M: 1, N: 37, K: 12 }, rng);
+    await check(config, { M: 1, N: 40, K: 13, transB: true }, rng);
+    await check(config, { M: 29, N: 1, K: 5, transA: true }, rng);
+  });
+
+  Deno.test(`matmul (${config}): batch strides, broadcast, bias, accumulate`, async () => {
+    const rng = makeRng();
+    // B broadcast (stride 0), A and C with gaps between items.
+    await check(config, {
+      M: 9,
+      N: 12,
+      K: 8,
+      batch: 3,
+      strideA: 9 * 8 + 3,
+      strideB: 0,
+      strideC: 9 * 12 + 5,
+      bias: true,
+    }, rng);
+    // Aligned strides keep the vec4 path; A broadcast.
+    await check(config, {
+      M: 8,
+      N: 12,
+      K: 20,
+      batch: 2,
+      transB: true,
+      strideA: 0,
+      strideC: 8 * 12 + 64,
+      bias: true,
+      accumulate: true,
+    }, rng);
+    await check(config, { M: 13, N: 7, K: 37, bias: true, accumulate: true }, rng);
+    await check(config, { M: 17, N: 20, K: 36, transA: true, bias: true }, rng);
+    // 1100 items of 16 packed rows pass llvmpipe's 16384 texture rows: the "cpu" buffer fallback.
+    await check(config, { M: 3, N: 5, K: 7, batch: 1100, transB: true, bias: true }, rng);
+  });
+
+  Deno.test(`matmul (${config}): split-K, forced and chosen`, async () => {
+    const rng = makeRng();
+    await check(
+      config,
+      { M: 7, N: 5, K: 50, splits: 3, batch: 2, bias: true, accumulate: true },
+      rng,
+    );
+    await check(
+      config,
+      { M: 12, N: 8, K: 64, splits: 4, transA: true, strideC: 100, batch: 2 },
+      rng,
+    );
+    await check(config, { M: 5, N: 9, K: 3000, transA: true }, rng); // few tiles, long K: split
+  });
+}
+
+Deno.test("matmul with f16 operands (mixed precision): f32 sums of the rounded operands", async () => {
+  // No forced configuration: an f16 context takes the texture path on every adapter class.
+  const rng = makeRng();
+  for (const [transA, transB] of transposes) {
+    await check(undefined, { M: 20, N: 36, K: 44, transA, transB, bias: true }, rng, "f16");
+  }
+  await check(undefined, { M: 13, N: 7, K: 37, accumulate: true }, rng, "f16");
+  await check(undefined, { M: 12, N: 8, K: 64, splits: 4, transA: true, batch: 2 }, rng, "f16");
+});
+
+Deno.test("sumRows matches float64, overwrite and accumulate", async () => {
+  const gpu = await getGpu();
+  const rng = makeRng();
+  const rows = 37, cols = 70;
+  const x = randn(rng, rows * cols);
+  const want = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) want[c] += x[r * cols + c];
+  const xt = gpuTensor(gpu, x, [rows, cols]);
+  const y = poisoned(gpu, [cols]);
+  await runNow(gpu, [await sumRows(gpu, { x: xt, y, rows, cols })]);
+  assertClose(await read(gpu, y), want, 1e-5, "sumRows", rng.seed);
+  await runNow(gpu, [await sumRows(gpu, { x: xt, y, rows, cols, accumulate: true })]);
+  assertClose(await read(gpu, y), want.map((v) => 2 * v), 1e-5, "sumRows +=", rng.seed);
+});

@@ -1,0 +1,66 @@
+import {
+  deepStrictEqual as assertEquals,
+  notDeepStrictEqual as assertNotEquals,
+} from "node:assert/strict";
+import { oneHot, repeatVector } from "../../gpu/sample/labels.ts";
+import { getGpu } from "../../gpu/runtime/device.ts";
+import { SpriteSampler } from "../../gpu/sample/sampler.ts";
+import { type GenerationJob, GenerationQueue } from "../../routes/generation_queue.ts";
+import { tinyModel } from "./helpers.ts";
+
+function job(cls: number, count: number, seed: number, extra: Partial<GenerationJob> = {}) {
+  return {
+    labels: repeatVector(oneHot(5, cls), count),
+    count,
+    seed,
+    steps: 3,
+    eta: 0.5, // eta > 0 draws step noise too, so both noise kernels are checked
+    guidance: 1,
+    scheduler: "ddim" as const,
+    ...extra,
+  };
+}
+
+Deno.test("merged requests get the bytes they get alone, and are merged into one pass", async () => {
+  const gpu = await getGpu();
+  const sampler = new SpriteSampler(gpu, tinyModel(gpu));
+  const jobs = [job(0, 3, 11), job(2, 5, 12), job(4, 2, 11), job(1, 1, 99)];
+  const alone: Uint8Array[] = [];
+  for (const j of jobs) alone.push(await sampler.generate(j));
+  assertNotEquals(alone[0], alone[2].slice(0, alone[0].length), "different classes differ");
+
+  const queue = new GenerationQueue(sampler);
+  const merged = await Promise.all(jobs.map((j) => queue.generate(j)));
+  merged.forEach((m, i) => assertEquals(m, alone[i], `request ${i}`));
+  assertEquals(queue.stats.passes, 1);
+  assertEquals(queue.stats.largestMerge, 4);
+});
+
+Deno.test("requests with different settings run in separate passes, in order", async () => {
+  const gpu = await getGpu();
+  const sampler = new SpriteSampler(gpu, tinyModel(gpu));
+  const queue = new GenerationQueue(sampler, 8);
+  const jobs = [job(0, 2, 1), job(0, 2, 1, { steps: 2 }), job(1, 6, 1), job(3, 4, 1)];
+  const out = await Promise.all(jobs.map((j) => queue.generate(j)));
+  // steps 3 (2 + 6 = 8 fit), steps 2, then the request that no longer fit in the batch.
+  assertEquals(queue.stats.passes, 3);
+  for (const [i, j] of jobs.entries()) {
+    assertEquals(out[i], await sampler.generate(j), `request ${i}`);
+  }
+  assertEquals(out[0].length, 2 * 16 * 16 * 3);
+});
+
+Deno.test("guidance 0 gives the unconditional sprites; guidance 3 differs from both", async () => {
+  const gpu = await getGpu();
+  const sampler = new SpriteSampler(gpu, tinyModel(gpu));
+  const queue = new GenerationQueue(sampler);
+  const uncond = await sampler.generate({ ...job(0, 3, 5), labels: new Float32Array(15) });
+  const [zero, three, plain] = await Promise.all([
+    queue.generate(job(3, 3, 5, { guidance: 0 })),
+    queue.generate(job(3, 3, 5, { guidance: 3 })),
+    queue.generate(job(3, 3, 5)),
+  ]);
+  assertEquals(zero, uncond);
+  assertNotEquals(three, uncond);
+  assertNotEquals(three, plain);
+});
