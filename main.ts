@@ -1,7 +1,7 @@
 // Sprite Diffusion's single entry point: `deno task X` maps to `main.ts X`.
 // Each subcommand lives in its own module, imported only when it runs.
 import { GpuUnavailableError } from "./gpu/runtime/device.ts";
-import { InputError } from "./errors.ts";
+import { inputErrorStatus } from "./errors.ts";
 
 type Command = (argv: string[]) => Promise<void>;
 
@@ -28,7 +28,7 @@ const commands: Record<string, { about: string; load: () => Promise<Command> }> 
   },
   bench: {
     about: "measure kernels and training/sampling speed on this adapter",
-    load: async () => (await import("./bench/mod.ts")).benchCommand,
+    load: async () => (await import("./cli/bench.ts")).benchCommand,
   },
 };
 
@@ -54,9 +54,10 @@ async function main(argv: string[]): Promise<number> {
     await (await command.load())(rest);
     return 0;
   } catch (e) {
-    if (e instanceof InputError || e instanceof GpuUnavailableError) {
-      console.error(`error: ${e.message}`);
-      return e instanceof InputError ? 2 : 1;
+    // Bad input (a flag, a file, a config, a checkpoint) exits 2; no adapter exits 1.
+    if (inputErrorStatus(e) !== undefined || e instanceof GpuUnavailableError) {
+      console.error(`error: ${(e as Error).message}`);
+      return e instanceof GpuUnavailableError ? 1 : 2;
     }
     throw e;
   }

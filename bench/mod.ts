@@ -2,16 +2,9 @@
 // precision, a per-kernel time table of one training step (timestamp queries; the wall clock on CPU
 // adapters), and optionally the matmul/conv2d op table; every run names the adapter, the Deno
 // version and the configs (with their analytic FLOPs).
-import { numberFlag, parseFlags } from "../cli/args.ts";
-import { InputError } from "../errors.ts";
-import { adapterLine, getGpu, type Gpu, type Precision } from "../gpu/runtime/device.ts";
+import { adapterLine, type Gpu, type Precision } from "../gpu/runtime/device.ts";
 import { type FlopBreakdown, trainingStepFlops, unetForwardFlops } from "../gpu/model/flops.ts";
-import {
-  compactConfig,
-  parseUNetConfig,
-  referenceConfig,
-  type UNetConfig,
-} from "../gpu/model/config.ts";
+import type { UNetConfig } from "../gpu/model/config.ts";
 import { parameterCount, unetParamSpecs } from "../gpu/model/params.ts";
 import { benchConv2d } from "./conv2d_bench.ts";
 import { benchMatmul } from "./matmul_bench.ts";
@@ -30,11 +23,6 @@ export interface BenchRow {
   ms: number;
   gflops: number;
 }
-
-export const NAMED_CONFIGS: Record<string, UNetConfig> = {
-  compact: compactConfig,
-  reference: referenceConfig,
-};
 
 export interface BenchOptions {
   configs: NamedConfig[];
@@ -270,81 +258,4 @@ export function formatResults(r: BenchReport): string {
     out.push("", `op table: ${name}`, opTable(rows));
   }
   return out.join("\n");
-}
-
-function listFlag(value: string | undefined, name: string, fallback: string): string[] {
-  const items = (value ?? fallback).split(",").map((s) => s.trim()).filter(Boolean);
-  if (!items.length) throw new InputError(`--${name} needs at least one value`);
-  return items;
-}
-
-/** A diffusers config.json given by path (for configs other than the named ones). */
-async function configFile(path: string): Promise<UNetConfig> {
-  if (!path.endsWith(".json")) {
-    throw new InputError(
-      `--configs: unknown config "${path}" (known: ${
-        Object.keys(NAMED_CONFIGS).join(", ")
-      }, or a path to a config.json)`,
-    );
-  }
-  try {
-    return parseUNetConfig(JSON.parse(await Deno.readTextFile(path)));
-  } catch (e) {
-    throw new InputError(`--configs: ${path}: ${(e as Error).message}`);
-  }
-}
-
-const USAGE =
-  `usage: deno task bench [--configs compact,reference|config.json] [--batches 32,128] [--steps 3]
-                        [--precisions f32,f16] [--no-sample] [--no-kernels] [--ops] [--json]
-  training it/s (median of --steps after a warm-up step), sampling latency (20 sprites x 10 DDIM
-  steps), per-kernel times of one training step of the first config and batch (timestamp queries),
-  --ops: the matmul/conv2d op table at the model's shapes`;
-
-export async function benchCommand(argv: string[]): Promise<void> {
-  const flags = parseFlags(argv, {
-    configs: { type: "string" },
-    batches: { type: "string" },
-    precisions: { type: "string" },
-    steps: { type: "string" },
-    sample: { type: "boolean" },
-    "no-sample": { type: "boolean" },
-    kernels: { type: "boolean" },
-    "no-kernels": { type: "boolean" },
-    ops: { type: "boolean" },
-    json: { type: "boolean" },
-    help: { type: "boolean" },
-  }, "bench");
-  if (flags.help) {
-    console.log(USAGE);
-    return;
-  }
-  const configs: NamedConfig[] = [];
-  for (const name of listFlag(flags.configs, "configs", "compact,reference")) {
-    const config = NAMED_CONFIGS[name] ?? await configFile(name);
-    configs.push({ name: name.split("/").pop()!.replace(/\.json$/, ""), config });
-  }
-  const batches = listFlag(flags.batches, "batches", "32,128").map((b) =>
-    numberFlag(b, "batches", 0, { min: 1, max: 4096, integer: true })
-  );
-  const precisions = listFlag(flags.precisions, "precisions", "f32,f16").map((p) => {
-    if (p !== "f32" && p !== "f16") {
-      throw new InputError(`--precisions: "${p}" is not f32 or f16`);
-    }
-    return p as Precision;
-  });
-  const options: BenchOptions = {
-    configs,
-    batches,
-    precisions,
-    steps: numberFlag(flags.steps, "steps", 3, { min: 1, max: 1000, integer: true }),
-    sample: flags["no-sample"] ? null : { count: 20, steps: 10, repeats: 3 },
-    kernels: !flags["no-kernels"],
-    ops: flags.ops ?? false,
-  };
-  const gpu = await getGpu();
-  if (!flags.json) console.log(formatHeader(gpu, configs.map((c) => summarize(c, batches))));
-  const report = await runBench(gpu, options, (line) => console.error(`bench: ${line}`));
-  if (flags.json) console.log(JSON.stringify(report, null, 2));
-  else console.log(formatResults(report));
 }

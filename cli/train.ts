@@ -20,9 +20,9 @@ import {
   type TrainingState,
   type TrainRecipe,
 } from "../gpu/train/trainer.ts";
-import { parseUNetConfig, type UNetConfig } from "../gpu/model/config.ts";
+import type { UNetConfig } from "../gpu/model/config.ts";
 import { numberFlag, parseFlags, precisionFlag } from "./args.ts";
-import { presetConfig } from "../data/model_source.ts";
+import { configFromSource } from "../data/model_source.ts";
 import { ProgressLine } from "./progress.ts";
 
 const R = REFERENCE_RECIPE;
@@ -67,24 +67,6 @@ async function isDir(path: string): Promise<boolean> {
     return (await Deno.stat(path)).isDirectory;
   } catch {
     return false;
-  }
-}
-
-async function readConfig(source: string): Promise<UNetConfig> {
-  if (!source.endsWith(".json") && !source.includes("/")) return presetConfig(source);
-  let json: unknown;
-  try {
-    json = JSON.parse(await Deno.readTextFile(source));
-  } catch (e) {
-    throw new InputError(`--config ${source}: ${(e as Error).message}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new InputError(`--config ${source}: not a JSON object`);
-  }
-  try {
-    return parseUNetConfig(json as Record<string, unknown>);
-  } catch (e) {
-    throw new InputError(`--config ${source}: ${(e as Error).message}`);
   }
 }
 
@@ -178,7 +160,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
       );
     }
   } else {
-    config = await readConfig(f.config ?? "reference");
+    config = await configFromSource(f.config ?? "reference");
     const loss = f.loss ?? R.loss;
     if (loss !== "l1" && loss !== "mse") {
       throw new InputError(`--loss must be l1 or mse, got "${loss}"`);

@@ -1,26 +1,46 @@
-// Which model a command or the service runs: a checkpoint folder (the shipped one by default), or
-// a freshly initialised one when asked for explicitly.
+// Which model a command or the service runs, and which UNet config a new one gets: a checkpoint
+// folder (the shipped one by default) or a freshly initialised model; a preset name or a diffusers
+// config.json. The one place the front ends turn such a choice into files read.
 import { InputError } from "../errors.ts";
-import type { Gpu } from "../gpu/runtime/device.ts";
+import { parseUNetConfig, type UNetConfig } from "../gpu/model/config.ts";
+import { presetConfig, PRESET_NAMES } from "../gpu/model/presets.ts";
 import { loadSpriteModel, randomSpriteModel, type SpriteModel } from "../gpu/model/sprite_model.ts";
-import { compactConfig, referenceConfig, type UNetConfig } from "../gpu/model/config.ts";
+import type { Gpu } from "../gpu/runtime/device.ts";
 
 /** The shipped checkpoint, relative to the project root. */
-export const DEFAULT_MODEL_DIR = new URL("../models/sprite-compact", import.meta.url).pathname;
+export const DEFAULT_MODEL_DIR = decodeURIComponent(
+  new URL("../models/sprite-compact", import.meta.url).pathname,
+);
 
-export const presets: Record<string, UNetConfig> = {
-  compact: compactConfig,
-  reference: referenceConfig,
-};
-
-export function presetConfig(name: string): UNetConfig {
-  const config = presets[name];
-  if (!config) {
-    throw new InputError(
-      `unknown config preset "${name}": use ${Object.keys(presets).join(" or ")}`,
-    );
+/**
+ * A preset name (`reference`, `compact`) or the path of a diffusers config.json; `flag` names the
+ * flag or field in errors.
+ */
+export async function configFromSource(source: string, flag = "--config"): Promise<UNetConfig> {
+  if (!source.endsWith(".json") && !source.includes("/")) {
+    try {
+      return presetConfig(source);
+    } catch {
+      throw new InputError(
+        `${flag}: unknown config "${source}" (known: ${PRESET_NAMES.join(", ")}, or a path to ` +
+          "a config.json)",
+      );
+    }
   }
-  return config;
+  let json: unknown;
+  try {
+    json = JSON.parse(await Deno.readTextFile(source));
+  } catch (e) {
+    throw new InputError(`${flag} ${source}: ${(e as Error).message}`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new InputError(`${flag} ${source}: not a JSON object`);
+  }
+  try {
+    return parseUNetConfig(json as Record<string, unknown>);
+  } catch (e) {
+    throw new InputError(`${flag} ${source}: ${(e as Error).message}`);
+  }
 }
 
 export interface ModelChoice {
@@ -32,7 +52,8 @@ export interface ModelChoice {
 
 export async function openModel(gpu: Gpu, choice: ModelChoice): Promise<SpriteModel> {
   if (choice.randomInit) {
-    return randomSpriteModel(gpu, presetConfig(choice.preset ?? "compact"), choice.seed ?? 0);
+    const config = await configFromSource(choice.preset ?? "compact");
+    return randomSpriteModel(gpu, config, choice.seed ?? 0);
   }
   const dir = choice.model ?? DEFAULT_MODEL_DIR;
   try {

@@ -2,20 +2,14 @@
 // loaded from the DeepLearning.AI file pair (sprites_*.npy, sprite_labels_nc_*.npy) or any pair in
 // the same format, with every way a file can be wrong reported as one InputError.
 import { InputError } from "../errors.ts";
+import { DEFAULT_CLASS_NAMES } from "../gpu/model/sprite_model.ts";
+import type { SpriteDataset } from "../gpu/train/dataset.ts";
 import { type NpyArray, readNpy } from "./npy.ts";
 
-export const DEFAULT_CLASS_NAMES = ["human", "non-human", "food", "spell", "side-facing"];
-
-export interface SpriteDataset {
-  /** [count, height, width, 3] uint8, RGB, row-major. */
-  images: Uint8Array;
-  /** [count, classNames.length] class vectors (one-hot, or soft rows as the file gives them). */
-  labels: Float32Array;
-  count: number;
-  height: number;
-  width: number;
-  classNames: string[];
-}
+// The dataset type and its class helpers belong to the engine (the trainer takes them); they are
+// re-exported here for the data modules and front ends that load datasets.
+export { DEFAULT_CLASS_NAMES };
+export { classIndices, classOf, selectSprites, type SpriteDataset } from "../gpu/train/dataset.ts";
 
 /** Checks a sprite array: uint8 [N, H, W, 3] (any H, W; the course set is 16x16). */
 export function spritesFromNpy(
@@ -121,33 +115,4 @@ export async function loadSpriteDataset(
     labelsPath,
   );
   return { ...sprites, labels, classNames: [...classNames] };
-}
-
-/** The class of sprite i: the argmax of its vector (first on ties), so soft rows have one class. */
-export function classOf(ds: SpriteDataset, i: number): number {
-  const k = ds.classNames.length;
-  let best = 0;
-  for (let c = 1; c < k; c++) if (ds.labels[i * k + c] > ds.labels[i * k + best]) best = c;
-  return best;
-}
-
-/** The class index of every sprite: [count]. */
-export function classIndices(ds: SpriteDataset): Uint8Array {
-  const out = new Uint8Array(ds.count);
-  for (let i = 0; i < ds.count; i++) out[i] = classOf(ds, i);
-  return out;
-}
-
-/** A new dataset of the sprites at `indices`, in that order. */
-export function selectSprites(ds: SpriteDataset, indices: ArrayLike<number>): SpriteDataset {
-  const px = ds.height * ds.width * 3;
-  const k = ds.classNames.length;
-  const images = new Uint8Array(indices.length * px);
-  const labels = new Float32Array(indices.length * k);
-  for (let j = 0; j < indices.length; j++) {
-    const i = indices[j];
-    images.set(ds.images.subarray(i * px, (i + 1) * px), j * px);
-    labels.set(ds.labels.subarray(i * k, (i + 1) * k), j * k);
-  }
-  return { ...ds, images, labels, count: indices.length };
 }

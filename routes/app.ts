@@ -2,7 +2,7 @@
 // matched with URLPattern, and one error mapping (InputError -> its status, anything else -> 500 and
 // a log line; the server keeps running either way). cli/serve.ts binds it to a socket; tests start it
 // on a free port with a tiny model.
-import { InputError } from "../errors.ts";
+import { inputErrorStatus } from "../errors.ts";
 import type { Gpu } from "../gpu/runtime/device.ts";
 import { SpriteSampler } from "../gpu/sample/sampler.ts";
 import type { SpriteModel } from "../gpu/model/sprite_model.ts";
@@ -12,26 +12,11 @@ import { generateRoutes } from "./generate.ts";
 import { GenerationQueue } from "./generation_queue.ts";
 import { gridRoutes, perClassJob } from "./grid.ts";
 import { healthRoutes } from "./health.ts";
+import { type AppContext, DEFAULT_LIMITS, type Limits } from "./context.ts";
 import { errorResponse, type Route } from "./http.ts";
 import { modelRoutes } from "./model.ts";
 import { staticRoutes } from "./static.ts";
 import { trainRoutes } from "./train.ts";
-
-export interface Limits {
-  /** Sprites one request may ask for. */
-  maxCount: number;
-  /** Sprites one merged GPU pass may hold. */
-  maxBatch: number;
-  maxPerClass: number;
-  maxBodyBytes: number;
-}
-
-export const DEFAULT_LIMITS: Limits = {
-  maxCount: 64,
-  maxBatch: 128,
-  maxPerClass: 16,
-  maxBodyBytes: 64 * 1024,
-};
 
 export interface AppOptions {
   gpu: Gpu;
@@ -46,23 +31,6 @@ export interface AppOptions {
   trainDir?: string;
   /** Compile the default grid program now rather than on the first request. */
   warm?: boolean;
-}
-
-/** What the routes see: the current model may be swapped by the training routes. */
-export interface AppContext {
-  gpu: Gpu;
-  model: SpriteModel;
-  modelDir?: string;
-  queue: GenerationQueue;
-  limits: Limits;
-  allowTrain: boolean;
-  token?: string;
-  trainDir: string;
-  startedAt: number;
-  /** Replaces the serving model; passes already queued finish on the old one's sampler. */
-  swapModel(model: SpriteModel, dir?: string): void;
-  /** Cleanup hooks run by `close` (a training job stops, ...). */
-  onClose: (() => Promise<void>)[];
 }
 
 export interface App {
@@ -124,7 +92,8 @@ export function createApp(opts: AppOptions): App {
       }
       return errorResponse(404, `no such route: ${new URL(req.url).pathname}`);
     } catch (e) {
-      if (e instanceof InputError) return errorResponse(e.status, e.message);
+      const status = inputErrorStatus(e);
+      if (status !== undefined) return errorResponse(status, (e as Error).message);
       console.error(`${req.method} ${req.url}:`, e);
       return errorResponse(500, (e as Error)?.message ?? String(e));
     }

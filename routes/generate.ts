@@ -5,7 +5,7 @@ import { encodePng, spriteGrid } from "../data/png.ts";
 import { classIndex, oneHot, parseWeights, repeatVector } from "../gpu/sample/labels.ts";
 import { InputError } from "../errors.ts";
 import type { SchedulerName } from "../gpu/sample/sampler.ts";
-import type { AppContext } from "./app.ts";
+import type { AppContext } from "./context.ts";
 import type { GenerationJob } from "./generation_queue.ts";
 import { json, numberField, png, readJsonObject, route } from "./http.ts";
 

@@ -1,7 +1,7 @@
 // GET /api/grid.png: the per-class figure, one row per class, `per_class` sprites each; the same
 // layout and seeds as `deno task sample` without --class, so both give the same sprites.
 import { oneHot, repeatVector } from "../gpu/sample/labels.ts";
-import type { AppContext } from "./app.ts";
+import type { AppContext } from "./context.ts";
 import { type SamplingOptions, samplingOptions, scaleOption, spritesResponse } from "./generate.ts";
 import type { GenerationJob } from "./generation_queue.ts";
 import { numberField, queryObject, route } from "./http.ts";

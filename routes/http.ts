@@ -1,7 +1,7 @@
 // What every route shares: JSON answers, the {error, detail} error body, bounded JSON bodies and
 // checked query and body fields. Every refusal is an InputError carrying its HTTP status.
 import { InputError } from "../errors.ts";
-import type { AppContext } from "./app.ts";
+import type { AppContext } from "./context.ts";
 
 export type Handler = (req: Request, ctx: AppContext, match: URLPatternResult) => Promise<Response>;
 

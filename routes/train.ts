@@ -10,8 +10,8 @@ import { defaultPrecision, type Gpu } from "../gpu/runtime/device.ts";
 import { loadSpriteModel, randomSpriteModel } from "../gpu/model/sprite_model.ts";
 import { saveTrainingCheckpoint } from "../gpu/train/checkpoint.ts";
 import { REFERENCE_RECIPE, Trainer, type TrainRecipe } from "../gpu/train/trainer.ts";
-import { presetConfig } from "../data/model_source.ts";
-import type { AppContext } from "./app.ts";
+import { presetConfig } from "../gpu/model/presets.ts";
+import type { AppContext } from "./context.ts";
 import { json, numberField, readJsonObject, type Route, route } from "./http.ts";
 
 export interface Progress {

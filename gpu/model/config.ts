@@ -1,6 +1,7 @@
 // UNet2DConditionModel's configuration, with diffusers' own key names and its 0.30 defaults, so a
 // config.json written by diffusers' save_config loads as it is. Only the subset this project's kernels
 // implement is accepted; anything else is refused with the key named.
+import { ConfigError } from "../runtime/errors.ts";
 
 export type DownBlockType = "DownBlock2D" | "CrossAttnDownBlock2D";
 export type UpBlockType = "UpBlock2D" | "CrossAttnUpBlock2D";
@@ -115,10 +116,9 @@ export const diffusersDefaults: UNetConfig = {
 };
 
 /** A config value this implementation cannot run; the message names the key. */
-export class UnsupportedConfigError extends Error {
+export class UnsupportedConfigError extends ConfigError {
   constructor(key: string, value: unknown, supported: string) {
     super(`unet config: ${key} = ${JSON.stringify(value)} is not supported (${supported})`);
-    this.name = "UnsupportedConfigError";
   }
 }
 
@@ -131,7 +131,7 @@ export function parseUNetConfig(input: Record<string, unknown>): UNetConfig {
   const config = structuredClone(diffusersDefaults) as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(input)) {
     if (key.startsWith("_")) continue;
-    if (!(key in diffusersDefaults)) throw new UnsupportedConfigError(key, value, "unknown key");
+    if (!Object.hasOwn(diffusersDefaults, key)) throw new UnsupportedConfigError(key, value, "unknown key");
     config[key] = structuredClone(value);
   }
   const c = config as unknown as UNetConfig;
@@ -308,38 +308,3 @@ export function contextDim(c: UNetConfig): number {
 export function encoderInputDim(c: UNetConfig): number {
   return c.encoder_hid_dim ?? contextDim(c);
 }
-
-/**
- * The project's model (the issue's): 16x16 sprites, three levels, cross-attention only at the
- * lowest, conditioned on a 64-wide class embedding. 26,054,787 parameters.
- */
-export const referenceConfig: UNetConfig = parseUNetConfig({
-  sample_size: 16,
-  in_channels: 3,
-  out_channels: 3,
-  layers_per_block: 2,
-  block_out_channels: [64, 128, 256],
-  down_block_types: ["DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"],
-  up_block_types: ["CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"],
-  encoder_hid_dim: 64,
-  dropout: 0.2,
-});
-
-/**
- * Same topology at about 1/10 of the cost, for CPU adapters (llvmpipe): widths (32, 64, 96), one
- * ResNet per level, 8 groups, a 96-wide context, 4 heads of 24. 2,481,827 parameters.
- */
-export const compactConfig: UNetConfig = parseUNetConfig({
-  sample_size: 16,
-  in_channels: 3,
-  out_channels: 3,
-  layers_per_block: 1,
-  block_out_channels: [32, 64, 96],
-  down_block_types: ["DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"],
-  up_block_types: ["CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"],
-  norm_num_groups: 8,
-  cross_attention_dim: 96,
-  attention_head_dim: 4,
-  encoder_hid_dim: 64,
-  dropout: 0.1,
-});

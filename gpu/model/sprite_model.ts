@@ -1,7 +1,6 @@
 // The whole model a checkpoint holds: the UNet and the class-embedding net, their parameters on the
 // GPU, and what the checkpoint says about itself. Loading and saving go through the diffusers
 // folder format of gpu/checkpoint.ts.
-import { DEFAULT_CLASS_NAMES } from "../../data/sprites.ts";
 import { InputError } from "../../errors.ts";
 import {
   CheckpointError,
@@ -25,6 +24,9 @@ import {
   type ParamStore,
   unetParamSpecs,
 } from "./params.ts";
+
+/** The DeepLearning.AI set's classes, in its label order: a model's names unless it has its own. */
+export const DEFAULT_CLASS_NAMES = ["human", "non-human", "food", "spell", "side-facing"];
 
 export interface SpriteModel {
   config: UNetConfig;

@@ -1,6 +1,6 @@
 // Class vectors from what a person types: a class name or index, or explicit weights. Shared by the
 // sampling command and the HTTP routes, so both accept and refuse the same things.
-import { InputError } from "../../errors.ts";
+import { RequestError } from "../runtime/errors.ts";
 
 /** "human", "Human" or "0" -> the class index; anything else is an InputError listing the names. */
 export function classIndex(classNames: readonly string[], spec: string | number): number {
@@ -9,7 +9,7 @@ export function classIndex(classNames: readonly string[], spec: string | number)
   if (byName >= 0) return byName;
   const n = Number(text);
   if (text !== "" && Number.isInteger(n) && n >= 0 && n < classNames.length) return n;
-  throw new InputError(
+  throw new RequestError(
     `unknown class "${text}": use one of ${
       classNames.map((c, i) => `${i} ${c}`).join(", ")
     } (name or index)`,
@@ -26,7 +26,7 @@ export function oneHot(classes: number, index: number): Float32Array {
 export function parseWeights(text: string | readonly unknown[], classes: number): Float32Array {
   const parts = typeof text === "string" ? text.split(",") : [...text];
   if (parts.length !== classes) {
-    throw new InputError(`labels need ${classes} weights (one per class), got ${parts.length}`);
+    throw new RequestError(`labels need ${classes} weights (one per class), got ${parts.length}`);
   }
   return Float32Array.from(parts, (p) => {
     const v = typeof p === "number"
@@ -35,7 +35,7 @@ export function parseWeights(text: string | readonly unknown[], classes: number)
       ? Number(p)
       : NaN;
     if (!Number.isFinite(v) || v < 0) {
-      throw new InputError(`label weights must be finite numbers >= 0, got "${String(p)}"`);
+      throw new RequestError(`label weights must be finite numbers >= 0, got "${String(p)}"`);
     }
     return v;
   });

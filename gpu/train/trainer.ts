@@ -4,7 +4,7 @@
 // Everything random is a function of (seed, step) or (seed, epoch), so a resumed run repeats an
 // uninterrupted one exactly.
 import { BalancedSampler } from "./balanced_sampler.ts";
-import { classIndices, type SpriteDataset } from "../../data/sprites.ts";
+import { classIndices, type SpriteDataset } from "./dataset.ts";
 import { adamwHyper } from "../ops/adamw.ts";
 import type { Gpu, Precision } from "../runtime/device.ts";
 import { record } from "../runtime/kernel.ts";

@@ -3,12 +3,8 @@
 // per output position or token at its level's resolution).
 import assert from "node:assert/strict";
 import { trainingStepFlops, unetForwardFlops } from "../../gpu/model/flops.ts";
-import {
-  compactConfig,
-  parseUNetConfig,
-  referenceConfig,
-  type UNetConfig,
-} from "../../gpu/model/config.ts";
+import { parseUNetConfig, type UNetConfig } from "../../gpu/model/config.ts";
+import { compactConfig, referenceConfig } from "../../gpu/model/presets.ts";
 import { unetParamSpecs } from "../../gpu/model/params.ts";
 
 Deno.test("reference config: 1.28 GFLOP forward per image, 491 GFLOP per step at batch 128", () => {

@@ -11,7 +11,8 @@ import {
 } from "../../gpu/model/sprite_model.ts";
 import { fill, readback, upload } from "../../gpu/runtime/tensor.ts";
 import { buildUNet } from "../../gpu/model/unet.ts";
-import { compactConfig, parseUNetConfig } from "../../gpu/model/config.ts";
+import { parseUNetConfig } from "../../gpu/model/config.ts";
+import { compactConfig } from "../../gpu/model/presets.ts";
 import { DEFAULT_MODEL_DIR } from "../../data/model_source.ts";
 import { InputError } from "../../errors.ts";
 import { withPrecision } from "../../gpu/runtime/device.ts";

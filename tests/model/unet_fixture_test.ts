@@ -8,12 +8,8 @@ import { readSafetensors, type SafetensorsMap } from "../../gpu/formats/safetens
 import { createTensor, fill, readback, upload } from "../../gpu/runtime/tensor.ts";
 import { buildUNet } from "../../gpu/model/unet.ts";
 import { checkUNetCase, errorTable } from "../../gpu/model/reference_check.ts";
-import {
-  compactConfig,
-  parseUNetConfig,
-  referenceConfig,
-  UnsupportedConfigError,
-} from "../../gpu/model/config.ts";
+import { parseUNetConfig, UnsupportedConfigError } from "../../gpu/model/config.ts";
+import { compactConfig, referenceConfig } from "../../gpu/model/presets.ts";
 import {
   initParamsHost,
   loadParams,

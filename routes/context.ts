@@ -1,0 +1,39 @@
+// What every route sees: the serving model and its sampler queue, the limits, the training switch.
+// Its own module so that routes/app.ts can import the routes without the routes importing it.
+import type { Gpu } from "../gpu/runtime/device.ts";
+import type { SpriteModel } from "../gpu/model/sprite_model.ts";
+import type { GenerationQueue } from "./generation_queue.ts";
+
+export interface Limits {
+  /** Sprites one request may ask for. */
+  maxCount: number;
+  /** Sprites one merged GPU pass may hold. */
+  maxBatch: number;
+  maxPerClass: number;
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxCount: 64,
+  maxBatch: 128,
+  maxPerClass: 16,
+  maxBodyBytes: 64 * 1024,
+};
+
+/** What the routes see: the current model may be swapped by the training routes. */
+export interface AppContext {
+  gpu: Gpu;
+  model: SpriteModel;
+  modelDir?: string;
+  queue: GenerationQueue;
+  limits: Limits;
+  allowTrain: boolean;
+  token?: string;
+  trainDir: string;
+  startedAt: number;
+  /** Replaces the serving model; passes already queued finish on the old one's sampler. */
+  swapModel(model: SpriteModel, dir?: string): void;
+  /** Cleanup hooks run by `close` (a training job stops, ...). */
+  onClose: (() => Promise<void>)[];
+}
+
