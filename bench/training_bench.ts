@@ -11,7 +11,8 @@ import { record } from "../gpu/runtime/kernel.ts";
 import { setSeed } from "../gpu/runtime/random.ts";
 import { randomSpriteModel } from "../gpu/model/sprite_model.ts";
 import { upload } from "../gpu/runtime/tensor.ts";
-import { REFERENCE_RECIPE, Trainer } from "../gpu/train/trainer.ts";
+import { REFERENCE_RECIPE } from "../gpu/train/recipe.ts";
+import { Trainer } from "../gpu/train/trainer.ts";
 import type { UNetConfig } from "../gpu/model/config.ts";
 import {
   type KernelRow,

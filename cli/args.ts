@@ -43,3 +43,19 @@ export function precisionFlag<T extends string>(
   }
   return value as T;
 }
+
+/** A request field as its flag: `weight_decay` -> `--weight-decay`. */
+export const flagName = (field: string): string => `--${field.replaceAll("_", "-")}`;
+
+/** The given flags among `fields` (snake_case request names), keyed by field name. */
+export function flagFields(
+  flags: Record<string, unknown>,
+  fields: readonly string[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of fields) {
+    const value = flags[field.replaceAll("_", "-")];
+    if (value !== undefined) out[field] = value;
+  }
+  return out;
+}

@@ -1,5 +1,11 @@
 // `deno task bench`: flags into bench/'s options, then its report on stdout (text or --json).
-import { formatHeader, formatResults, runBench, summarize, type BenchOptions } from "../bench/mod.ts";
+import {
+  type BenchOptions,
+  formatHeader,
+  formatResults,
+  runBench,
+  summarize,
+} from "../bench/mod.ts";
 import type { NamedConfig } from "../bench/training_bench.ts";
 import { configFromSource } from "../data/model_source.ts";
 import { InputError } from "../errors.ts";

@@ -3,9 +3,9 @@ import { InputError } from "../errors.ts";
 import { adapterLine, getGpu } from "../gpu/runtime/device.ts";
 import { checkUNetCase, errorTable } from "../gpu/model/reference_check.ts";
 import { readSafetensors, SafetensorsError } from "../gpu/formats/safetensors.ts";
-import { loadSpriteModel } from "../gpu/model/sprite_model.ts";
+import { spriteModelFromCheckpoint } from "../gpu/model/sprite_model.ts";
 import { numberFlag, parseFlags } from "./args.ts";
-import { loadCheckpointFolder } from "../gpu/formats/checkpoint.ts";
+import { loadCheckpointFolder } from "../data/model_folder.ts";
 
 const help =
   `usage: deno task check-reference --model DIR --case FILE.safetensors [--tolerance 1e-4]
@@ -41,8 +41,9 @@ export async function checkReferenceCommand(argv: string[]): Promise<void> {
   }
   const gpu = await getGpu();
   console.log(adapterLine(gpu));
-  const model = await loadSpriteModel(gpu, f.model);
-  const weights = (await loadCheckpointFolder(f.model)).unet;
+  const loaded = await loadCheckpointFolder(f.model);
+  const model = spriteModelFromCheckpoint(gpu, loaded, f.model);
+  const weights = loaded.unet;
   let result;
   try {
     result = await checkUNetCase(gpu, model.config, weights, reference, { poison: true });

@@ -3,9 +3,10 @@
 // config.json. The one place the front ends turn such a choice into files read.
 import { InputError } from "../errors.ts";
 import { parseUNetConfig, type UNetConfig } from "../gpu/model/config.ts";
-import { presetConfig, PRESET_NAMES } from "../gpu/model/presets.ts";
-import { loadSpriteModel, randomSpriteModel, type SpriteModel } from "../gpu/model/sprite_model.ts";
+import { PRESET_NAMES, presetConfig } from "../gpu/model/presets.ts";
+import { randomSpriteModel, type SpriteModel } from "../gpu/model/sprite_model.ts";
 import type { Gpu } from "../gpu/runtime/device.ts";
+import { loadSpriteModel } from "./model_folder.ts";
 
 /** The shipped checkpoint, relative to the project root. */
 export const DEFAULT_MODEL_DIR = decodeURIComponent(

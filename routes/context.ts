@@ -36,4 +36,3 @@ export interface AppContext {
   /** Cleanup hooks run by `close` (a training job stops, ...). */
   onClose: (() => Promise<void>)[];
 }
-

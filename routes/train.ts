@@ -1,18 +1,28 @@
 // Training jobs over HTTP, off unless the server runs with --allow-train: one job at a time (409
 // otherwise), its state, a Server-Sent Events stream of its progress, a stop that writes a
-// checkpoint, and swapping the serving model to that checkpoint. The job is gpu/trainer.ts's
-// Trainer on the bundled set (cleaned), as `deno task train` runs it.
-import { cleanDataset } from "../data/clean.ts";
-import { BUNDLED_LABELS_PATH, BUNDLED_SPRITES_PATH } from "../data/generate.ts";
-import { loadSpriteDataset } from "../data/sprites.ts";
+// checkpoint, and swapping the serving model to that checkpoint. The job is the engine's epoch loop
+// (gpu/train/run.ts) on the bundled set (cleaned), with the same recipe parser and limits as
+// `deno task train`, writing <trainDir>/web-run-<time>/checkpoint/ every epoch and train_log.jsonl.
+import { RunFolder } from "../data/run_folder.ts";
+import { loadTrainingSet } from "../data/training_set.ts";
+import { loadSpriteModel } from "../data/model_folder.ts";
 import { InputError } from "../errors.ts";
-import { defaultPrecision, type Gpu } from "../gpu/runtime/device.ts";
-import { loadSpriteModel, randomSpriteModel } from "../gpu/model/sprite_model.ts";
-import { saveTrainingCheckpoint } from "../gpu/train/checkpoint.ts";
-import { REFERENCE_RECIPE, Trainer, type TrainRecipe } from "../gpu/train/trainer.ts";
 import { presetConfig } from "../gpu/model/presets.ts";
+import { randomSpriteModel } from "../gpu/model/sprite_model.ts";
+import { defaultPrecision } from "../gpu/runtime/device.ts";
+import { refuseUnknownFields } from "../gpu/runtime/fields.ts";
+import {
+  parseRecipe,
+  parseRunLimits,
+  RECIPE_FIELD_NAMES,
+  REFERENCE_RECIPE,
+  RUN_LIMIT_NAMES,
+  type TrainRecipe,
+} from "../gpu/train/recipe.ts";
+import { runTraining } from "../gpu/train/run.ts";
+import { Trainer } from "../gpu/train/trainer.ts";
 import type { AppContext } from "./context.ts";
-import { json, numberField, readJsonObject, type Route, route } from "./http.ts";
+import { json, readJsonObject, type Route, route } from "./http.ts";
 
 export interface Progress {
   step: number;
@@ -61,59 +71,32 @@ function emit(job: Job, event: string, data: unknown) {
   for (const l of job.listeners) l(event, data);
 }
 
-function recipeFrom(
-  body: Record<string, unknown>,
-  gpu: Gpu,
-): { recipe: TrainRecipe; maxSteps?: number } {
-  const R = REFERENCE_RECIPE;
-  const precision = body.precision ?? "auto";
-  if (precision !== "auto" && precision !== "f32" && precision !== "f16") {
-    throw new InputError(`precision must be "auto", "f32" or "f16"`);
-  }
-  const int = (name: string, fallback: number, max: number) =>
-    numberField(body[name], name, fallback, { min: 1, max, integer: true });
-  const loss = body.loss ?? R.loss;
-  if (loss !== "l1" && loss !== "mse") throw new InputError(`loss must be "l1" or "mse"`);
-  const recipe: TrainRecipe = {
-    ...R,
-    batch: int("batch", R.batch, 4096),
-    epochs: int("epochs", R.epochs, 100000),
-    lr: numberField(body.lr, "lr", R.lr, { min: 1e-8, max: 1 }),
-    loss,
-    freezeEpoch: numberField(body.freeze_epoch, "freeze_epoch", R.freezeEpoch, {
-      min: 0,
-      max: 100000,
-      integer: true,
-    }),
-    seed: numberField(body.seed, "seed", R.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
-    precision: precision === "auto" ? defaultPrecision(gpu) : precision,
-  };
-  const maxSteps = body.max_steps === undefined ? undefined : int("max_steps", 0, 1e9);
-  return { recipe, maxSteps };
-}
+/** The fields a job request may hold: the recipe's, the preset, and the run's limits. */
+const JOB_FIELDS = ["config", ...RECIPE_FIELD_NAMES, ...RUN_LIMIT_NAMES];
 
 async function startJob(ctx: AppContext, body: Record<string, unknown>): Promise<Job> {
-  const known = [
-    ...["config", "batch", "epochs", "lr", "loss", "precision", "freeze_epoch", "seed"],
-    "max_steps",
-  ];
-  const unknown = Object.keys(body).filter((k) => !known.includes(k));
-  if (unknown.length) throw new InputError(`unknown field ${unknown.join(", ")}; known: ${known}`);
-  const { recipe, maxSteps } = recipeFrom(body, ctx.gpu);
+  refuseUnknownFields(body, JOB_FIELDS);
   // The serving model's config unless a preset is named.
   const config = body.config === undefined ? ctx.model.config : presetConfig(String(body.config));
-  const files = { sprites: BUNDLED_SPRITES_PATH, labels: BUNDLED_LABELS_PATH };
-  const { dataset } = cleanDataset(await loadSpriteDataset(files.sprites, files.labels));
+  const parsed = parseRecipe(body, { ...REFERENCE_RECIPE, dropout: config.dropout }, {
+    precisionDefaultsToAuto: true,
+  });
+  const recipe = parsed.autoPrecision
+    ? { ...parsed.recipe, precision: defaultPrecision(ctx.gpu) }
+    : parsed.recipe;
+  const limits = parseRunLimits(body);
+  const source = { sprites: null, labels: null, clean: true };
+  const { dataset } = await loadTrainingSet(source);
   const model = randomSpriteModel(ctx.gpu, config, recipe.seed, dataset.classNames);
-  model.info = { ...model.info, data: files };
+  model.info = { ...model.info, data: source };
   const trainer = await Trainer.create(ctx.gpu, model, dataset, recipe);
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
-  const checkpoint = `${ctx.trainDir}/web-run-${stamp}/checkpoint`;
-  const totalSteps = Math.min(recipe.epochs * trainer.stepsPerEpoch, maxSteps ?? Infinity);
+  const store = new RunFolder(`${ctx.trainDir}/web-run-${stamp}`);
+  const totalSteps = Math.min(recipe.epochs * trainer.stepsPerEpoch, limits.maxSteps ?? Infinity);
   const job: Job = {
     status: "running",
     recipe,
-    checkpoint,
+    checkpoint: store.checkpointDir,
     progress: {
       step: 0,
       epoch: 0,
@@ -128,29 +111,31 @@ async function startJob(ctx: AppContext, body: Record<string, unknown>): Promise
     listeners: new Set(),
     finished: Promise.resolve(),
   };
+  const logEvery = body.log_every === undefined
+    ? Math.max(1, Math.min(10, Math.floor(trainer.stepsPerEpoch / 4)))
+    : limits.logEvery;
   job.finished = (async () => {
     try {
-      while (!trainer.done && !job.stop && trainer.state.step < totalSteps) {
-        await trainer.runEpoch({
-          logEvery: Math.max(1, Math.min(10, Math.floor(trainer.stepsPerEpoch / 4))),
-          stepLimit: totalSteps,
-          shouldStop: () => job.stop,
-          onLog: (l) => {
-            job.progress = {
-              ...job.progress,
-              step: l.step,
-              epoch: l.epoch,
-              loss: l.loss,
-              itPerSec: l.itPerSec,
-              etaSeconds: (totalSteps - l.step) / l.itPerSec,
-            };
-            job.losses.push({ step: l.step, loss: l.loss });
-            emit(job, "progress", job.progress);
-          },
-        });
-        job.progress.epoch = trainer.state.epoch;
-      }
-      await saveTrainingCheckpoint(ctx.gpu, checkpoint, trainer, { data: files });
+      await runTraining(trainer, store, {
+        logEvery,
+        stepLimit: totalSteps,
+        shouldStop: () => job.stop,
+        extra: { data: source },
+        onLog: (l) => {
+          job.progress = {
+            ...job.progress,
+            step: l.step,
+            epoch: l.epoch,
+            loss: l.loss,
+            itPerSec: l.itPerSec,
+            etaSeconds: (totalSteps - l.step) / l.itPerSec,
+          };
+          job.losses.push({ step: l.step, loss: l.loss });
+          emit(job, "progress", job.progress);
+        },
+        onEpoch: () => job.progress.epoch = trainer.state.epoch,
+      });
+      // A step limit reached is the job's end; only a DELETE stops it.
       job.status = job.stop ? "stopped" : "done";
     } catch (e) {
       job.status = "failed";

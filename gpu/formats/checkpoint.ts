@@ -4,6 +4,9 @@
 //   emb_net.safetensors                   the class-embedding MLP (0.weight, 0.bias, 3.weight, 3.bias)
 //   sprite_diffusion.json                 our own record: class names, training recipe, epoch, ...
 // The last two are optional on load, so a plain diffusers UNet folder loads too.
+// This module turns a checkpoint into its files' bytes and back; reading and writing the folder is
+// the front ends' (data/model_folder.ts on disk, a page fetching the files by URL).
+import { CheckpointError } from "../runtime/errors.ts";
 import {
   type NamedTensor,
   readSafetensors,
@@ -18,19 +21,15 @@ export const CHECKPOINT_FILES = {
   info: "sprite_diffusion.json",
 } as const;
 
-export class CheckpointError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CheckpointError";
-  }
-}
+/** A checkpoint folder's files by name: what is written, or what was read. */
+export type CheckpointFiles = Map<string, Uint8Array>;
 
 export interface CheckpointContents {
   config: Record<string, unknown>;
   unet: NamedTensor[];
   embedding?: NamedTensor[];
   info: Record<string, unknown>;
-  /** More files written into the folder with the same atomic swap (e.g. the trainer's state). */
+  /** More files of the same folder, written with the same atomic swap (the trainer's state). */
   extraFiles?: Record<string, Uint8Array>;
 }
 
@@ -46,74 +45,35 @@ export interface LoadedCheckpoint {
 // safetensors' Python loaders for diffusers/transformers expect this metadata entry.
 const METADATA = { format: "pt" };
 
-// Checkpoint paths are POSIX-style (the service runs on Linux); no jsr std here, only npm.
-const join = (dir: string, name: string) => `${dir.replace(/\/+$/, "")}/${name}`;
-
 const json = (value: unknown) => JSON.stringify(value, null, 2) + "\n";
 
-/**
- * Writes the folder atomically: everything goes into a sibling temporary folder first, which then
- * replaces `dir`; a failure part way leaves any previous checkpoint at `dir` untouched.
- */
-export async function saveCheckpointFolder(dir: string, c: CheckpointContents): Promise<void> {
-  // Serialise first: a bad tensor fails before anything touches the disk.
-  const serialise = (name: string, make: () => Uint8Array): [string, Uint8Array] => {
+/** The folder's files; `where` (the folder) names the file at fault in every error. */
+export function encodeCheckpoint(where: string, c: CheckpointContents): CheckpointFiles {
+  const files: CheckpointFiles = new Map();
+  const add = (name: string, make: () => Uint8Array) => {
     try {
-      return [name, make()];
+      files.set(name, make());
     } catch (e) {
-      throw new CheckpointError(`saving checkpoint ${dir}: ${name}: ${(e as Error).message}`);
+      throw new CheckpointError(`saving checkpoint ${where}: ${name}: ${(e as Error).message}`);
     }
   };
   const text = (value: unknown) => () => new TextEncoder().encode(json(value));
-  const files = [
-    serialise(CHECKPOINT_FILES.config, text(c.config)),
-    serialise(CHECKPOINT_FILES.unet, () => writeSafetensors(c.unet, METADATA)),
-    serialise(CHECKPOINT_FILES.info, text(c.info)),
-  ];
-  if (c.embedding) {
-    const embedding = c.embedding;
-    files.push(serialise(CHECKPOINT_FILES.embedding, () => writeSafetensors(embedding, METADATA)));
-  }
+  add(CHECKPOINT_FILES.config, text(c.config));
+  add(CHECKPOINT_FILES.unet, () => writeSafetensors(c.unet, METADATA));
+  add(CHECKPOINT_FILES.info, text(c.info));
+  const embedding = c.embedding;
+  if (embedding) add(CHECKPOINT_FILES.embedding, () => writeSafetensors(embedding, METADATA));
   for (const [name, bytes] of Object.entries(c.extraFiles ?? {})) {
-    if (name.includes("/") || Object.values(CHECKPOINT_FILES).some((f) => f === name)) {
-      throw new CheckpointError(`saving checkpoint ${dir}: extra file name ${name} not allowed`);
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) || files.has(name)) {
+      throw new CheckpointError(`saving checkpoint ${where}: extra file name ${name} not allowed`);
     }
-    files.push([name, bytes]);
+    files.set(name, bytes);
   }
-
-  const stamp = `${Deno.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
-  const trimmed = dir.replace(/\/+$/, "");
-  const temp = `${trimmed}.tmp-${stamp}`;
-  const old = `${trimmed}.old-${stamp}`;
-  try {
-    await Deno.mkdir(temp, { recursive: true });
-    for (const [name, bytes] of files) await Deno.writeFile(join(temp, name), bytes);
-    // A directory cannot be renamed over a non-empty one: move the old one aside, then swap.
-    let hadOld = false;
-    try {
-      await Deno.rename(trimmed, old);
-      hadOld = true;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-    await Deno.rename(temp, trimmed);
-    if (hadOld) await Deno.remove(old, { recursive: true });
-  } catch (e) {
-    await Deno.remove(temp, { recursive: true }).catch(() => {});
-    throw new CheckpointError(`saving checkpoint ${dir} failed: ${(e as Error).message}`);
-  }
+  return files;
 }
 
-async function readOptional(path: string): Promise<Uint8Array | undefined> {
-  try {
-    return await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-}
-
-function parseJsonObject(path: string, bytes: Uint8Array): Record<string, unknown> {
+/** Parses a JSON object file; `path` names it in errors. */
+export function parseJsonObject(path: string, bytes: Uint8Array): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder().decode(bytes));
@@ -134,34 +94,25 @@ function parseTensors(path: string, bytes: Uint8Array): SafetensorsMap {
   }
 }
 
-/** Reads a checkpoint folder; names the folder and file in every error. */
-export async function loadCheckpointFolder(dir: string): Promise<LoadedCheckpoint> {
-  let stat: Deno.FileInfo;
-  try {
-    stat = await Deno.stat(dir);
-  } catch {
-    throw new CheckpointError(`checkpoint folder ${dir} does not exist`);
-  }
-  if (!stat.isDirectory) throw new CheckpointError(`checkpoint ${dir} is not a folder`);
-
-  const path = (name: string) => join(dir, name);
-  const required = async (name: string) => {
-    const bytes = await readOptional(path(name));
-    if (!bytes) throw new CheckpointError(`checkpoint ${dir} has no ${name}`);
+/** Reads the files of a checkpoint folder `where`; names the folder and file in every error. */
+export function decodeCheckpoint(
+  where: string,
+  files: ReadonlyMap<string, Uint8Array>,
+): LoadedCheckpoint {
+  const path = (name: string) => `${where.replace(/\/+$/, "")}/${name}`;
+  const required = (name: string) => {
+    const bytes = files.get(name);
+    if (!bytes) throw new CheckpointError(`checkpoint ${where} has no ${name}`);
     return bytes;
   };
-  const config = parseJsonObject(
-    path(CHECKPOINT_FILES.config),
-    await required(CHECKPOINT_FILES.config),
-  );
-  const unet = parseTensors(path(CHECKPOINT_FILES.unet), await required(CHECKPOINT_FILES.unet));
-  const embBytes = await readOptional(path(CHECKPOINT_FILES.embedding));
-  const infoBytes = await readOptional(path(CHECKPOINT_FILES.info));
+  const { config, unet, embedding, info } = CHECKPOINT_FILES;
+  const embBytes = files.get(embedding);
+  const infoBytes = files.get(info);
   return {
-    config,
-    unet,
-    embedding: embBytes && parseTensors(path(CHECKPOINT_FILES.embedding), embBytes),
-    info: infoBytes && parseJsonObject(path(CHECKPOINT_FILES.info), infoBytes),
+    config: parseJsonObject(path(config), required(config)),
+    unet: parseTensors(path(unet), required(unet)),
+    embedding: embBytes && parseTensors(path(embedding), embBytes),
+    info: infoBytes && parseJsonObject(path(info), infoBytes),
   };
 }
 

@@ -5,6 +5,7 @@
 // Hand-written because no well-kept pure-JS package on npm reads and writes it (the one named
 // "safetensors" is a single 0.0.1 release). Everything is read into float32: F16, BF16 and F64 are
 // converted; writing is F32 only, which is all this project stores.
+import { EngineInputError } from "../runtime/errors.ts";
 
 /** One tensor as read: `dtype` is the file's, `data` is always converted to float32. */
 export interface SafeTensor {
@@ -21,12 +22,8 @@ export class SafetensorsMap extends Map<string, SafeTensor> {
 /** What `writeSafetensors` takes: [name, shape, row-major data]. */
 export type NamedTensor = [name: string, shape: number[], data: Float32Array];
 
-export class SafetensorsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SafetensorsError";
-  }
-}
+/** A malformed file: bad input, shown to the person as it is. */
+export class SafetensorsError extends EngineInputError {}
 
 const bytesPerElement: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 

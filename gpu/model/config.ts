@@ -131,7 +131,9 @@ export function parseUNetConfig(input: Record<string, unknown>): UNetConfig {
   const config = structuredClone(diffusersDefaults) as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(input)) {
     if (key.startsWith("_")) continue;
-    if (!Object.hasOwn(diffusersDefaults, key)) throw new UnsupportedConfigError(key, value, "unknown key");
+    if (!Object.hasOwn(diffusersDefaults, key)) {
+      throw new UnsupportedConfigError(key, value, "unknown key");
+    }
     config[key] = structuredClone(value);
   }
   const c = config as unknown as UNetConfig;

@@ -1,21 +1,20 @@
 // The whole model a checkpoint holds: the UNet and the class-embedding net, their parameters on the
-// GPU, and what the checkpoint says about itself. Loading and saving go through the diffusers
-// folder format of gpu/checkpoint.ts.
-import { InputError } from "../../errors.ts";
+// GPU, and what the checkpoint says about itself. It is built from a decoded checkpoint
+// (gpu/formats/checkpoint.ts) and turned back into one; files are the front ends' business.
 import {
-  CheckpointError,
+  type CheckpointContents,
   checkTensors,
-  loadCheckpointFolder,
-  saveCheckpointFolder,
+  type LoadedCheckpoint,
 } from "../formats/checkpoint.ts";
+import type { NamedTensor, SafetensorsMap } from "../formats/safetensors.ts";
+import type { Gpu } from "../runtime/device.ts";
+import { CheckpointError, EngineInputError } from "../runtime/errors.ts";
+import { readback, upload } from "../runtime/tensor.ts";
 import {
   type ClassEmbeddingOptions,
   classEmbeddingParamSpecs,
   defaultClassEmbedding,
 } from "./class_embedding.ts";
-import type { Gpu } from "../runtime/device.ts";
-import type { NamedTensor, SafetensorsMap } from "../formats/safetensors.ts";
-import { readback, upload } from "../runtime/tensor.ts";
 import { encoderInputDim, parseUNetConfig, type UNetConfig } from "./config.ts";
 import {
   createParamStore,
@@ -76,36 +75,41 @@ function seededUniform(seed: number): () => number {
   };
 }
 
+/** Shapes and finiteness first: a NaN weight would otherwise sample blank sprites without a word. */
 function loadInto(gpu: Gpu, store: ParamStore, tensors: SafetensorsMap, what: string) {
   checkTensors(store.layout.entries, tensors, what);
+  for (const [name, t] of tensors) {
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new CheckpointError(`${what}: tensor ${name} holds ${t.data[bad]} at element ${bad}`);
+    }
+  }
   loadParams(gpu, store, tensors);
 }
 
-/** Loads a diffusers-format folder (ours, or a plain diffusers UNet without an embedding net). */
-export async function loadSpriteModel(gpu: Gpu, dir: string): Promise<SpriteModel> {
-  let loaded;
-  try {
-    loaded = await loadCheckpointFolder(dir);
-  } catch (e) {
-    if (e instanceof CheckpointError) throw new InputError(e.message);
-    throw e;
-  }
+/**
+ * The model of a decoded checkpoint folder `where` (ours, or a plain diffusers UNet folder without
+ * an embedding net). Bad contents throw CheckpointError or ConfigError naming the file.
+ */
+export function spriteModelFromCheckpoint(
+  gpu: Gpu,
+  loaded: LoadedCheckpoint,
+  where: string,
+): SpriteModel {
+  const dir = where.replace(/\/+$/, "");
   let config: UNetConfig;
   try {
     config = parseUNetConfig(loaded.config);
   } catch (e) {
-    throw new InputError(`${dir}/config.json: ${(e as Error).message}`);
+    if (!(e instanceof EngineInputError)) throw e;
+    throw new CheckpointError(`${dir}/config.json: ${e.message}`);
   }
   const info = loaded.info ?? {};
   const classNames = Array.isArray(info.class_names)
     ? (info.class_names as unknown[]).map(String)
     : DEFAULT_CLASS_NAMES;
   const unetParams = createParamStore(gpu, unetParamSpecs(config), "unet");
-  try {
-    loadInto(gpu, unetParams, loaded.unet, `${dir}/diffusion_pytorch_model.safetensors`);
-  } catch (e) {
-    throw new InputError((e as Error).message);
-  }
+  loadInto(gpu, unetParams, loaded.unet, `${dir}/diffusion_pytorch_model.safetensors`);
   let embedding = embeddingFor(config, classNames.length);
   let embeddingParams: ParamStore | undefined;
   if (loaded.embedding) {
@@ -113,36 +117,32 @@ export async function loadSpriteModel(gpu: Gpu, dir: string): Promise<SpriteMode
     const first = loaded.embedding.get("0.weight");
     if (first && first.shape.length === 2) embedding = { ...embedding, hidden: first.shape[0] };
     embeddingParams = createParamStore(gpu, classEmbeddingParamSpecs(embedding), "emb");
-    try {
-      loadInto(gpu, embeddingParams, loaded.embedding, `${dir}/emb_net.safetensors`);
-    } catch (e) {
-      throw new InputError((e as Error).message);
-    }
+    loadInto(gpu, embeddingParams, loaded.embedding, `${dir}/emb_net.safetensors`);
   }
   return { config, embedding, unetParams, embeddingParams, classNames, info };
 }
 
-async function namedTensors(gpu: Gpu, store: ParamStore): Promise<NamedTensor[]> {
+/** A parameter store's tensors, read back, by name. */
+export async function namedTensors(gpu: Gpu, store: ParamStore): Promise<NamedTensor[]> {
   const all = await readback(gpu, store.data);
   return store.layout.entries.map((e) => [e.name, e.shape, all.slice(e.offset, e.offset + e.size)]);
 }
 
 /**
- * Writes the model (atomically) as a diffusers folder plus emb_net.safetensors and our JSON, and
- * any `extraFiles` (the trainer's optimizer and training state) in the same swap.
+ * What a checkpoint of the model holds: the diffusers folder's config and UNet, the embedding net
+ * and our JSON (`info`, plus the class names and embedding options), and any `extraFiles`.
  */
-export async function saveSpriteModel(
+export async function spriteModelCheckpoint(
   gpu: Gpu,
-  dir: string,
   model: SpriteModel,
   info: Record<string, unknown> = model.info,
   extraFiles?: Record<string, Uint8Array>,
-): Promise<void> {
-  await saveCheckpointFolder(dir, {
+): Promise<CheckpointContents> {
+  return {
     extraFiles,
     config: { _class_name: "UNet2DConditionModel", ...model.config },
     unet: await namedTensors(gpu, model.unetParams),
     embedding: model.embeddingParams ? await namedTensors(gpu, model.embeddingParams) : undefined,
     info: { ...info, class_names: model.classNames, embedding: model.embedding },
-  });
+  };
 }

@@ -33,6 +33,14 @@ export function numberField(
   return n;
 }
 
+/** `"a", "b" or "c"`. */
+export function listOf(allowed: readonly string[]): string {
+  const quoted = allowed.map((a) => `"${a}"`);
+  return quoted.length < 2
+    ? quoted.join("")
+    : `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
+}
+
 /** One of `allowed`; absent -> fallback. */
 export function choiceField<T extends string>(
   value: unknown,
@@ -42,9 +50,7 @@ export function choiceField<T extends string>(
 ): T {
   if (value === undefined || value === null || value === "") return fallback;
   if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
-    throw new RequestError(
-      `${name} must be ${allowed.map((a) => `"${a}"`).join(" or ")}, got ${JSON.stringify(value)}`,
-    );
+    throw new RequestError(`${name} must be ${listOf(allowed)}, got ${JSON.stringify(value)}`);
   }
   return value as T;
 }

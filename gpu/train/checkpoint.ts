@@ -1,28 +1,28 @@
-// A training checkpoint: the model's diffusers-format folder (gpu/checkpoint.ts) plus
+// A training checkpoint: the model's diffusers-format folder (gpu/formats/checkpoint.ts) plus
 //   optimizer.safetensors   AdamW's exp_avg / exp_avg_sq per parameter ("unet.exp_avg.<name>", ...)
 //   training_state.json     epoch, step, seeds, whether the embedding is frozen, and the recipe
-// written in the same atomic folder swap, so a checkpoint is always whole.
-import { InputError } from "../../errors.ts";
-import { CheckpointError, checkTensors } from "../formats/checkpoint.ts";
-import type { Gpu, Precision } from "../runtime/device.ts";
-import { type NamedTensor, readSafetensors, writeSafetensors } from "../formats/safetensors.ts";
-import { saveSpriteModel } from "../model/sprite_model.ts";
-import { readback, upload } from "../runtime/tensor.ts";
+// written in the same atomic folder swap, so a checkpoint is always whole. Bytes in and out only;
+// data/run_folder.ts reads and writes them on disk.
 import {
-  gpuSeedOf,
-  type Trainer,
-  TrainingDivergedError,
-  type TrainingState,
-  type TrainRecipe,
-} from "./trainer.ts";
+  type CheckpointFiles,
+  checkTensors,
+  encodeCheckpoint,
+  parseJsonObject,
+} from "../formats/checkpoint.ts";
+import { type NamedTensor, readSafetensors, writeSafetensors } from "../formats/safetensors.ts";
+import type { ParamStore } from "../model/params.ts";
+import { packParams } from "../model/params.ts";
+import { spriteModelCheckpoint } from "../model/sprite_model.ts";
+import { CheckpointError, EngineInputError } from "../runtime/errors.ts";
+import { numberField } from "../runtime/fields.ts";
+import { readback, upload } from "../runtime/tensor.ts";
+import { parseSavedRecipe, type TrainRecipe } from "./recipe.ts";
 import type { Moments } from "./step.ts";
-import { packParams, type ParamStore } from "../model/params.ts";
+import { gpuSeedOf, type Trainer, TrainingDivergedError, type TrainingState } from "./trainer.ts";
 
 export const OPTIMIZER_FILE = "optimizer.safetensors";
 export const TRAINING_STATE_FILE = "training_state.json";
 const STATE_FORMAT = "sprite-diffusion-training-state/1";
-
-const join = (dir: string, name: string) => `${dir.replace(/\/+$/, "")}/${name}`;
 
 /** What training_state.json holds, beyond the model. */
 export interface SavedTraining {
@@ -50,8 +50,8 @@ export function optimizerSpecs(trainer: Trainer): { name: string; shape: number[
   );
 }
 
-async function assertFinite(gpu: Gpu, store: ParamStore, trainer: Trainer): Promise<void> {
-  const values = await readback(gpu, store.data);
+async function assertFinite(trainer: Trainer, store: ParamStore): Promise<void> {
+  const values = await readback(trainer.gpu, store.data);
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i])) {
       throw new TrainingDivergedError(trainer.state.step, trainer.state.epoch, values[i]);
@@ -59,15 +59,17 @@ async function assertFinite(gpu: Gpu, store: ParamStore, trainer: Trainer): Prom
   }
 }
 
-/** Writes model + optimizer + state atomically; refuses (keeping `dir`) if a weight is not finite. */
-export async function saveTrainingCheckpoint(
-  gpu: Gpu,
-  dir: string,
+/**
+ * The files of a checkpoint of the trainer (model + optimizer + state) for folder `where`; throws
+ * TrainingDivergedError, writing nothing, if a weight is not finite.
+ */
+export async function trainingCheckpointFiles(
   trainer: Trainer,
+  where: string,
   extra: Record<string, unknown> = {},
-): Promise<void> {
-  const { model, recipe, state } = trainer;
-  for (const [, store] of storesOf(trainer)) await assertFinite(gpu, store, trainer);
+): Promise<CheckpointFiles> {
+  const { gpu, model, recipe, state } = trainer;
+  for (const [, store] of storesOf(trainer)) await assertFinite(trainer, store);
   const moments: NamedTensor[] = [];
   for (const [prefix, store, mo] of storesOf(trainer)) {
     for (const kind of MOMENTS) {
@@ -100,126 +102,90 @@ export async function saveTrainingCheckpoint(
     ...extra,
   };
   const info = { ...model.info, recipe, epoch: state.epoch, step: state.step };
-  await saveSpriteModel(gpu, dir, model, info, {
+  const contents = await spriteModelCheckpoint(gpu, model, info, {
     [OPTIMIZER_FILE]: writeSafetensors(moments, { format: "pt" }),
     [TRAINING_STATE_FILE]: new TextEncoder().encode(JSON.stringify(stateJson, null, 2) + "\n"),
   });
+  return encodeCheckpoint(where, contents);
 }
 
-function field(o: Record<string, unknown>, key: string, what: string, ok: (v: unknown) => boolean) {
-  const v = o[key];
-  if (!ok(v)) {
-    throw new InputError(`${what}: "${key}" is missing or invalid (${JSON.stringify(v)})`);
-  }
-  return v;
+/** A whole count: 0, 1, 2, ... */
+function count(o: Record<string, unknown>, key: string, where: string): number {
+  if (o[key] === undefined) throw new CheckpointError(`${where}: "${key}" is missing`);
+  return numberField(o[key], `${where}: "${key}"`, 0, {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    integer: true,
+  });
 }
 
-const count = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
-const positive = (v: unknown) => typeof v === "number" && v > 0 && Number.isFinite(v);
-const probability = (v: unknown) => typeof v === "number" && v >= 0 && v < 1;
-
-/** Reads and checks training_state.json (no GPU needed): a folder without one is refused. */
-export async function readTrainingState(dir: string): Promise<SavedTraining> {
-  const path = join(dir, TRAINING_STATE_FILE);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new InputError(
-        `${dir} is not a training checkpoint (it has no ${TRAINING_STATE_FILE}); ` +
-          "--resume takes a folder written by `deno task train`",
-      );
-    }
-    throw new InputError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`${path} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new InputError(`${path} does not hold a JSON object`);
-  }
-  const o = json as Record<string, unknown>;
+/** Parses and checks training_state.json (`path` names it in errors). */
+export function parseTrainingState(path: string, bytes: Uint8Array): SavedTraining {
+  const o = parseJsonObject(path, bytes);
   if (o.format !== STATE_FORMAT) {
-    throw new InputError(`${path}: format ${JSON.stringify(o.format)}, expected ${STATE_FORMAT}`);
+    throw new CheckpointError(
+      `${path}: format ${JSON.stringify(o.format)}, expected ${STATE_FORMAT}`,
+    );
   }
-  const r = field(o, "recipe", path, (v) => typeof v === "object" && v !== null) as Record<
-    string,
-    unknown
-  >;
-  const what = `${path} recipe`;
-  const recipe: TrainRecipe = {
-    batch: field(r, "batch", what, (v) => count(v) && (v as number) > 0) as number,
-    epochs: field(r, "epochs", what, count) as number,
-    lr: field(r, "lr", what, positive) as number,
-    weightDecay: field(r, "weightDecay", what, (v) => typeof v === "number" && v >= 0) as number,
-    loss: field(r, "loss", what, (v) => v === "l1" || v === "mse") as "l1" | "mse",
-    dropout: field(r, "dropout", what, probability) as number,
-    embDropout: field(r, "embDropout", what, probability) as number,
-    freezeEpoch: field(r, "freezeEpoch", what, count) as number,
-    maskProb: field(r, "maskProb", what, (v) => probability(v) || v === 1) as number,
-    seed: field(r, "seed", what, (v) => count(v) && (v as number) < 2 ** 32) as number,
-    // Checkpoints from before mixed precision existed are f32 runs.
-    precision: field(
-      { precision: "f32", ...r },
-      "precision",
-      what,
-      (v) => v === "f32" || v === "f16",
-    ) as Precision,
-  };
-  const state: TrainingState = {
-    epoch: field(o, "epoch", path, count) as number,
-    stepInEpoch: field(o, "step_in_epoch", path, count) as number,
-    step: field(o, "step", path, count) as number,
-    epochLossSum: field(o, "epoch_loss_sum", path, (v) => Number.isFinite(v)) as number,
-  };
-  if (o.loss_scale !== undefined) {
-    const ls = field(o, "loss_scale", path, (v) => typeof v === "object" && v !== null) as Record<
-      string,
-      unknown
-    >;
-    const where = `${path} loss_scale`;
-    state.lossScale = {
-      scale: field(ls, "scale", where, positive) as number,
-      goodSteps: field(ls, "good_steps", where, count) as number,
-      skipped: field(ls, "skipped", where, count) as number,
+  try {
+    const r = o.recipe;
+    if (typeof r !== "object" || r === null || Array.isArray(r)) {
+      throw new CheckpointError(`${path}: "recipe" is missing or invalid (${JSON.stringify(r)})`);
+    }
+    const recipe = parseSavedRecipe(r as Record<string, unknown>, `${path} recipe`);
+    const sum = o.epoch_loss_sum;
+    if (typeof sum !== "number" || !Number.isFinite(sum)) {
+      throw new CheckpointError(`${path}: "epoch_loss_sum" is missing or invalid (${sum})`);
+    }
+    const state: TrainingState = {
+      epoch: count(o, "epoch", path),
+      stepInEpoch: count(o, "step_in_epoch", path),
+      step: count(o, "step", path),
+      epochLossSum: sum,
     };
+    if (o.loss_scale !== undefined) {
+      const ls = (o.loss_scale ?? {}) as Record<string, unknown>;
+      const where = `${path} loss_scale`;
+      if (ls.scale === undefined) throw new CheckpointError(`${where}: "scale" is missing`);
+      const scale = numberField(ls.scale, `${where}: "scale"`, 0, { min: 0, max: 3.4e38 });
+      if (!(scale > 0)) throw new CheckpointError(`${where}: "scale" must be positive`);
+      state.lossScale = {
+        scale,
+        goodSteps: count(ls, "good_steps", where),
+        skipped: count(ls, "skipped", where),
+      };
+    }
+    const known = new Set([
+      "format",
+      "recipe",
+      "epoch",
+      "step_in_epoch",
+      "step",
+      "epoch_loss_sum",
+      "loss_scale",
+      "embedding_frozen",
+      "seeds",
+    ]);
+    const extra = Object.fromEntries(Object.entries(o).filter(([k]) => !known.has(k)));
+    return { recipe, state, extra };
+  } catch (e) {
+    // Field errors arrive as RequestErrors; in a file they describe a bad checkpoint.
+    if (e instanceof EngineInputError && !(e instanceof CheckpointError)) {
+      throw new CheckpointError(e.message);
+    }
+    throw e;
   }
-  const known = new Set([
-    "format",
-    "recipe",
-    "epoch",
-    "step_in_epoch",
-    "step",
-    "epoch_loss_sum",
-    "loss_scale",
-    "embedding_frozen",
-    "seeds",
-  ]);
-  const extra = Object.fromEntries(Object.entries(o).filter(([k]) => !known.has(k)));
-  return { recipe, state, extra };
 }
 
-/** Loads optimizer.safetensors into the trainer's moments; names the file in every error. */
-export async function loadOptimizerState(trainer: Trainer, dir: string): Promise<void> {
-  const path = join(dir, OPTIMIZER_FILE);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new InputError(`cannot read ${path}: ${(e as Error).message}`);
-  }
+/** Loads optimizer.safetensors' bytes into the trainer's moments; `path` names it in errors. */
+export function restoreOptimizerState(trainer: Trainer, path: string, bytes: Uint8Array): void {
   let tensors;
   try {
     tensors = readSafetensors(bytes);
-    checkTensors(optimizerSpecs(trainer), tensors, path);
   } catch (e) {
-    if (e instanceof CheckpointError) throw new InputError(e.message);
-    throw new InputError(`${path}: ${(e as Error).message}`);
+    throw new CheckpointError(`${path}: ${(e as Error).message}`);
   }
+  checkTensors(optimizerSpecs(trainer), tensors, path);
   for (const [prefix, store, mo] of storesOf(trainer)) {
     for (const kind of MOMENTS) {
       const named = new Map(

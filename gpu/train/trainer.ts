@@ -6,48 +6,15 @@
 import { BalancedSampler } from "./balanced_sampler.ts";
 import { classIndices, type SpriteDataset } from "./dataset.ts";
 import { adamwHyper } from "../ops/adamw.ts";
-import type { Gpu, Precision } from "../runtime/device.ts";
+import type { Gpu } from "../runtime/device.ts";
+import { CheckpointError } from "../runtime/errors.ts";
 import { record } from "../runtime/kernel.ts";
 import type { LossScaleState } from "../ops/loss_scale.ts";
 import { setSeed } from "../runtime/random.ts";
 import type { SpriteModel } from "../model/sprite_model.ts";
 import { readback, upload } from "../runtime/tensor.ts";
+import type { TrainRecipe } from "./recipe.ts";
 import { buildTrainingStep, type TrainingStep } from "./step.ts";
-
-/** Every value of the training recipe; REFERENCE_RECIPE holds the reference's. */
-export interface TrainRecipe {
-  batch: number;
-  epochs: number;
-  lr: number;
-  weightDecay: number;
-  loss: "l1" | "mse";
-  /** The UNet's dropout (diffusers' config.dropout). */
-  dropout: number;
-  /** Dropout inside the class-embedding net while it trains. */
-  embDropout: number;
-  /** The embedding net trains in epochs [0, freezeEpoch) and is frozen from then on. */
-  freezeEpoch: number;
-  /** After the freeze: probability that a sample's class vector is zeroed. */
-  maskProb: number;
-  /** Seeds the initial weights, the batch sampler and the GPU's random numbers. */
-  seed: number;
-  /** "f16": mixed precision (f16 GEMM/conv operands, dynamic loss scaling); "f32" otherwise. */
-  precision: Precision;
-}
-
-export const REFERENCE_RECIPE: TrainRecipe = {
-  batch: 128,
-  epochs: 100,
-  lr: 1e-4,
-  weightDecay: 1e-4,
-  loss: "l1",
-  dropout: 0.2,
-  embDropout: 0.1,
-  freezeEpoch: 80,
-  maskProb: 0.05,
-  seed: 0,
-  precision: "f32",
-};
 
 /** Where training stands; with the recipe and the optimizer state it resumes a run exactly. */
 export interface TrainingState {
@@ -75,6 +42,8 @@ export const gpuSeedOf = (seed: number) => (seed ^ 0x5851f42d) >>> 0;
 
 /** A NaN or infinite loss: training stops before anything more is saved. */
 export class TrainingDivergedError extends Error {
+  /** Set by the epoch loop: where the last good checkpoint stands, if one was written. */
+  lastSaved?: { epoch: number; step: number };
   constructor(readonly step: number, readonly epoch: number, readonly loss: number) {
     super(`the loss became ${loss} by step ${step} (epoch ${epoch + 1})`);
     this.name = "TrainingDivergedError";
@@ -159,6 +128,13 @@ export class Trainer {
       seed: recipe.seed,
       numClasses: classes,
     });
+    const stepsPerEpoch = sampler.samplesPerEpoch / recipe.batch;
+    if (state.stepInEpoch >= stepsPerEpoch || state.step < state.stepInEpoch) {
+      throw new CheckpointError(
+        `the training state is at step ${state.stepInEpoch} of epoch ${state.epoch + 1} (step ` +
+          `${state.step} in all), but an epoch of this run has ${stepsPerEpoch} steps`,
+      );
+    }
     const step = await buildTrainingStep(gpu, model, dataset, recipe);
     if (step.scaler && state.lossScale) step.scaler.set(state.lossScale);
     return new Trainer(gpu, model, recipe, state, step, sampler);

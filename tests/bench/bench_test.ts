@@ -10,7 +10,8 @@ import { conv2dForward } from "../../gpu/ops/conv2d/conv2d.ts";
 import { matmul } from "../../gpu/ops/matmul/matmul.ts";
 import { randomSpriteModel } from "../../gpu/model/sprite_model.ts";
 import { createTensor } from "../../gpu/runtime/tensor.ts";
-import { REFERENCE_RECIPE, Trainer } from "../../gpu/train/trainer.ts";
+import { REFERENCE_RECIPE } from "../../gpu/train/recipe.ts";
+import { Trainer } from "../../gpu/train/trainer.ts";
 import { getGpu, tinyConfig } from "../util.ts";
 
 const positive = (x: unknown, what: string) =>

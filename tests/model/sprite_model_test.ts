@@ -3,18 +3,14 @@
 import assert from "node:assert/strict";
 import { runNow } from "../../gpu/runtime/kernel.ts";
 import { SpriteSampler } from "../../gpu/sample/sampler.ts";
-import {
-  loadSpriteModel,
-  randomSpriteModel,
-  saveSpriteModel,
-  type SpriteModel,
-} from "../../gpu/model/sprite_model.ts";
+import { loadSpriteModel, saveSpriteModel } from "../../data/model_folder.ts";
+import { randomSpriteModel, type SpriteModel } from "../../gpu/model/sprite_model.ts";
 import { fill, readback, upload } from "../../gpu/runtime/tensor.ts";
 import { buildUNet } from "../../gpu/model/unet.ts";
 import { parseUNetConfig } from "../../gpu/model/config.ts";
 import { compactConfig } from "../../gpu/model/presets.ts";
 import { DEFAULT_MODEL_DIR } from "../../data/model_source.ts";
-import { InputError } from "../../errors.ts";
+import { EngineInputError } from "../../gpu/runtime/errors.ts";
 import { withPrecision } from "../../gpu/runtime/device.ts";
 import { getGpu, type Gpu, makeRng, randn } from "../util.ts";
 
@@ -92,7 +88,7 @@ Deno.test("checkpoint: a missing or misshapen tensor is an error naming it", asy
       JSON.stringify({ ...config, block_out_channels: [8, 16, 24] }),
     );
     await assert.rejects(() => loadSpriteModel(gpu, `${dir}/ckpt`), (e: Error) => {
-      assert.ok(e instanceof InputError, String(e));
+      assert.ok(e instanceof EngineInputError, String(e));
       assert.match(e.message, /down_blocks\.2|up_blocks|mid_block/);
       return true;
     });

@@ -12,8 +12,9 @@ import {
   type SpriteDataset,
 } from "../../data/sprites.ts";
 import { writeNpy } from "../../data/npy.ts";
-import { InputError } from "../../errors.ts";
-import { loadSpriteModel, randomSpriteModel } from "../../gpu/model/sprite_model.ts";
+import { EngineInputError } from "../../gpu/runtime/errors.ts";
+import { loadSpriteModel } from "../../data/model_folder.ts";
+import { randomSpriteModel } from "../../gpu/model/sprite_model.ts";
 import { type Dispatch, runNow } from "../../gpu/runtime/kernel.ts";
 import { readback, tensorFrom } from "../../gpu/runtime/tensor.ts";
 import { gatherRows } from "../../gpu/train/step.ts";
@@ -21,14 +22,9 @@ import {
   loadOptimizerState,
   readTrainingState,
   saveTrainingCheckpoint,
-} from "../../gpu/train/checkpoint.ts";
-import {
-  REFERENCE_RECIPE,
-  type StepLog,
-  Trainer,
-  TrainingDivergedError,
-  type TrainRecipe,
-} from "../../gpu/train/trainer.ts";
+} from "../../data/run_folder.ts";
+import { REFERENCE_RECIPE, type TrainRecipe } from "../../gpu/train/recipe.ts";
+import { type StepLog, Trainer, TrainingDivergedError } from "../../gpu/train/trainer.ts";
 import { assertClose, getGpu, gpuTensor, makeRng, poisoned, randn, tinyConfig } from "../util.ts";
 
 const RECIPE: TrainRecipe = {
@@ -198,7 +194,7 @@ async function frozenAndResumed(recipe: TrainRecipe) {
     const onLog = (l: StepLog) => resumedLosses.push(l.loss);
     const r0 = await first.runEpoch({ logEvery: 2, onLog, stepLimit: 2 });
     if (r0.finished || first.state.stepInEpoch !== 2) throw new Error("did not stop at step 2");
-    await saveTrainingCheckpoint(gpu, dir, first, { note: "test" });
+    await saveTrainingCheckpoint(dir, first, { note: "test" });
     const saved = await readTrainingState(dir);
     if (saved.state.stepInEpoch !== 2 || saved.extra.note !== "test") {
       throw new Error(`state ${JSON.stringify(saved)}`);
@@ -231,12 +227,11 @@ async function frozenAndResumed(recipe: TrainRecipe) {
 }
 
 Deno.test("trainer: a NaN loss stops training and the last checkpoint stays", async () => {
-  const gpu = await getGpu();
   const dataset = await tinyDataset(8);
   const dir = await Deno.makeTempDir({ prefix: "trainer_nan_" });
   try {
     const trainer = await newTrainer({ ...RECIPE, lr: 1e38, freezeEpoch: 0 }, dataset);
-    await saveTrainingCheckpoint(gpu, dir, trainer);
+    await saveTrainingCheckpoint(dir, trainer);
     let error: unknown;
     try {
       while (!trainer.done) await trainer.runEpoch({ logEvery: 1 });
@@ -256,7 +251,7 @@ async function assertInputError(argv: string[], pattern: RegExp): Promise<void> 
   try {
     await trainCommand(argv);
   } catch (e) {
-    if (!(e instanceof InputError)) throw new Error(`${argv.join(" ")}: threw ${e}`);
+    if (!(e instanceof EngineInputError)) throw new Error(`${argv.join(" ")}: threw ${e}`);
     if (!pattern.test(e.message)) {
       throw new Error(`${argv.join(" ")}: "${e.message}" lacks ${pattern}`);
     }
@@ -268,8 +263,11 @@ async function assertInputError(argv: string[], pattern: RegExp): Promise<void> 
 Deno.test("train command: bad flags, files and folders give their errors", async () => {
   await assertInputError(["--batch", "0"], /--batch must be in/);
   await assertInputError(["--lr", "fast"], /--lr must be a number/);
-  await assertInputError(["--loss", "huber"], /--loss must be l1 or mse/);
-  await assertInputError(["--precision", "bf16"], /--precision must be auto, f32, f16, got "bf16"/);
+  await assertInputError(["--loss", "huber"], /--loss must be "l1" or "mse"/);
+  await assertInputError(
+    ["--precision", "bf16"],
+    /--precision must be "auto", "f32" or "f16", got "bf16"/,
+  );
   await assertInputError(["--mask-prob", "1.5"], /--mask-prob must be in/);
   await assertInputError(["--freeze-epoch=-1"], /--freeze-epoch must be in/);
   await assertInputError(["--bogus"], /bogus/);
@@ -287,7 +285,10 @@ Deno.test("train command: bad flags, files and folders give their errors", async
     await assertInputError(["--resume", empty], /not valid JSON/);
     await Deno.writeTextFile(`${empty}/training_state.json`, '{"format": "other"}');
     await assertInputError(["--resume", empty], /format "other"/);
-    await assertInputError(["--resume", empty, "--batch", "8"], /cannot be changed on --resume/);
+    await assertInputError(
+      ["--resume", empty, "--batch", "8"],
+      /--batch cannot be changed on resume/,
+    );
   } finally {
     await Deno.remove(empty, { recursive: true });
   }

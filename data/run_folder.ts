@@ -1,0 +1,79 @@
+// A training run on disk: <run>/checkpoint/ (the training checkpoint, replaced atomically) and
+// <run>/train_log.jsonl (one line per finished epoch). The engine's epoch loop writes through the
+// RunStore this provides; resuming reads the checkpoint's training state and optimizer back.
+import type { CheckpointFiles } from "../gpu/formats/checkpoint.ts";
+import { CheckpointError } from "../gpu/runtime/errors.ts";
+import {
+  OPTIMIZER_FILE,
+  parseTrainingState,
+  restoreOptimizerState,
+  type SavedTraining,
+  TRAINING_STATE_FILE,
+  trainingCheckpointFiles,
+} from "../gpu/train/checkpoint.ts";
+import type { EpochRecord, RunStore } from "../gpu/train/run.ts";
+import type { Trainer } from "../gpu/train/trainer.ts";
+import { InputError } from "../errors.ts";
+import { joinPath, writeFolderFiles } from "./model_folder.ts";
+
+export const TRAIN_LOG_FILE = "train_log.jsonl";
+
+/** The run folder `runDir`: its checkpoint at `checkpointDir` (default <runDir>/checkpoint). */
+export class RunFolder implements RunStore {
+  readonly where: string;
+  constructor(readonly runDir: string, readonly checkpointDir = joinPath(runDir, "checkpoint")) {
+    this.where = checkpointDir;
+  }
+
+  get logPath(): string {
+    return joinPath(this.runDir, TRAIN_LOG_FILE);
+  }
+
+  async saveCheckpoint(files: CheckpointFiles): Promise<void> {
+    await Deno.mkdir(this.runDir, { recursive: true });
+    await writeFolderFiles(this.checkpointDir, files);
+  }
+
+  async appendLog(record: EpochRecord): Promise<void> {
+    await Deno.writeTextFile(this.logPath, JSON.stringify(record) + "\n", { append: true });
+  }
+}
+
+/** Writes model + optimizer + state atomically; refuses (keeping `dir`) if a weight is not finite. */
+export async function saveTrainingCheckpoint(
+  dir: string,
+  trainer: Trainer,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await writeFolderFiles(dir, await trainingCheckpointFiles(trainer, dir, extra));
+}
+
+/** Reads and checks <dir>/training_state.json (no GPU needed): a folder without one is refused. */
+export async function readTrainingState(dir: string): Promise<SavedTraining> {
+  const path = joinPath(dir, TRAINING_STATE_FILE);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new InputError(
+        `${dir} is not a training checkpoint (it has no ${TRAINING_STATE_FILE}); ` +
+          "--resume takes a folder written by `deno task train`",
+      );
+    }
+    throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  return parseTrainingState(path, bytes);
+}
+
+/** Loads <dir>/optimizer.safetensors into the trainer's moments. */
+export async function loadOptimizerState(trainer: Trainer, dir: string): Promise<void> {
+  const path = joinPath(dir, OPTIMIZER_FILE);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  restoreOptimizerState(trainer, path, bytes);
+}
