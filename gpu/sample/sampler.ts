@@ -118,6 +118,14 @@ export class SpriteSampler {
 
   /** Returns count sprites as uint8 HWC RGB, [count, H, W, 3]. Same request, same bytes. */
   async generate(req: SampleRequest): Promise<Uint8Array> {
+    return toBytes(await this.generateFloats(req));
+  }
+
+  /**
+   * The sampler's output before the conversion to bytes: [count, 3, H, W] f32, clipped to [-1, 1]
+   * by the last scheduler step. Same request, same numbers.
+   */
+  async generateFloats(req: SampleRequest): Promise<Float32Array> {
     const batch = bucket(req.count);
     const key = [batch, req.steps, req.eta, req.scheduler, req.guidance !== 1].join("|");
     let program = this.#programs.get(key);
@@ -147,7 +155,7 @@ export class SpriteSampler {
     pass.end();
     this.gpu.device.queue.submit([encoder.finish()]);
     const x = await readback(this.gpu, p.sample);
-    return toBytes(x.subarray(0, req.count * itemSize(this.model)));
+    return x.subarray(0, req.count * itemSize(this.model));
   }
 
   async #build(batch: number, req: SampleRequest): Promise<Program> {
