@@ -2,6 +2,8 @@
 // missing value is an InputError that names it, never a silent default.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { InputError } from "../errors.ts";
+import { RequestError } from "../gpu/runtime/errors.ts";
+import { numberField } from "../gpu/runtime/fields.ts";
 
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -13,7 +15,10 @@ export function parseFlags<T extends FlagSpec>(argv: string[], options: T, comma
   }
 }
 
-/** A flag that must be a number within [min, max] (integer when `integer`). */
+/**
+ * A flag that must be a number within [min, max] (integer when `integer`): the rule of
+ * gpu/runtime/fields.ts, refused as an InputError like every other flag.
+ */
 export function numberFlag(
   value: string | undefined,
   name: string,
@@ -21,14 +26,21 @@ export function numberFlag(
   { min = -Infinity, max = Infinity, integer = false } = {},
 ): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new InputError(
-      `--${name} must be ${integer ? "an integer" : "a number"}, got "${value}"`,
-    );
+  // fields.ts reads "" as absent (an empty query parameter); an empty flag (`--steps=`) is a slip.
+  if (value === "") {
+    throw new InputError(`--${name} must be ${integer ? "an integer" : "a number"}, got ""`);
   }
-  if (n < min || n > max) throw new InputError(`--${name} must be in [${min}, ${max}], got ${n}`);
-  return n;
+  try {
+    return numberField(value, `--${name}`, fallback, { min, max, integer });
+  } catch (e) {
+    if (e instanceof RequestError) throw new InputError(e.message);
+    throw e;
+  }
+}
+
+/** The flag a request field is given as: per_class -> --per-class. */
+export function flagName(key: string): string {
+  return `--${key.replaceAll("_", "-")}`;
 }
 
 /** --precision: f32 or f16 (and auto where `auto` is allowed); undefined gives `fallback`. */

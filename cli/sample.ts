@@ -1,11 +1,20 @@
 // `deno task sample`: sprites from a model into a PNG grid (the same code path as /api/generate).
+// The flags are a sampling request under gpu/sample/request.ts's keys (--per-class is per_class),
+// read by the parser HTTP uses, with the CLI's own limits and default count.
 import { encodePng, spriteGrid } from "../data/png.ts";
-import { classIndex, oneHot, parseWeights, repeatVector } from "../gpu/sample/labels.ts";
 import { InputError } from "../errors.ts";
 import { adapterLine, getGpu, withPrecision } from "../gpu/runtime/device.ts";
-import { type SchedulerName, SpriteSampler } from "../gpu/sample/sampler.ts";
-import { numberFlag, parseFlags, precisionFlag } from "./args.ts";
+import { parseSamplingRequest, type SamplingLimits } from "../gpu/sample/request.ts";
+import { SpriteSampler } from "../gpu/sample/sampler.ts";
+import { flagName, parseFlags, precisionFlag } from "./args.ts";
 import { openModel } from "../data/model_source.ts";
+
+/** Bounds on one `deno task sample` run: looser than the server's (one person, their own GPU). */
+export const CLI_SAMPLING_LIMITS: SamplingLimits = {
+  maxCount: 1024,
+  maxPerClass: 64,
+  maxScale: 32,
+};
 
 const help = `usage: deno task sample [--model DIR | --random-init [--config compact|reference]]
     [--class NAME|INDEX | --labels w0,w1,...] [--count N] [--per-class N]
@@ -34,17 +43,21 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     help: { type: "boolean" },
   }, "sample");
   if (f.help) return console.log(help);
-  if (f.class !== undefined && f.labels !== undefined) {
-    throw new InputError("give --class or --labels, not both");
-  }
-  const steps = numberFlag(f.steps, "steps", 10, { min: 1, max: 1000, integer: true });
-  const eta = numberFlag(f.eta, "eta", 0, { min: 0, max: 1 });
-  const guidance = numberFlag(f.guidance, "guidance", 1, { min: 0, max: 20 });
-  const seed = numberFlag(f.seed, "seed", 1, { min: 0, max: 2 ** 32 - 1, integer: true });
-  const scale = numberFlag(f.scale, "scale", 4, { min: 1, max: 32, integer: true });
-  const scheduler = (f.scheduler ?? "ddim") as SchedulerName;
-  if (scheduler !== "ddim" && scheduler !== "ddpm") {
-    throw new InputError(`--scheduler must be ddim or ddpm, got "${f.scheduler}"`);
+  const fields: Record<string, string | undefined> = {
+    class: f.class,
+    labels: f.labels,
+    count: f.count,
+    per_class: f["per-class"],
+    steps: f.steps,
+    eta: f.eta,
+    seed: f.seed,
+    guidance: f.guidance,
+    scheduler: f.scheduler,
+    scale: f.scale,
+  };
+  // The parser reads "" as absent (an empty query parameter); an empty flag (`--steps=`) is a slip.
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === "") throw new InputError(`${flagName(key)} needs a value`);
   }
   const out = f.out ?? "grid.png";
   const precision = precisionFlag(f.precision, ["f32", "f16"] as const, "f32");
@@ -57,37 +70,21 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     preset: f.config,
   });
   const sampler = new SpriteSampler(gpu, model);
-  const classes = sampler.classes;
-
-  let labels: Float32Array;
-  let rows: number;
-  let cols: number;
-  if (f.class !== undefined || f.labels !== undefined) {
-    const count = numberFlag(f.count, "count", 16, { min: 1, max: 1024, integer: true });
-    const v = f.class !== undefined
-      ? oneHot(classes, classIndex(model.classNames, f.class))
-      : parseWeights(f.labels!, classes);
-    labels = repeatVector(v, count);
-    cols = Math.min(count, 8);
-    rows = Math.ceil(count / cols);
-  } else {
-    if (f.count !== undefined) throw new InputError("--count needs --class or --labels");
-    const perClass = numberFlag(f["per-class"], "per-class", 4, { min: 1, max: 64, integer: true });
-    labels = new Float32Array(classes * perClass * classes);
-    for (let c = 0; c < classes; c++) {
-      for (let i = 0; i < perClass; i++) labels[(c * perClass + i) * classes + c] = 1;
-    }
-    rows = classes;
-    cols = perClass;
-  }
-  const count = labels.length / classes;
+  const { job, rows, cols, scale } = parseSamplingRequest(fields, {
+    classNames: model.classNames,
+    limits: CLI_SAMPLING_LIMITS,
+    forms: ["class", "labels", "per_class"],
+    defaultCount: 16,
+    nameOf: flagName,
+  });
   const started = performance.now();
-  const sprites = await sampler.generate({ labels, count, steps, eta, seed, guidance, scheduler });
+  const sprites = await sampler.generate(job);
   const seconds = (performance.now() - started) / 1000;
-  const grid = spriteGrid(sprites, rows, cols, scale);
+  const size = sampler.size;
+  const grid = spriteGrid(sprites, rows, cols, scale, { spriteHeight: size, spriteWidth: size });
   await Deno.writeFile(out, encodePng(grid.rgb, grid.width, grid.height));
   console.error(
-    `wrote ${out}: ${count} sprites, ${steps} ${scheduler} steps, ${seconds.toFixed(2)} s ` +
-      "(including the one-time kernel compilation)",
+    `wrote ${out}: ${job.count} sprites, ${job.steps} ${job.scheduler} steps, ` +
+      `${seconds.toFixed(2)} s (including the one-time kernel compilation)`,
   );
 }

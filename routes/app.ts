@@ -10,7 +10,7 @@ import { classesRoutes } from "./classes.ts";
 import { datasetRoutes } from "./dataset.ts";
 import { generateRoutes } from "./generate.ts";
 import { GenerationQueue } from "./generation_queue.ts";
-import { gridRoutes, perClassJob } from "./grid.ts";
+import { gridRoutes, perClassRequest } from "./grid.ts";
 import { healthRoutes } from "./health.ts";
 import { type AppContext, DEFAULT_LIMITS, type Limits } from "./context.ts";
 import { errorResponse, type Route } from "./http.ts";
@@ -101,16 +101,7 @@ export function createApp(opts: AppOptions): App {
 
   // The page's first request is the per-class grid: compile its program before anyone asks.
   const warmup = opts.warm
-    ? context.queue.generate(
-      perClassJob(context, {
-        perClass: 4,
-        steps: 10,
-        eta: 0,
-        seed: 1,
-        guidance: 1,
-        scheduler: "ddim",
-      }),
-    )
+    ? context.queue.generate(perClassRequest(context).job)
       .then(() => {}, (e) => console.error("warm-up failed:", e))
     : Promise.resolve();
 

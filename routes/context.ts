@@ -2,21 +2,26 @@
 // Its own module so that routes/app.ts can import the routes without the routes importing it.
 import type { Gpu } from "../gpu/runtime/device.ts";
 import type { SpriteModel } from "../gpu/model/sprite_model.ts";
+import type { SamplingLimits } from "../gpu/sample/request.ts";
 import type { GenerationQueue } from "./generation_queue.ts";
 
-export interface Limits {
-  /** Sprites one request may ask for. */
-  maxCount: number;
+/** The server's bounds on one sampling request: stricter than the CLI's, for a shared GPU. */
+export const SERVER_SAMPLING_LIMITS: SamplingLimits = {
+  maxCount: 64,
+  maxPerClass: 16,
+  maxScale: 16,
+};
+
+/** The sampling request's limits (maxCount, maxPerClass, maxScale), and the server's own. */
+export interface Limits extends SamplingLimits {
   /** Sprites one merged GPU pass may hold. */
   maxBatch: number;
-  maxPerClass: number;
   maxBodyBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
-  maxCount: 64,
+  ...SERVER_SAMPLING_LIMITS,
   maxBatch: 128,
-  maxPerClass: 16,
   maxBodyBytes: 64 * 1024,
 };
 

@@ -1,5 +1,6 @@
 // What every route shares: JSON answers, the {error, detail} error body, bounded JSON bodies and
-// checked query and body fields. Every refusal is an InputError carrying its HTTP status.
+// checked query and body fields. Every refusal is an InputError carrying its HTTP status, or one of
+// the engine's input errors (400).
 import { InputError } from "../errors.ts";
 import type { AppContext } from "./context.ts";
 
@@ -88,33 +89,12 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
-export interface NumberRule {
-  min: number;
-  max: number;
-  integer?: boolean;
-}
-
 /**
  * A number field from a JSON body or a query string (where it arrives as text); absent -> fallback.
+ * The engine's rule, so HTTP and the CLI accept the same values; it refuses with a RequestError,
+ * which the app answers with 400.
  */
-export function numberField(
-  value: unknown,
-  name: string,
-  fallback: number,
-  rule: NumberRule,
-): number {
-  if (value === undefined || value === null || value === "") return fallback;
-  const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : NaN;
-  if (!Number.isFinite(n) || (rule.integer && !Number.isInteger(n))) {
-    throw new InputError(
-      `${name} must be ${rule.integer ? "an integer" : "a number"}, got ${JSON.stringify(value)}`,
-    );
-  }
-  if (n < rule.min || n > rule.max) {
-    throw new InputError(`${name} must be in [${rule.min}, ${rule.max}], got ${n}`);
-  }
-  return n;
-}
+export { numberField, type NumberRule } from "../gpu/runtime/fields.ts";
 
 export function queryObject(url: URL): Record<string, string> {
   return Object.fromEntries(url.searchParams.entries());

@@ -1,8 +1,8 @@
-// Class vectors from what a person types: a class name or index, or explicit weights. Shared by the
-// sampling command and the HTTP routes, so both accept and refuse the same things.
+// Class vectors from what a person types: a class name or index, or explicit weights. Read through
+// the sampling-request parser (request.ts), so the CLI and HTTP accept and refuse the same things.
 import { RequestError } from "../runtime/errors.ts";
 
-/** "human", "Human" or "0" -> the class index; anything else is an InputError listing the names. */
+/** "human", "Human" or "0" -> the class index; anything else is a RequestError listing the names. */
 export function classIndex(classNames: readonly string[], spec: string | number): number {
   const text = String(spec).trim();
   const byName = classNames.findIndex((n) => n.toLowerCase() === text.toLowerCase());
@@ -22,11 +22,18 @@ export function oneHot(classes: number, index: number): Float32Array {
   return v;
 }
 
-/** "0.5,0,0,0.5,0" -> weights; each finite and >= 0, exactly one per class. */
-export function parseWeights(text: string | readonly unknown[], classes: number): Float32Array {
+/**
+ * "0.5,0,0,0.5,0" -> weights; each finite and >= 0, exactly one per class. `name` is the field as
+ * the person wrote it (`--labels`, `labels`).
+ */
+export function parseWeights(
+  text: string | readonly unknown[],
+  classes: number,
+  name = "labels",
+): Float32Array {
   const parts = typeof text === "string" ? text.split(",") : [...text];
   if (parts.length !== classes) {
-    throw new RequestError(`labels need ${classes} weights (one per class), got ${parts.length}`);
+    throw new RequestError(`${name} need ${classes} weights (one per class), got ${parts.length}`);
   }
   return Float32Array.from(parts, (p) => {
     const v = typeof p === "number"

@@ -104,12 +104,20 @@ export class SpriteSampler {
     if (!model.embeddingParams) {
       throw new Error("this checkpoint has no class-embedding net, so it cannot sample by class");
     }
-    const { in_channels, out_channels } = model.config;
+    const { in_channels, out_channels, sample_size } = model.config;
     if (in_channels !== 3 || out_channels !== 3) {
       throw new Error(
         `sprites are RGB: this UNet has ${in_channels} input and ${out_channels} output channels`,
       );
     }
+    if (!sample_size) {
+      throw new Error("this UNet's config has no sample_size, so its sprites have no size");
+    }
+  }
+
+  /** Sprites are size x size pixels: the model's sample_size, the size it was trained at. */
+  get size(): number {
+    return this.model.config.sample_size!;
   }
 
   get classes(): number {
@@ -118,6 +126,14 @@ export class SpriteSampler {
 
   /** Returns count sprites as uint8 HWC RGB, [count, H, W, 3]. Same request, same bytes. */
   async generate(req: SampleRequest): Promise<Uint8Array> {
+    return toBytes(await this.generateFloats(req), this.size);
+  }
+
+  /**
+   * The sampler's output before the conversion to bytes: [count, 3, H, W] f32, clipped to [-1, 1]
+   * by the last scheduler step. Same request, same numbers.
+   */
+  async generateFloats(req: SampleRequest): Promise<Float32Array> {
     const batch = bucket(req.count);
     const key = [batch, req.steps, req.eta, req.scheduler, req.guidance !== 1].join("|");
     let program = this.#programs.get(key);
@@ -147,7 +163,7 @@ export class SpriteSampler {
     pass.end();
     this.gpu.device.queue.submit([encoder.finish()]);
     const x = await readback(this.gpu, p.sample);
-    return toBytes(x.subarray(0, req.count * itemSize(this.model)));
+    return x.subarray(0, req.count * itemSize(this.model));
   }
 
   async #build(batch: number, req: SampleRequest): Promise<Program> {
@@ -241,7 +257,7 @@ export class SpriteSampler {
 }
 
 function itemSize(model: SpriteModel): number {
-  const size = model.config.sample_size ?? 16;
+  const size = model.config.sample_size!; // checked by the constructor
   return model.config.in_channels * size * size;
 }
 
@@ -250,8 +266,12 @@ export function bucket(count: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, count)));
 }
 
-/** [count, C, H, W] in [-1, 1] -> uint8 [count, H, W, C], as diffusers' (x / 2 + 0.5).clamp(0, 1). */
-export function toBytes(x: Float32Array, channels = 3, size = 16): Uint8Array {
+/**
+ * [count, C, size, size] in [-1, 1] -> uint8 [count, size, size, C], as diffusers'
+ * (x / 2 + 0.5).clamp(0, 1). `size` is the model's sample_size and has no default: a guessed one
+ * reads a model of another size as the wrong number of scrambled sprites.
+ */
+export function toBytes(x: Float32Array, size: number, channels = 3): Uint8Array {
   const plane = size * size;
   const count = x.length / (channels * plane);
   const out = new Uint8Array(x.length);
