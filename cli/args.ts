@@ -2,8 +2,7 @@
 // missing value is an InputError that names it, never a silent default.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { InputError } from "../errors.ts";
-import { RequestError } from "../gpu/runtime/errors.ts";
-import { numberField } from "../gpu/runtime/fields.ts";
+import { choiceField, numberField } from "../gpu/runtime/fields.ts";
 
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -17,7 +16,7 @@ export function parseFlags<T extends FlagSpec>(argv: string[], options: T, comma
 
 /**
  * A flag that must be a number within [min, max] (integer when `integer`): the rule of
- * gpu/runtime/fields.ts, refused as an InputError like every other flag.
+ * gpu/runtime/fields.ts (its RequestError exits 2 like every other bad flag).
  */
 export function numberFlag(
   value: string | undefined,
@@ -30,12 +29,7 @@ export function numberFlag(
   if (value === "") {
     throw new InputError(`--${name} must be ${integer ? "an integer" : "a number"}, got ""`);
   }
-  try {
-    return numberField(value, `--${name}`, fallback, { min, max, integer });
-  } catch (e) {
-    if (e instanceof RequestError) throw new InputError(e.message);
-    throw e;
-  }
+  return numberField(value, `--${name}`, fallback, { min, max, integer });
 }
 
 /** The flag a request field is given as: per_class -> --per-class. */
@@ -49,15 +43,8 @@ export function precisionFlag<T extends string>(
   allowed: readonly T[],
   fallback: T,
 ): T {
-  if (value === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new InputError(`--precision must be ${allowed.join(", ")}, got "${value}"`);
-  }
-  return value as T;
+  return choiceField(value, "--precision", allowed, fallback);
 }
-
-/** A request field as its flag: `weight_decay` -> `--weight-decay`. */
-export const flagName = (field: string): string => `--${field.replaceAll("_", "-")}`;
 
 /** The given flags among `fields` (snake_case request names), keyed by field name. */
 export function flagFields(

@@ -6,7 +6,7 @@ import { InputError } from "../errors.ts";
 import { adapterLine, getGpu, withPrecision } from "../gpu/runtime/device.ts";
 import { parseSamplingRequest, type SamplingLimits } from "../gpu/sample/request.ts";
 import { SpriteSampler } from "../gpu/sample/sampler.ts";
-import { flagName, parseFlags, precisionFlag } from "./args.ts";
+import { flagFields, flagName, parseFlags, precisionFlag } from "./args.ts";
 import { openModel } from "../data/model_source.ts";
 
 /** Bounds on one `deno task sample` run: looser than the server's (one person, their own GPU). */
@@ -43,18 +43,18 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     help: { type: "boolean" },
   }, "sample");
   if (f.help) return console.log(help);
-  const fields: Record<string, string | undefined> = {
-    class: f.class,
-    labels: f.labels,
-    count: f.count,
-    per_class: f["per-class"],
-    steps: f.steps,
-    eta: f.eta,
-    seed: f.seed,
-    guidance: f.guidance,
-    scheduler: f.scheduler,
-    scale: f.scale,
-  };
+  const fields = flagFields(f, [
+    "class",
+    "labels",
+    "count",
+    "per_class",
+    "steps",
+    "eta",
+    "seed",
+    "guidance",
+    "scheduler",
+    "scale",
+  ]);
   // The parser reads "" as absent (an empty query parameter); an empty flag (`--steps=`) is a slip.
   for (const [key, value] of Object.entries(fields)) {
     if (value === "") throw new InputError(`${flagName(key)} needs a value`);

@@ -6,11 +6,8 @@ import { sampleCommand } from "../../cli/sample.ts";
 import { decodePngRgb } from "../../data/png.ts";
 import { inputErrorStatus } from "../../errors.ts";
 import type { UNetConfig } from "../../gpu/model/config.ts";
-import {
-  loadSpriteModel,
-  randomSpriteModel,
-  saveSpriteModel,
-} from "../../gpu/model/sprite_model.ts";
+import { loadSpriteModel, saveSpriteModel } from "../../data/model_folder.ts";
+import { randomSpriteModel } from "../../gpu/model/sprite_model.ts";
 import { createApp } from "../../routes/app.ts";
 import { getGpu, tinyConfig } from "../util.ts";
 
