@@ -1,6 +1,6 @@
 // conv2d throughput at the real model's shapes, batch 32: forward, input gradient, weight gradient.
 import process from "node:process";
-import type { AdapterClass, Gpu } from "../gpu/runtime/device.ts";
+import type { Gpu } from "../gpu/runtime/device.ts";
 import {
   conv2dBackward,
   conv2dForward,
@@ -21,10 +21,12 @@ const shapes: Conv2dShape[] = [
   { batch: BATCH, inChannels: 128, outChannels: 64, height: 16, width: 16, kernel: 1, stride: 1 },
 ];
 
-/** `config` forces a kernel configuration (e.g. "gpu" on llvmpipe, to compare with the "cpu" one). */
+/**
+ * The kernels of `gpu.profile`: pass `withProfile(gpu, DISCRETE_GPU)` to time the buffer technique
+ * on llvmpipe against its own texture one.
+ */
 export async function benchConv2d(
   gpu: Gpu,
-  config?: AdapterClass,
 ): Promise<{ name: string; shape: string; ms: number; gflops: number; cpuGflops: number }[]> {
   const rows = [];
   for (const shape of shapes) {
@@ -42,9 +44,9 @@ export async function benchConv2d(
     const dx = tensor(x.shape);
     const dWeight = tensor(weight.shape);
     const made: Tensor[] = [x, weight, bias, y, dx, dWeight];
-    const forward = await conv2dForward(gpu, { x, weight, bias, y, shape, config });
-    const both = await conv2dBackward(gpu, { x, weight, dy: y, dx, dWeight, shape, config });
-    const weightGrad = await conv2dBackward(gpu, { x, weight, dy: y, dWeight, shape, config });
+    const forward = await conv2dForward(gpu, { x, weight, bias, y, shape });
+    const both = await conv2dBackward(gpu, { x, weight, dy: y, dx, dWeight, shape });
+    const weightGrad = await conv2dBackward(gpu, { x, weight, dy: y, dWeight, shape });
     // conv2dBackward returns the input gradient's dispatches first.
     const inputGrad = both.slice(0, both.length - weightGrad.length);
     const flops = 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * k * k;

@@ -33,11 +33,8 @@ export async function benchMatmul(
     fill(gpu, b, 0.25);
     const dispatches = await matmul(gpu, { ...shape, a, b, c });
     const flops = 2 * M * N * K * batch;
-    // About 0.3 s of work per shape at the expected speed, at least 2 runs.
-    const repeats = Math.max(
-      2,
-      Math.round(0.3e9 * (gpu.adapterClass === "cpu" ? 30 : 3000) / flops),
-    );
+    // About 0.3 s of work per shape at the profile's expected speed, at least 2 runs.
+    const repeats = Math.max(2, Math.round(0.3e9 * gpu.profile.bench.matmulGflops / flops));
     const ms = await timeDispatches(gpu, dispatches, repeats);
     results.push({
       name,

@@ -1,7 +1,7 @@
 // `deno task bench`: training it/s and sampling latency of the real model configs in f32 and mixed
-// precision, a per-kernel time table of one training step (timestamp queries; the wall clock on CPU
-// adapters), and optionally the matmul/conv2d op table; every run names the adapter, the Deno
-// version and the configs (with their analytic FLOPs).
+// precision, a per-kernel time table of one training step (timestamp queries, or the wall clock where
+// the backend profile says so: llvmpipe), and optionally the matmul/conv2d op table; every run names
+// the adapter, its kind and profile, the Deno version and the configs (with their analytic FLOPs).
 import { adapterLine, type Gpu, type Precision } from "../gpu/runtime/device.ts";
 import { type FlopBreakdown, trainingStepFlops, unetForwardFlops } from "../gpu/model/flops.ts";
 import type { UNetConfig } from "../gpu/model/config.ts";
@@ -50,7 +50,11 @@ export interface ConfigSummary {
 
 export interface BenchReport {
   adapter: string;
-  adapterClass: string;
+  /** "cpu" or "gpu" (device.ts's AdapterKind). */
+  adapterKind: string;
+  /** The backend profile the kernels were built with, e.g. "llvmpipe". */
+  profile: string;
+  /** "timestamp-query" or "wall clock". */
   timing: string;
   deno: typeof Deno.version;
   configs: ConfigSummary[];
@@ -90,7 +94,8 @@ export async function runBench(
 ): Promise<BenchReport> {
   const report: BenchReport = {
     adapter: gpu.description,
-    adapterClass: gpu.adapterClass,
+    adapterKind: gpu.adapterKind,
+    profile: gpu.profile.name,
     timing: timingOf(gpu),
     deno: Deno.version,
     configs: o.configs.map((c) => summarize(c, o.batches)),
@@ -98,7 +103,7 @@ export async function runBench(
     sampling: [],
     kernels: null,
   };
-  if (o.kernels && !gpu.hasTimestamps && gpu.adapterClass !== "cpu") {
+  if (o.kernels && !gpu.hasTimestamps && gpu.profile.bench.timing === "timestamps") {
     report.kernelsMissing = "the adapter offers no timestamp queries";
   }
   const dataset = syntheticDataset(o.datasetCount ?? Math.max(512, ...o.batches));
@@ -158,9 +163,9 @@ export function formatReport(gpu: Gpu, r: BenchReport): string {
   return `${formatHeader(gpu, r.configs)}\n${formatResults(r)}`;
 }
 
-/** CPU adapters are timed on the wall clock: llvmpipe writes timestamps at dispatch launch. */
+/** The profile's timing where the adapter has it (llvmpipe's: the wall clock, see BackendProfile). */
 const timingOf = (gpu: Gpu) =>
-  gpu.hasTimestamps && gpu.adapterClass !== "cpu" ? "timestamp-query" : "wall clock";
+  gpu.hasTimestamps && gpu.profile.bench.timing === "timestamps" ? "timestamp-query" : "wall clock";
 
 export function formatHeader(gpu: Gpu, configs: ConfigSummary[]): string {
   const v = Deno.version;
@@ -233,10 +238,10 @@ export function formatResults(r: BenchReport): string {
       "",
       `kernels of one training step, ${k.config} batch ${k.batch}: ${k.dispatches} dispatches, ` +
         `${k.kernelMs.toFixed(1)} ms of kernel time (each dispatch timed on its own)`,
-      ...(r.adapterClass === "cpu"
+      ...(r.timing === "wall clock"
         ? [
-          "  CPU adapter (llvmpipe writes timestamps at launch): each dispatch is timed on the wall",
-          "  clock in a submit of its own, 3 runs, less the time of an empty submit.",
+          `  ${r.profile} profile (llvmpipe writes timestamps at launch): each dispatch is timed on`,
+          "  the wall clock in a submit of its own, 3 runs, less the time of an empty submit.",
         ]
         : []),
       "  GB/s: the bytes bound to each dispatch (every buffer and texture once) per second.",

@@ -5,9 +5,9 @@
 //     and waits, then records the run `repeats` times into ONE compute pass. With timestamp queries
 //     (gpu.hasTimestamps) the time is the pass's begin/end timestamps; otherwise it is wall-clock
 //     time around submit + onSubmittedWorkDone, so it includes one submit's overhead (~11 ms on
-//     llvmpipe): use enough repeats that this is small. CPU adapters always use the wall clock:
-//     llvmpipe writes a timestamp when a dispatch is launched, not when it has finished, so its
-//     timestamps miss the execution still under way.
+//     llvmpipe): use enough repeats that this is small. Profiles whose `bench.timing` is
+//     "wall-clock" (llvmpipe's) always use the wall clock: llvmpipe writes a timestamp when a
+//     dispatch is launched, not when it has finished, so its timestamps miss the work under way.
 import type { Gpu } from "../gpu/runtime/device.ts";
 import { type Dispatch, record } from "../gpu/runtime/kernel.ts";
 
@@ -27,7 +27,7 @@ export async function timeDispatches(
   device.queue.submit([run(1).finish()]);
   await device.queue.onSubmittedWorkDone();
 
-  if (!gpu.hasTimestamps || gpu.adapterClass === "cpu") {
+  if (!gpu.hasTimestamps || gpu.profile.bench.timing === "wall-clock") {
     const start = performance.now();
     device.queue.submit([run(repeats).finish()]);
     await device.queue.onSubmittedWorkDone();

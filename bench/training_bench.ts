@@ -116,8 +116,8 @@ export async function benchTraining(
     gflopsPerSec: trainingStepFlops(config, batch) / (medianMs * 1e6),
   };
   if (!o.kernels) return { result };
-  // llvmpipe's timestamps are written at launch: CPU adapters are timed on the wall clock.
-  const ms = gpu.adapterClass === "cpu"
+  // llvmpipe's timestamps are written at launch: its profile times kernels on the wall clock.
+  const ms = gpu.profile.bench.timing === "wall-clock"
     ? await profileDispatchesWallClock(gpu, step.warmUp)
     : await profileDispatches(gpu, step.warmUp);
   if (!ms) return { result };

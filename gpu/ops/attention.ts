@@ -17,10 +17,9 @@ export interface AttentionShape {
   scale: number;
 }
 
-// x is the SIMD axis on llvmpipe, where narrow workgroups win; a discrete GPU wants full warps.
-function rowsPerGroup(gpu: Gpu): number {
-  return gpu.adapterClass === "cpu" ? 16 : 64;
-}
+// One row per invocation: the workgroup width is the profile's (narrow on llvmpipe, whose x is the
+// SIMD axis; full warps on a GPU).
+const rowsPerGroup = (gpu: Gpu): number => gpu.profile.attention.laneWidth;
 
 const params = {
   heads: "u32",

@@ -1,18 +1,15 @@
 // GroupNorm (affine, optional fused SiLU), forward and backward. LayerNorm reuses these kernels.
 //
 // x: [B, C, S] f32 (S = H*W); group g of item b is the contiguous run of (C/G)*S values starting at
-// (b*G + g) * (C/G)*S. On GPUs one workgroup per (b, g) reduces it in workgroup memory (the brief
-// allows it for reductions); on CPU adapters one invocation walks the whole group (see Reducer).
+// (b*G + g) * (C/G)*S. Who reduces a group is the backend profile's `groupNorm.reducer` (see
+// Reducer): a workgroup in workgroup memory (GPUs), or one invocation walking it (llvmpipe).
 // The statistics are one pass over offsets from the group's first value, which stays accurate
 // when |mean| >> std, as torch's Welford does.
-import type { AdapterClass, Gpu } from "../runtime/device.ts";
+import type { Gpu } from "../runtime/device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
+import type { GroupNormReducer } from "../runtime/profile.ts";
 import type { Tensor } from "../runtime/tensor.ts";
-
-/** Invocations per reduction workgroup: a power of two. */
-export function reductionWorkgroupSize(gpu: Gpu): number {
-  return gpu.adapterClass === "cpu" ? 64 : 256;
-}
+import { f32Array } from "../runtime/wgsl.ts";
 
 /**
  * WGSL: `workgroup_sum(v, lid)` sums a vec2f over the workgroup (tree reduction). Call it from
@@ -36,12 +33,13 @@ fn workgroup_sum(v: vec2f, lid: u32) -> vec2f {
 /**
  * Who reduces a group (or, for the parameter gradients, a channel):
  * - "workgroup" (GPUs): one workgroup per group; its invocations stride through it and meet in
- *   workgroup_sum.
- * - "invocation" (CPU adapters): one invocation walks a whole group, with no barriers and no
- *   workgroup memory. llvmpipe loads storage per lane whether neighbours are contiguous or not, and
- *   the tree's seven barriers cost GroupNorm about 40 % of its time there.
+ *   workgroup_sum (the profile's workgroupSize is the tree's width, a power of two).
+ * - "invocation" (llvmpipe): one invocation walks a whole group, with no barriers and no
+ *   workgroup memory, workgroupSize groups per workgroup. llvmpipe loads storage per lane whether
+ *   neighbours are contiguous or not, and the tree's seven barriers cost GroupNorm about 40 % of
+ *   its time there.
  */
-type Reducer = "workgroup" | "invocation";
+type Reducer = GroupNormReducer;
 
 function reducerWgsl(r: Reducer): { prelude: string; entry: string; sum: (v: string) => string } {
   if (r === "workgroup") {
@@ -68,18 +66,13 @@ function reducerWgsl(r: Reducer): { prelude: string; entry: string; sum: (v: str
   };
 }
 
-/** Invocations per workgroup of the "invocation" reducer: one SIMD vector on llvmpipe. */
-const INVOCATION_WG = 8;
-
-function reducerFor(gpu: Gpu, forced?: AdapterClass): { reducer: Reducer; wg: number } {
-  return (forced ?? gpu.adapterClass) === "cpu"
-    ? { reducer: "invocation", wg: INVOCATION_WG }
-    : { reducer: "workgroup", wg: reductionWorkgroupSize(gpu) };
+function reducerFor(gpu: Gpu): { reducer: Reducer; wg: number } {
+  return { reducer: gpu.profile.groupNorm.reducer, wg: gpu.profile.groupNorm.workgroupSize };
 }
 
 /** Workgroups for `count` groups (or channels). */
-const reducerGrid = (r: Reducer, count: number) =>
-  r === "invocation" ? grid1d(count, INVOCATION_WG) : grid1d(count, 1);
+const reducerGrid = (r: Reducer, wg: number, count: number) =>
+  r === "invocation" ? grid1d(count, wg) : grid1d(count, 1);
 
 const dims = { batch: "u32", channels: "u32", spatial: "u32", groups: "u32" } as const;
 
@@ -101,7 +94,7 @@ fn firstOf(v: V) -> f32 { return v.x; }`
 fn hsum(v: V) -> f32 { return v; }
 fn firstOf(v: V) -> f32 { return v; }`;
 }
-const arrayOf = (w: Width) => (w === 4 ? "array<vec4<f32>>" : "array<f32>");
+const arrayOf = (w: Width) => f32Array(w === 4);
 
 function forwardKernel(wg: number, silu: boolean, w: Width, r: Reducer): KernelSpec {
   const a = arrayOf(w);
@@ -163,8 +156,6 @@ export interface GroupNormForwardArgs {
   eps: number;
   /** y = silu(groupnorm(x)), fused. */
   silu?: boolean;
-  /** Forces the reducer of an adapter class (tests run both); default gpu.adapterClass. */
-  config?: AdapterClass;
 }
 
 function checkGroups(channels: number, groups: number): void {
@@ -177,12 +168,12 @@ function checkGroups(channels: number, groups: number): void {
 export function groupNormForward(gpu: Gpu, args: GroupNormForwardArgs): Promise<Dispatch> {
   const { x, gamma, beta, y, mean, rstd, batch, channels, spatial, groups, eps } = args;
   checkGroups(channels, groups);
-  const { reducer, wg } = reducerFor(gpu, args.config);
+  const { reducer, wg } = reducerFor(gpu);
   return createDispatch(
     gpu,
     forwardKernel(wg, args.silu ?? false, widthOf(spatial), reducer),
     { x, gamma, beta, y, mean, rstd },
-    reducerGrid(reducer, batch * groups),
+    reducerGrid(reducer, wg, batch * groups),
     { batch, channels, spatial, groups, eps },
   );
 }
@@ -315,8 +306,6 @@ export interface GroupNormBackwardArgs {
   groups: number;
   silu?: boolean;
   accumulateDx?: boolean;
-  /** Forces the reducer of an adapter class (tests run both); default gpu.adapterClass. */
-  config?: AdapterClass;
 }
 
 /** [dx (=|+=), then dGamma and dBeta (overwritten)]; recomputes xhat from x, mean and rstd. */
@@ -328,7 +317,7 @@ export async function groupNormBackward(
     args;
   checkGroups(channels, groups);
   const silu = args.silu ?? false;
-  const { reducer, wg } = reducerFor(gpu, args.config);
+  const { reducer, wg } = reducerFor(gpu);
   const params = { batch, channels, spatial, groups };
   const betaIfSilu: Record<string, Tensor> = silu ? { beta } : {};
   return [
@@ -336,14 +325,14 @@ export async function groupNormBackward(
       gpu,
       backwardInputKernel(wg, silu, args.accumulateDx ?? false, widthOf(spatial), reducer),
       { x, gamma, ...betaIfSilu, mean, rstd, dy, dx },
-      reducerGrid(reducer, batch * groups),
+      reducerGrid(reducer, wg, batch * groups),
       params,
     ),
     await createDispatch(
       gpu,
       backwardParamsKernel(wg, silu, widthOf(spatial), reducer),
       { x, ...(silu ? { gamma } : {}), ...betaIfSilu, mean, rstd, dy, dGamma, dBeta },
-      reducerGrid(reducer, channels),
+      reducerGrid(reducer, wg, channels),
       params,
     ),
   ];

@@ -1,6 +1,6 @@
 // Linear layers on top of matmul: y = x W^T + b, with W [out, in] as torch stores it.
 //   x: [rows, in], weight: [out, in], bias: [out], y: [rows, out]
-import type { AdapterClass, Gpu } from "../runtime/device.ts";
+import type { Gpu } from "../runtime/device.ts";
 import type { Dispatch } from "../runtime/kernel.ts";
 import { matmul, sumRows } from "./matmul/matmul.ts";
 import type { Tensor } from "../runtime/tensor.ts";
@@ -9,8 +9,6 @@ export interface LinearShape {
   rows: number;
   inFeatures: number;
   outFeatures: number;
-  /** Forces the matmul configuration (tests); default gpu.adapterClass. */
-  config?: AdapterClass;
 }
 
 /** y = x W^T (+ b). */
@@ -18,7 +16,7 @@ export function linearForward(
   gpu: Gpu,
   args: LinearShape & { x: Tensor; weight: Tensor; bias?: Tensor; y: Tensor },
 ): Promise<Dispatch[]> {
-  const { x, weight, bias, y, rows, inFeatures, outFeatures, config } = args;
+  const { x, weight, bias, y, rows, inFeatures, outFeatures } = args;
   return matmul(gpu, {
     a: x,
     b: weight,
@@ -28,7 +26,6 @@ export function linearForward(
     K: inFeatures,
     transB: true,
     bias,
-    config,
   });
 }
 
@@ -48,7 +45,7 @@ export async function linearBackward(
     accumulateDx?: boolean;
   },
 ): Promise<Dispatch[]> {
-  const { x, weight, dy, dx, dWeight, dBias, rows, inFeatures, outFeatures, config } = args;
+  const { x, weight, dy, dx, dWeight, dBias, rows, inFeatures, outFeatures } = args;
   const out: Dispatch[] = [];
   if (dx) {
     out.push(
@@ -60,7 +57,6 @@ export async function linearBackward(
         N: inFeatures,
         K: outFeatures,
         accumulate: args.accumulateDx ?? false,
-        config,
       }),
     );
   }
@@ -73,7 +69,6 @@ export async function linearBackward(
       N: inFeatures,
       K: rows,
       transA: true,
-      config,
     }),
   );
   if (dBias) out.push(await sumRows(gpu, { x: dy, y: dBias, rows, cols: outFeatures }));

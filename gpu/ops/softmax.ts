@@ -5,10 +5,9 @@ import type { Gpu } from "../runtime/device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 
-// x is the SIMD axis on llvmpipe, where narrow workgroups win; a discrete GPU wants full warps.
-function rowsPerGroup(gpu: Gpu): number {
-  return gpu.adapterClass === "cpu" ? 16 : 64;
-}
+// One row per invocation: the workgroup width is the profile's (narrow on llvmpipe, whose x is the
+// SIMD axis; full warps on a GPU).
+const rowsPerGroup = (gpu: Gpu): number => gpu.profile.softmax.laneWidth;
 
 function softmaxForwardKernel(wg: number): KernelSpec {
   return {

@@ -1,4 +1,10 @@
-// The one GPU device of the process: adapter selection, features, limits and error reporting.
+// The one GPU device of the process: adapter selection, its backend profile, features, limits and
+// error reporting.
+import { type BackendProfile, isCpuAdapter, type OperandPlan, type Precision } from "./profile.ts";
+import { DISCRETE_GPU } from "./profiles/discrete_gpu.ts";
+import { LLVMPIPE } from "./profiles/llvmpipe.ts";
+
+export type { Precision };
 
 /** No usable WebGPU adapter: the message names the fix, the CLI prints it without a stack. */
 export class GpuUnavailableError extends Error {
@@ -12,53 +18,73 @@ export class GpuUnavailableError extends Error {
   }
 }
 
-export type AdapterClass = "cpu" | "gpu";
+/** What the adapter is: "cpu" for a software rasteriser (isCpuAdapter), else "gpu". */
+export type AdapterKind = "cpu" | "gpu";
 
 export interface Gpu {
   device: GPUDevice;
   /** e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "NVIDIA H100 80GB HBM3". */
   description: string;
-  /** Kernel configurations are tuned per class: what wins on llvmpipe loses on a discrete GPU. */
-  adapterClass: AdapterClass;
+  /** Shown in adapterLine and the bench report; no kernel reads it (they read `profile`). */
+  adapterKind: AdapterKind;
+  /**
+   * Every tuning choice of the kernels: techniques, tiles, lane widths, split-K, reducers
+   * (gpu/runtime/profile.ts). profileFor's choice for the adapter, or `withProfile`'s.
+   */
+  profile: BackendProfile;
   hasF16: boolean;
   hasTimestamps: boolean;
   limits: GPUSupportedLimits;
   /**
-   * Storage format of the packed GEMM and convolution operands (gpu/matmul_cpu.ts): rgba32float,
-   * or rgba16float for mixed precision (`withPrecision`). Kernels read texels as f32 and accumulate
-   * in f32 either way.
+   * Storage format of the texture-packed GEMM and convolution operands (gpu/ops/matmul/texture.ts):
+   * rgba32float, or rgba16float for mixed precision (`withPrecision`). Kernels read texels as f32
+   * and accumulate in f32 either way.
    */
   operandFormat: OperandFormat;
 }
 
 export type OperandFormat = "rgba32float" | "rgba16float";
-export type Precision = "f32" | "f16";
+
+/** Every backend profile, in the order profileFor tries them (the last one takes any adapter). */
+export const PROFILES: readonly BackendProfile[] = [LLVMPIPE, DISCRETE_GPU];
+
+/** The profile of an adapter: the first in PROFILES that matches it. */
+export function profileFor(description: string, isFallback: boolean): BackendProfile {
+  return PROFILES.find((p) => p.matches({ description, isFallback })) ?? DISCRETE_GPU;
+}
 
 /**
  * The same device with GEMM and convolution operands stored as `precision` ("f16": half the bytes
  * per operand, f32 accumulation, f32 everywhere else, as torch's autocast does for matmul and
  * conv). Everything built with the returned context uses it; the device and pipeline cache are
- * shared. f16 operands live in textures, so f16 builds take the texture-packed kernels on every
- * adapter class.
+ * shared. Which kernels an f16 build takes is the profile's f16 plan (`operandPlan`).
  */
 export function withPrecision(gpu: Gpu, precision: Precision): Gpu {
   return { ...gpu, operandFormat: precision === "f16" ? "rgba16float" : "rgba32float" };
 }
 
 /**
- * `--precision auto`. CPU adapters: f32, since f16 operands bought nothing on llvmpipe (its texture
- * loads cost the same per texel whatever the format: compact batch 32 trained at 2,362 ms per step
- * in f16 against 2,165 in f32). GPUs: f32 until the f16 texture path is measured against their
- * workgroup-tile f32 kernels (no GPU has run this code yet).
+ * The same device with the kernels of another backend profile: the tests run every op under every
+ * profile on whatever adapter they have, and the bench compares techniques. The device, its
+ * limits and the pipeline cache are shared.
  */
-export function defaultPrecision(_gpu: Gpu): Precision {
-  return "f32";
+export function withProfile(gpu: Gpu, profile: BackendProfile): Gpu {
+  return { ...gpu, profile };
 }
 
-/** The texture-packed GEMM and convolution kernels: tuned for llvmpipe, and the f16 operand path. */
-export function usesTexturePath(gpu: Gpu, forced?: AdapterClass): boolean {
-  if (forced) return forced === "cpu";
-  return gpu.adapterClass === "cpu" || gpu.operandFormat === "rgba16float";
+/** The precision of the context's GEMM and convolution operands. */
+export function precisionOf(gpu: Gpu): Precision {
+  return gpu.operandFormat === "rgba16float" ? "f16" : "f32";
+}
+
+/** The profile's techniques and GEMM tiles for the context's operand precision. */
+export function operandPlan(gpu: Gpu): OperandPlan {
+  return gpu.profile.operands[precisionOf(gpu)];
+}
+
+/** `--precision auto`: the profile's choice (see its `autoPrecision`). */
+export function defaultPrecision(gpu: Gpu): Precision {
+  return gpu.profile.autoPrecision;
 }
 
 let acquired: Promise<Gpu> | undefined;
@@ -119,14 +145,14 @@ async function acquire(): Promise<Gpu> {
   });
 
   const info = adapter.info;
-  const isFallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  const isFallback =
+    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   const description = describe(info);
-  const cpuLike = isFallback === true ||
-    /llvmpipe|lavapipe|swiftshader|software/i.test(description);
   return {
     device,
     description,
-    adapterClass: cpuLike ? "cpu" : "gpu",
+    adapterKind: isCpuAdapter(description, isFallback) ? "cpu" : "gpu",
+    profile: profileFor(description, isFallback),
     hasF16: requiredFeatures.includes("shader-f16"),
     hasTimestamps: requiredFeatures.includes("timestamp-query"),
     limits: device.limits,
@@ -134,9 +160,14 @@ async function acquire(): Promise<Gpu> {
   };
 }
 
-/** One line for logs and the service's start-up banner. */
+/**
+ * One line for logs and the service's start-up banner, e.g.
+ * `adapter: llvmpipe (LLVM 15.0.6, 256 bits) [cpu, llvmpipe profile] (shader-f16, timestamp-query)`.
+ */
 export function adapterLine(gpu: Gpu): string {
   const features = [gpu.hasF16 ? "shader-f16" : "", gpu.hasTimestamps ? "timestamp-query" : ""]
     .filter(Boolean).join(", ");
-  return `adapter: ${gpu.description} [${gpu.adapterClass}]${features ? ` (${features})` : ""}`;
+  return `adapter: ${gpu.description} [${gpu.adapterKind}, ${gpu.profile.name} profile]${
+    features ? ` (${features})` : ""
+  }`;
 }

@@ -9,6 +9,8 @@ import { syntheticDataset } from "../../bench/training_bench.ts";
 import { conv2dForward } from "../../gpu/ops/conv2d/conv2d.ts";
 import { matmul } from "../../gpu/ops/matmul/matmul.ts";
 import { randomSpriteModel } from "../../gpu/model/sprite_model.ts";
+import { withProfile } from "../../gpu/runtime/device.ts";
+import { LLVMPIPE } from "../../gpu/runtime/profiles/llvmpipe.ts";
 import { createTensor } from "../../gpu/runtime/tensor.ts";
 import { REFERENCE_RECIPE } from "../../gpu/train/recipe.ts";
 import { Trainer } from "../../gpu/train/trainer.ts";
@@ -31,6 +33,8 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
     datasetCount: 16,
   });
   assert.equal(report.adapter, gpu.description);
+  assert.equal(report.adapterKind, gpu.adapterKind);
+  assert.equal(report.profile, gpu.profile.name);
   assert.equal(report.deno.deno, Deno.version.deno);
   const [summary] = report.configs;
   assert.equal(summary.name, "tiny");
@@ -55,8 +59,8 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
     }
   }
 
-  // CPU adapters profile on the wall clock; GPUs need timestamp queries.
-  if (!gpu.hasTimestamps && gpu.adapterClass !== "cpu") {
+  // The llvmpipe profile times kernels on the wall clock; the others need timestamp queries.
+  if (!gpu.hasTimestamps && gpu.profile.bench.timing !== "wall-clock") {
     assert.equal(report.kernels, null);
     return;
   }
@@ -108,7 +112,7 @@ Deno.test("dispatchFlops: 2 M N K per batch item of a GEMM, none for other kerne
 });
 
 Deno.test("dispatchFlops: 2 x outputs x in-channels x taps for a direct texture conv", async () => {
-  const gpu = await getGpu();
+  const gpu = withProfile(await getGpu(), LLVMPIPE);
   const shape = {
     batch: 3,
     inChannels: 8,
@@ -125,7 +129,6 @@ Deno.test("dispatchFlops: 2 x outputs x in-channels x taps for a direct texture 
     weight,
     y,
     shape: { ...shape, stride: 1 },
-    config: "cpu",
   });
   const conv = dispatches.filter((d) => dispatchFlops(d) !== null);
   assert.deepEqual(conv.map((d) => d.name), ["conv2dDirectTexture3x3s1"]);
@@ -153,16 +156,15 @@ Deno.test("kernelTable: GB/s of the bytes bound to each dispatch, textures inclu
   const [row] = kernelTable([copy, copy], [2, 6]);
   assert.equal(row.calls, 2);
   assert.ok(Math.abs(row.gbps! - (4 * 4 * n) / (8 * 1e6)) < 1e-12, `${row.gbps}`);
-  // A texture-path GEMM's pack binds its input and its texture (16 bytes a texel in f32).
+  // A texture-technique GEMM's pack binds its input and its texture (16 bytes a texel in f32).
   const [M, N, K] = [8, 8, 12];
-  const packs = await matmul(gpu, {
+  const packs = await matmul(withProfile(gpu, LLVMPIPE), {
     a: createTensor(gpu, [M * K]),
     b: createTensor(gpu, [K * N]),
     c: createTensor(gpu, [M * N]),
     M,
     N,
     K,
-    config: "cpu",
   });
   const packA = packs.find((d) => d.name === "matmulPackTexture")!;
   assert.ok(packA.boundBytes > 4 * M * K && packA.boundBytes % 16 === 0, `${packA.boundBytes}`);

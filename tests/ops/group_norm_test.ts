@@ -1,4 +1,5 @@
-import type { AdapterClass } from "../../gpu/runtime/device.ts";
+import { PROFILES, withProfile } from "../../gpu/runtime/device.ts";
+import type { BackendProfile } from "../../gpu/runtime/profile.ts";
 import { groupNormBackward, groupNormForward } from "../../gpu/ops/group_norm.ts";
 import { runNow } from "../../gpu/runtime/kernel.ts";
 import {
@@ -95,13 +96,16 @@ function referenceGradients(
   return { dx, dGamma, dBeta };
 }
 
-/** Both reducers: one invocation per group (CPU adapters) and one workgroup per group (GPUs). */
+/**
+ * Every profile, so both reducers: one invocation per group (llvmpipe) and one workgroup per group
+ * (discrete GPUs).
+ */
 async function checkGroupNorm(rng: Rng, sh: Shape, offset = 0) {
-  for (const config of ["cpu", "gpu"] as const) await checkReducer(rng, sh, offset, config);
+  for (const profile of PROFILES) await checkReducer(rng, sh, offset, profile);
 }
 
-async function checkReducer(rng: Rng, sh: Shape, offset: number, config: AdapterClass) {
-  const gpu = await getGpu();
+async function checkReducer(rng: Rng, sh: Shape, offset: number, profile: BackendProfile) {
+  const gpu = withProfile(await getGpu(), profile);
   const { batch, channels, spatial, groups } = sh;
   const size = batch * channels * spatial;
   const x = randn(rng, size, 2).map((v) => Math.fround(v + offset));
@@ -121,12 +125,13 @@ async function checkReducer(rng: Rng, sh: Shape, offset: number, config: Adapter
     dGamma: poisoned(gpu, [channels]),
     dBeta: poisoned(gpu, [channels]),
   };
-  const dims = { batch, channels, spatial, groups, silu: sh.silu, config };
+  const dims = { batch, channels, spatial, groups, silu: sh.silu };
   await runNow(gpu, [
     await groupNormForward(gpu, { ...t, ...dims, eps: sh.eps }),
     ...await groupNormBackward(gpu, { ...t, ...dims }),
   ]);
-  const what = `groupnorm [${config}] ${JSON.stringify(sh)} offset ${offset}`;
+  const reducer = `${profile.groupNorm.reducer} reducer, ${profile.name} profile`;
+  const what = `groupnorm [${reducer}] ${JSON.stringify(sh)} offset ${offset}`;
   const ref = reference(x, gamma, beta, sh);
   assertClose(await read(gpu, t.y), ref.y, 1e-5, `${what} y`, rng.seed);
   // The mean of zero-centred data is ~10x smaller than the values summed: error is relative to them.

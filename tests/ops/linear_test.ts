@@ -1,3 +1,4 @@
+import { PROFILES, withProfile } from "../../gpu/runtime/device.ts";
 import { runNow } from "../../gpu/runtime/kernel.ts";
 import { linearBackward, linearForward } from "../../gpu/ops/linear.ts";
 import {
@@ -26,12 +27,13 @@ function linear(x: Float64Array, w: Float64Array, b: Float64Array, rows: number,
   return y;
 }
 
-for (const config of ["cpu", "gpu"] as const) {
-  Deno.test(`linear (${config}) forward and backward match float64 and finite differences`, async () => {
-    const gpu = await getGpu();
+for (const profile of PROFILES) {
+  const name = `${profile.operands.f32.matmul.technique}, ${profile.name} profile`;
+  Deno.test(`linear (${name}) forward and backward match float64 and finite differences`, async () => {
+    const gpu = withProfile(await getGpu(), profile);
     const rng = makeRng();
     const rows = 11, inF = 13, outF = 7;
-    const shape = { rows, inFeatures: inF, outFeatures: outF, config };
+    const shape = { rows, inFeatures: inF, outFeatures: outF };
     const x = randn(rng, rows * inF);
     const w = randn(rng, outF * inF, 0.5);
     const b = randn(rng, outF);

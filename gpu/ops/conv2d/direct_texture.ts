@@ -1,8 +1,9 @@
-// The "cpu" (llvmpipe) path of conv2d: operands are packed into rgba32float storage textures, then
-// the convolution reads only textures (see gpu/matmul_cpu.ts for why: llvmpipe compiles each
-// storage-buffer read as a per-lane loop, a storage-texture read as one vectorised gather). The packs
-// read every input element once; a texture store costs llvmpipe ~100+ cycles a texel, so they are
-// not free (~10-15% of a conv), but far cheaper than the storage reads they replace.
+// The direct texture technique of conv2d (shapes in geometry.ts; conv2d.ts chooses): operands are
+// packed into storage textures (rgba32float, or rgba16float for f16 operands), then the convolution
+// reads only textures (see gpu/ops/matmul/texture.ts for why: llvmpipe compiles each storage-buffer
+// read as a per-lane loop, a storage-texture read as one vectorised gather). The packs read every
+// input element once; a texture store costs llvmpipe ~100+ cycles a texel, so they are not free
+// (~10-15% of a conv), but far cheaper than the storage reads they replace.
 //
 // Forward and the stride-1 input gradient (here): a direct kernel over a padded input texture
 //   tx: row b * rowsPerItem + iy + P, texel column (ix + P) * C4 + c4 = x[b, 4c4..4c4+3, iy, ix]
@@ -10,25 +11,14 @@
 // needs no masks) and a weight texture
 //   tw: row oc, texel column tap * C4 + c4 = weight[oc, 4c4..4c4+3, tap]
 // (for the input gradient the pack flips the taps and swaps in and out channels).
-// The weight gradient and the stride-2 input gradient are implicit GEMMs: conv2d_cpu_gemm.ts.
+// The weight gradient and the stride-2 input gradient are implicit GEMMs: implicit_gemm_texture.ts,
+// which packs its input with packInput below.
 import type { Gpu } from "../../runtime/device.ts";
-import { each, pairs, range } from "./conv2d.ts";
 import { createDispatch, type Dispatch, type KernelSpec } from "../../runtime/kernel.ts";
-import { storageTexture } from "../matmul/texture.ts";
 import type { Tensor } from "../../runtime/tensor.ts";
-
-/** A conv as its kernel sees it: "in" is what it reads ([B, inC, inH, inW]), "out" what it writes. */
-export interface ConvDims {
-  batch: number;
-  inC: number;
-  outC: number;
-  inH: number;
-  inW: number;
-  outH: number;
-  outW: number;
-  kernel: 1 | 3;
-  stride: 1 | 2;
-}
+import { each, pairs, range, XYZW } from "../../runtime/wgsl.ts";
+import { storageTexture, texturesFit } from "../matmul/texture.ts";
+import type { ConvDims } from "./geometry.ts";
 
 /** Output tile per invocation: ROWS x COLS positions x OC output channels (lanes run over tiles). */
 function directTile(kernel: number, stride: number) {
@@ -36,11 +26,6 @@ function directTile(kernel: number, stride: number) {
   return stride === 1 ? { ROWS: 4, COLS: 4, OC: 8 } : { ROWS: 2, COLS: 4, OC: 8 };
 }
 const WG = 8;
-
-export const fits = (gpu: Gpu, ...sizes: number[][]) =>
-  sizes.every(([w, h]) =>
-    w <= gpu.limits.maxTextureDimension2D && h <= gpu.limits.maxTextureDimension2D
-  );
 
 /** Padded input texture geometry (`extra` texel columns past the image) for reading `rows` x `cols` padded positions per item. */
 export function paddedInput(d: ConvDims, rows: number, cols: number, extra = 0) {
@@ -213,7 +198,7 @@ function directTextureKernel(
   const fmas = (j: number, q: number, u: number) =>
     taps.map(([ky, kx]) => {
       const w = `w${j}_${ky * K + kx}`, v = `v${q * S + ky}_${u * S + kx}`;
-      return "xyzw".split("").map((c) => `a = fma(${w}.${c}, ${v}.${c}, a);`).join(" ");
+      return XYZW.split("").map((c) => `a = fma(${w}.${c}, ${v}.${c}, a);`).join(" ");
     }).join(" ");
   return {
     name: `conv2dDirectTexture${K}x${K}s${S}`,
@@ -292,7 +277,7 @@ export async function directConvTexture(
   const input = paddedInput(d, (tilesY * ROWS - 1) * S + K, (tilesX * COLS - 1) * S + K);
   const ocGroups = Math.ceil(d.outC / OC);
   const wSize = [KK * input.C4, ocGroups * OC];
-  if (!fits(gpu, input.size, wSize)) return null;
+  if (!texturesFit(gpu, input.size, wSize)) return null;
   const tx = storageTexture(gpu, input.size, "conv2d.packedInput");
   const tw = storageTexture(gpu, wSize, "conv2d.packedWeight");
   const packX = await packInput(gpu, args.x, tx, { C: d.inC, H: d.inH, W: d.inW, pad: P }, input);

@@ -1,33 +1,21 @@
-// conv2d backward: input, weight and bias gradients (shapes and conventions in conv2d.ts). These are
-// the buffer kernels; CPU adapters use the texture paths of conv2d_cpu.ts / conv2d_cpu_gemm.ts
-// where the packed operands fit the texture size limit.
+// The buffer technique of conv2d's gradients (shapes in geometry.ts), on kernels that read the
+// storage buffers directly, with the profile's `conv2d.laneWidth` as their workgroup width. The
+// stride-1 input gradient is a conv of dy and runs direct_buffer.ts's kernel; conv2d.ts chooses.
 //
-// Input gradient: for stride 1 it is a stride-1 conv of dy with the flipped, transposed weights,
-// so it reuses the direct forward kernel. For stride 2 the transposed conv's scatter is written as
-// a gather: each invocation owns a 2x2 block of dx (rows 2m, 2m+1, columns 2n, 2n+1), whose four
-// parities take exactly the taps (1,1), (1,{0,2}), ({0,2},1), ({0,2},{0,2}) of dy[m..m+1, n..n+1],
-// so no lane computes a tap that does not exist.
+// Input gradient of a stride-2 conv: the transposed conv's scatter is written as a gather: each
+// invocation owns a 2x2 block of dx (rows 2m, 2m+1, columns 2n, 2n+1), whose four parities take
+// exactly the taps (1,1), (1,{0,2}), ({0,2},1), ({0,2},{0,2}) of dy[m..m+1, n..n+1], so no lane
+// computes a tap that does not exist.
 // Weight gradient: a reduction over batch and positions for each (o, c, ky, kx). Lanes run over c,
 // an invocation keeps OT output channels x k*k taps of partial sums and slides its k x k input
 // window along the row (loading only the new columns); the dy values are uniform across the
 // workgroup. The batch*rows reduction is split into chunks written to a scratch buffer and summed
-// by a second pass, so small layers still give every core work.
-import { type AdapterClass, type Gpu, usesTexturePath } from "../../runtime/device.ts";
-import {
-  conv2dGeometry,
-  type Conv2dShape,
-  convParams,
-  directConv,
-  each,
-  expectSize,
-  laneWidth,
-  pairs,
-  range,
-} from "./conv2d.ts";
-import { directConvTexture } from "./direct_texture.ts";
-import { inputGradStride2Texture, weightGradTexture } from "./implicit_gemm_texture.ts";
+// by a second pass, so small layers still give every core work (the profile's split target).
+import type { Gpu } from "../../runtime/device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../../runtime/kernel.ts";
 import { createTensor, type Tensor } from "../../runtime/tensor.ts";
+import { each, pairs, range } from "../../runtime/wgsl.ts";
+import { type ConvDims, convParams } from "./geometry.ts";
 
 /** dx channels per invocation in the stride-2 input-gradient kernel. */
 const CT = 4;
@@ -200,10 +188,10 @@ const sumSplitsKernel: KernelSpec = {
 
 /**
  * How many chunks to split `rows` reduction rows into so that `invocations` x chunks reaches the
- * adapter's appetite for parallel work (a few per core on llvmpipe, tens of thousands on a GPU).
+ * profile's `weightGradSplitTarget` (a few per core on llvmpipe, tens of thousands on a GPU).
  */
 function splitRows(gpu: Gpu, rows: number, invocations: number) {
-  const target = gpu.adapterClass === "cpu" ? 1024 : 65536;
+  const target = gpu.profile.conv2d.weightGradSplitTarget;
   const wanted = Math.min(rows, Math.max(1, Math.ceil(target / invocations)));
   const rowsPerSplit = Math.ceil(rows / wanted);
   return { rowsPerSplit, splits: Math.ceil(rows / rowsPerSplit) };
@@ -235,116 +223,58 @@ async function splitReduction(
   ];
 }
 
-/** dx (=|+=) dL/dx, dWeight = dL/dweight, dBias = dL/dbias for y = conv(x, weight) + bias. */
-export async function conv2dBackward(
+/** The buffer kernels' parameters for a conv (the conv's own in and out). */
+const paramsOf = (d: ConvDims) => ({
+  inC: d.inC,
+  outC: d.outC,
+  inH: d.inH,
+  inW: d.inW,
+  outH: d.outH,
+  outW: d.outW,
+});
+
+/** dx (=|+=) the input gradient of a kernel-3 stride-2 conv: one dispatch. */
+export async function inputGradStride2Buffer(
   gpu: Gpu,
-  args: {
-    x: Tensor;
-    weight: Tensor;
-    dy: Tensor;
-    dx?: Tensor;
-    dWeight: Tensor;
-    dBias?: Tensor;
-    shape: Conv2dShape;
-    accumulateDx?: boolean;
-    /** Forces a configuration (tests run both); default gpu.adapterClass. */
-    config?: AdapterClass;
-  },
+  d: ConvDims,
+  args: { weight: Tensor; dy: Tensor; dx: Tensor },
+  accumulate: boolean,
 ): Promise<Dispatch[]> {
-  const g = conv2dGeometry(args.shape);
-  const { batch, inChannels, outChannels, height, width, kernel, stride } = g;
-  const { x, weight, dy, dx, dWeight, dBias } = args;
-  expectSize(x, batch * inChannels * height * width, "x");
-  expectSize(weight, outChannels * inChannels * kernel * kernel, "weight");
-  expectSize(dy, batch * outChannels * g.outHeight * g.outWidth, "dy");
-  expectSize(dWeight, weight.size, "dWeight");
-  if (dx) expectSize(dx, x.size, "dx");
-  if (dBias) expectSize(dBias, outChannels, "dBias");
-  const wg = laneWidth(gpu);
-  const accumulate = !!args.accumulateDx;
-  const params = {
-    inC: inChannels,
-    outC: outChannels,
-    inH: height,
-    inW: width,
-    outH: g.outHeight,
-    outW: g.outWidth,
-  };
-  const out: Dispatch[] = [];
-  const cpu = usesTexturePath(gpu, args.config);
-  const dims = {
-    batch,
-    inC: inChannels,
-    outC: outChannels,
-    inH: height,
-    inW: width,
-    outH: g.outHeight,
-    outW: g.outWidth,
-    kernel,
-    stride,
-  };
-
-  if (dx && stride === 1) {
-    // The input gradient's "output" is dx [B, Cin, H, W], its "input" dy [B, Cout, OH, OW].
-    const transposed = {
-      batch,
-      inC: outChannels,
-      outC: inChannels,
-      inH: g.outHeight,
-      inW: g.outWidth,
-      outH: height,
-      outW: width,
-    };
-    const packed = cpu && await directConvTexture(
+  const wg = gpu.profile.conv2d.laneWidth;
+  const positions = Math.ceil(d.inW / 2) * Math.ceil(d.inH / 2);
+  return [
+    await createDispatch(
       gpu,
-      { ...transposed, kernel, stride: 1 },
-      { x: dy, weight, y: dx },
-      { transposed: true, accumulate },
-    );
-    out.push(
-      ...packed || [
-        await directConv(
-          gpu,
-          { kernel, stride: 1, transposed: true, bias: false, accumulate },
-          { x: dy, weight, y: dx },
-          transposed,
-        ),
-      ],
-    );
-  } else if (dx) {
-    const packed = cpu && await inputGradStride2Texture(gpu, dims, { weight, dy, dx }, accumulate);
-    const positions = Math.ceil(width / 2) * Math.ceil(height / 2);
-    out.push(
-      ...packed || [
-        await createDispatch(
-          gpu,
-          inputGradStride2Kernel(accumulate, wg),
-          { weight, dy, dx },
-          [Math.ceil(positions / wg), Math.ceil(inChannels / CT), batch],
-          { ...params, positions },
-        ),
-      ],
-    );
-  }
-
-  const packed = cpu && await weightGradTexture(gpu, dims, { x, dy, dWeight, dBias });
-  if (packed) return [...out, ...packed];
-  const rows = batch * g.outHeight;
-  const OT = weightTile(kernel);
-  const wGroups: [number, number] = [Math.ceil(inChannels / wg), Math.ceil(outChannels / OT)];
-  out.push(
-    ...await splitReduction(
-      gpu,
-      weightGradKernel(kernel, stride, wg),
-      { x, dy },
-      dWeight,
-      wGroups,
-      { ...params, positions: 0, rows },
-      wGroups[0] * wGroups[1] * wg,
+      inputGradStride2Kernel(accumulate, wg),
+      args,
+      [Math.ceil(positions / wg), Math.ceil(d.inC / CT), d.batch],
+      { ...paramsOf(d), positions },
     ),
+  ];
+}
+
+/** dWeight = dL/dweight and dBias = dL/dbias (overwritten): split reductions over the rows. */
+export async function weightGradBuffer(
+  gpu: Gpu,
+  d: ConvDims,
+  args: { x: Tensor; dy: Tensor; dWeight: Tensor; dBias?: Tensor },
+): Promise<Dispatch[]> {
+  const { x, dy, dWeight, dBias } = args;
+  const wg = gpu.profile.conv2d.laneWidth;
+  const rows = d.batch * d.outH;
+  const OT = weightTile(d.kernel);
+  const wGroups: [number, number] = [Math.ceil(d.inC / wg), Math.ceil(d.outC / OT)];
+  const out = await splitReduction(
+    gpu,
+    weightGradKernel(d.kernel, d.stride, wg),
+    { x, dy },
+    dWeight,
+    wGroups,
+    { ...paramsOf(d), positions: 0, rows },
+    wGroups[0] * wGroups[1] * wg,
   );
   if (dBias) {
-    const bGroups: [number, number] = [Math.ceil(outChannels / wg), 1];
+    const bGroups: [number, number] = [Math.ceil(d.outC / wg), 1];
     out.push(
       ...await splitReduction(
         gpu,
@@ -352,7 +282,7 @@ export async function conv2dBackward(
         { dy },
         dBias,
         bGroups,
-        { ...params, positions: 0, rows },
+        { ...paramsOf(d), positions: 0, rows },
         bGroups[0] * wg,
       ),
     );

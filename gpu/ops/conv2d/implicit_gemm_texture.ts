@@ -1,16 +1,24 @@
-// The implicit GEMMs of conv2d's "cpu" path (see conv2d_cpu.ts for the packed layouts), on
-// gpu/matmul_cpu.ts's texture GEMM kernel:
+// The implicit-GEMM texture technique of conv2d's gradients (conv2d.ts chooses; packed layouts in
+// direct_texture.ts), on matmul's texture GEMM kernel (gpu/ops/matmul/texture.ts) with the
+// profile's `textureTile` and `implicitGemmSplitK`:
 // - weight and bias gradients: dW[o, (tap, c)] = sum_k dy[o, k] col[k, (tap, c)] over positions
 //   k = (b, oy, ox), with col's rows read straight from x's padded texture (no im2col buffer) and
 //   an extra column of ones that gives dBias; a last pass reorders (tap, c) into dW's [o, c, tap];
 // - the stride-2 input gradient: dcol[(c, tap), k] = sum_o w[o, c, tap] dy[o, k], then col2im
 //   gathers the taps that land on each dx element.
-import type { Gpu } from "../../runtime/device.ts";
-import { each, pairs, range } from "./conv2d.ts";
-import { type ConvDims, fits, packInput, paddedInput } from "./direct_texture.ts";
+import { type Gpu, operandPlan } from "../../runtime/device.ts";
 import { createDispatch, type Dispatch, type KernelSpec } from "../../runtime/kernel.ts";
-import { CPU_TILE, storageTexture, textureGemm, type TextureOperandB } from "../matmul/texture.ts";
 import { createTensor, type Tensor } from "../../runtime/tensor.ts";
+import { each, pairs, range } from "../../runtime/wgsl.ts";
+import { chooseSplits, kChunks } from "../matmul/matmul.ts";
+import {
+  storageTexture,
+  textureGemm,
+  type TextureOperandB,
+  texturesFit,
+} from "../matmul/texture.ts";
+import { packInput, paddedInput } from "./direct_texture.ts";
+import type { ConvDims } from "./geometry.ts";
 
 /**
  * t[texel (i4, o)] = v[b, o, pos] for the four flat indices i = 4 * i4 + q = b * plane + pos of a
@@ -65,8 +73,8 @@ function packChannelRows(
  * and the position (uniform across lanes) advances by increments, without divisions (llvmpipe
  * splits vector integer divisions into scalar ones).
  */
-function im2colOperand(K: number, S: number): TextureOperandB {
-  const J = CPU_TILE.TN / 4;
+function im2colOperand(K: number, S: number, TN: number): TextureOperandB {
+  const J = TN / 4;
   const setup = range(J).map((j) =>
     `let n4_${j} = nt + ${j}u;
   let tap${j} = n4_${j} / p.cvC4;
@@ -154,14 +162,15 @@ const weightGradFinishKernel = (bias: boolean): KernelSpec => ({
 }`,
 });
 
-/** K splits so that a GEMM with few output tiles still gives every core work (as matmul.ts). */
-function gemmSplits(M: number, N: number, K4: number) {
-  const tiles = Math.ceil(M / CPU_TILE.TM) * Math.ceil(N / CPU_TILE.TN);
-  const wanted = tiles >= 64 || K4 < 256
-    ? 1
-    : Math.min(Math.ceil(64 / tiles), Math.floor(K4 / 128), 32);
-  const kChunk4 = Math.ceil(K4 / wanted);
-  return { splits: Math.ceil(K4 / kChunk4), kChunk4 };
+/** K splits (as matmul's) so that a GEMM with few output tiles still gives every core work. */
+function gemmSplits(gpu: Gpu, M: number, N: number, K4: number) {
+  const plan = operandPlan(gpu);
+  const tiles = Math.ceil(M / plan.textureTile.TM) * Math.ceil(N / plan.textureTile.TN);
+  const { splits, kChunk } = kChunks(
+    4 * K4,
+    chooseSplits(tiles, 4 * K4, plan.conv2d.implicitGemmSplitK),
+  );
+  return { splits, kChunk4: kChunk / 4 };
 }
 
 /**
@@ -177,11 +186,12 @@ export async function weightGradTexture(
   const input = paddedInput(d, (d.outH - 1) * S + K, (d.outW - 1) * S + K, 1);
   const plane = d.outH * d.outW, count = d.batch * plane;
   const M = d.outC, N = KK * input.C4 * 4 + 4, K4 = Math.ceil(count / 4);
-  const aSize = [K4, Math.ceil(M / CPU_TILE.TM) * CPU_TILE.TM];
-  if (!fits(gpu, input.size, aSize)) return null;
+  const tile = operandPlan(gpu).textureTile;
+  const aSize = [K4, Math.ceil(M / tile.TM) * tile.TM];
+  if (!texturesFit(gpu, input.size, aSize)) return null;
   const tx = storageTexture(gpu, input.size, "conv2d.packedInput");
   const tA = storageTexture(gpu, aSize, "conv2d.packedDy");
-  const { splits, kChunk4 } = gemmSplits(M, N, K4);
+  const { splits, kChunk4 } = gemmSplits(gpu, M, N, K4);
   const g = createTensor(gpu, [splits, M, N], "f32", "conv2d.weightGradGemm");
   const finishBuffers: Record<string, Tensor> = { g, dWeight: args.dWeight };
   if (args.dBias) finishBuffers.dBias = args.dBias;
@@ -202,7 +212,7 @@ export async function weightGradTexture(
       splits,
       kChunk4,
       flags: { bias: false, accumulate: false, vecC: true },
-      operandB: im2colOperand(K, S),
+      operandB: im2colOperand(K, S, tile.TN),
       operandParams: {
         cvC4: input.C4,
         cvTaps4: KK * input.C4,
@@ -321,13 +331,16 @@ export async function inputGradStride2Texture(
 ): Promise<Dispatch[] | null> {
   const KK = 9, plane = d.outH * d.outW;
   const M = d.inC * KK, N = d.batch * plane, K4 = Math.ceil(d.outC / 4);
-  const aSize = [K4, Math.ceil(M / CPU_TILE.TM) * CPU_TILE.TM];
-  const bSize = [Math.ceil(N / CPU_TILE.TN) * CPU_TILE.TN / 4, K4 * 4];
+  const tile = operandPlan(gpu).textureTile;
+  const aSize = [K4, Math.ceil(M / tile.TM) * tile.TM];
+  const bSize = [Math.ceil(N / tile.TN) * tile.TN / 4, K4 * 4];
   const planes = d.batch * d.inC;
-  if (!fits(gpu, aSize, bSize) || planes > gpu.limits.maxComputeWorkgroupsPerDimension) return null;
+  if (!texturesFit(gpu, aSize, bSize) || planes > gpu.limits.maxComputeWorkgroupsPerDimension) {
+    return null;
+  }
   const tA = storageTexture(gpu, aSize, "conv2d.packedWeightT");
   const tB = storageTexture(gpu, bSize, "conv2d.packedDy");
-  const { splits, kChunk4 } = gemmSplits(M, N, K4);
+  const { splits, kChunk4 } = gemmSplits(gpu, M, N, K4);
   const g = createTensor(gpu, [splits, M, N], "f32", "conv2d.dcol");
   return [
     await createDispatch(

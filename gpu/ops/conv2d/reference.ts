@@ -1,8 +1,8 @@
 // Plain conv2d kernels, one output element per invocation with the textbook loops: the reference the
-// tests hold the fast kernels of conv2d.ts / conv2d_backward.ts to (besides the float64 CPU one).
-// Same arguments as conv2dForward / conv2dBackward. Slow; never used by the model.
+// tests hold every technique of conv2d.ts to (besides the float64 CPU one). Same arguments as
+// conv2dForward / conv2dBackward. Slow; never used by the model, and the same on every profile.
 import type { Gpu } from "../../runtime/device.ts";
-import { conv2dGeometry, type Conv2dShape, convParams } from "./conv2d.ts";
+import { conv2dGeometry, type Conv2dShape, convParams } from "./geometry.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../../runtime/kernel.ts";
 import type { Tensor } from "../../runtime/tensor.ts";
 

@@ -1,5 +1,6 @@
-// The "cpu" (llvmpipe) GEMM path of gpu/matmul.ts: both operands are first packed into rgba32float
-// storage textures, then a register-tile kernel reads them with textureLoad.
+// The texture technique of matmul (matmul.ts): both operands are first packed into storage textures
+// (rgba32float, or rgba16float for f16 operands), then a register-tile kernel reads them with
+// textureLoad. conv2d's implicit GEMMs run the same kernel on operands they pack themselves.
 //
 // Why textures: llvmpipe (Mesa 22.3) compiles every storage-buffer access as a loop over the 8 SIMD
 // lanes with a branch and a bounds check per lane and component, whatever the index pattern; a
@@ -10,9 +11,9 @@
 // Texture layouts (texel = 4 consecutive elements of the row):
 //   tA: [itemsA * Mp rows, K4 texels], row item*Mp + m holds op(A_item)[m, 0..K), zero-padded
 //   tB: [itemsB * Kp rows, Np/4 texels], row item*Kp + k holds op(B_item)[k, 0..N), zero-padded
-// Mp, Np are M, N rounded up to the register tile and Kp = 4 * K4, so every GEMM load is in bounds
-// and padded rows and columns contribute zeros.
-import type { Gpu } from "../../runtime/device.ts";
+// Mp, Np are M, N rounded up to the register tile (the profile's `textureTile`) and Kp = 4 * K4,
+// so every GEMM load is in bounds and padded rows and columns contribute zeros.
+import { type Gpu, operandPlan } from "../../runtime/device.ts";
 import {
   createDispatch,
   type Dispatch,
@@ -20,13 +21,10 @@ import {
   type ParamType,
   registerTextureBytes,
 } from "../../runtime/kernel.ts";
+import type { RegisterTile } from "../../runtime/profile.ts";
 import type { Tensor } from "../../runtime/tensor.ts";
-
-/** Outputs per invocation (TM x TN) and workgroup shape; 16x8 in 8x8 measured best of 4x4..16x16. */
-export const CPU_TILE = { TM: 16, TN: 8, WGX: 8, WGY: 8 };
-
-const xyzw = "xyzw";
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+import { range, XYZW } from "../../runtime/wgsl.ts";
+import { storeTileWgsl } from "./buffer.ts";
 
 /**
  * texel (x, y) of t = op(X_item)[r, 4x..4x+3], item = y / itemRows, r = y % itemRows.
@@ -99,7 +97,7 @@ const packTransposedVec4Kernel: KernelSpec = {
 }`,
 };
 
-export interface CpuFlags {
+export interface TextureGemmFlags {
   bias: boolean;
   accumulate: boolean;
   /** C (and bias) are read as array<vec4f>: N and the batch stride of C are multiples of 4. */
@@ -120,8 +118,12 @@ export interface TextureOperandB {
   load: (kk: number, j: number) => string;
 }
 
-function textureTileKernel(f: CpuFlags, operandB?: TextureOperandB): KernelSpec {
-  const { TM, TN } = CPU_TILE;
+function textureTileKernel(
+  tile: RegisterTile,
+  f: TextureGemmFlags,
+  operandB?: TextureOperandB,
+): KernelSpec {
+  const { TM, TN } = tile;
   const J = TN / 4;
   const L: string[] = [];
   for (const i of range(TM)) for (const j of range(J)) L.push(`var acc${i}_${j} = vec4f(0.0);`);
@@ -140,7 +142,7 @@ function textureTileKernel(f: CpuFlags, operandB?: TextureOperandB): KernelSpec 
   for (const i of range(TM)) {
     for (const j of range(J)) {
       for (const kk of range(4)) {
-        L.push(`  acc${i}_${j} = fma(vec4f(a${i}.${xyzw[kk]}), b${kk}_${j}, acc${i}_${j});`);
+        L.push(`  acc${i}_${j} = fma(vec4f(a${i}.${XYZW[kk]}), b${kk}_${j}, acc${i}_${j});`);
       }
     }
   }
@@ -164,7 +166,7 @@ function textureTileKernel(f: CpuFlags, operandB?: TextureOperandB): KernelSpec 
       ...operandB?.params,
     },
     bindings,
-    consts: { TM, TN, WGX: CPU_TILE.WGX, WGY: CPU_TILE.WGY, ACCUMULATE: f.accumulate },
+    consts: { TM, TN, WGX: tile.WGX, WGY: tile.WGY, ACCUMULATE: f.accumulate },
     code: /* wgsl */ `
 @compute @workgroup_size(WGX, WGY) fn main(@builtin(global_invocation_id) gid: vec3u) {
   let n0 = gid.x * TN;
@@ -184,7 +186,8 @@ function textureTileKernel(f: CpuFlags, operandB?: TextureOperandB): KernelSpec 
   };
 }
 
-export interface CpuGemm {
+/** A matmul on the texture technique (matmul.ts has checked the shapes and chosen the splits). */
+export interface TextureMatmul {
   a: Tensor;
   b: Tensor;
   c: Tensor;
@@ -201,25 +204,30 @@ export interface CpuGemm {
   splits: number;
   /** Elements of K per split, a multiple of 4. */
   kChunk: number;
-  flags: CpuFlags;
+  flags: TextureGemmFlags;
 }
 
-function textureShapes(g: Pick<CpuGemm, "M" | "N" | "K" | "batch" | "strideA" | "strideB">) {
-  const Mp = Math.ceil(g.M / CPU_TILE.TM) * CPU_TILE.TM;
+type PackedShape = Pick<TextureMatmul, "M" | "N" | "K" | "batch" | "strideA" | "strideB">;
+
+function textureShapes(g: PackedShape, tile: RegisterTile) {
+  const Mp = Math.ceil(g.M / tile.TM) * tile.TM;
   const K4 = Math.ceil(g.K / 4);
-  const Np = Math.ceil(g.N / CPU_TILE.TN) * CPU_TILE.TN;
+  const Np = Math.ceil(g.N / tile.TN) * tile.TN;
   const itemsA = g.strideA === 0 ? 1 : g.batch;
   const itemsB = g.strideB === 0 ? 1 : g.batch;
   return { Mp, K4, Np, itemsA, itemsB, a: [K4, itemsA * Mp], b: [Np / 4, itemsB * K4 * 4] };
 }
 
-/** Whether both packed operands fit the device's 2-D texture limit. */
-export function cpuTexturesFit(
-  gpu: Gpu,
-  g: Pick<CpuGemm, "M" | "N" | "K" | "batch" | "strideA" | "strideB">,
-): boolean {
-  const s = textureShapes(g);
-  return [...s.a, ...s.b].every((d) => d <= gpu.limits.maxTextureDimension2D);
+/** Whether textures of these [width, height] sizes fit the device's 2-D texture limit. */
+export const texturesFit = (gpu: Gpu, ...sizes: number[][]): boolean =>
+  sizes.every(([w, h]) =>
+    w <= gpu.limits.maxTextureDimension2D && h <= gpu.limits.maxTextureDimension2D
+  );
+
+/** Whether both packed operands fit (else matmul falls back to the profile's buffer kernel). */
+export function textureOperandsFit(gpu: Gpu, g: PackedShape): boolean {
+  const s = textureShapes(g, operandPlan(gpu).textureTile);
+  return texturesFit(gpu, s.a, s.b);
 }
 
 /** A storage texture of the context's operand format, [width, height] texels, built once. */
@@ -236,8 +244,8 @@ export function storageTexture(gpu: Gpu, size: number[], label: string): GPUText
 }
 
 /** Pack A, pack B, GEMM: three dispatches (the textures are allocated here, at build time). */
-export async function cpuTextureGemm(gpu: Gpu, g: CpuGemm): Promise<Dispatch[]> {
-  const s = textureShapes(g);
+export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatch[]> {
+  const s = textureShapes(g, operandPlan(gpu).textureTile);
   const tA = storageTexture(gpu, s.a, "matmul.packedA");
   const tB = storageTexture(gpu, s.b, "matmul.packedB");
   const pack = (
@@ -293,7 +301,8 @@ export async function cpuTextureGemm(gpu: Gpu, g: CpuGemm): Promise<Dispatch[]> 
 
 /**
  * The GEMM on operands already packed in the layouts above (conv2d's implicit GEMMs pack their own):
- * tA needs TM-padded rows, tB TN/4-padded texels, both zero-padded along K to 4 * K4.
+ * tA needs TM-padded rows, tB TN/4-padded texels (TM, TN: the profile's `textureTile`), both
+ * zero-padded along K to 4 * K4.
  */
 export function textureGemm(gpu: Gpu, g: {
   tA: GPUTextureView;
@@ -309,15 +318,16 @@ export function textureGemm(gpu: Gpu, g: {
   items: number;
   splits: number;
   kChunk4: number;
-  flags: CpuFlags;
+  flags: TextureGemmFlags;
   operandB?: TextureOperandB;
   operandParams?: Record<string, number>;
 }): Promise<Dispatch> {
+  const tile = operandPlan(gpu).textureTile;
   const buffers: Record<string, Tensor | GPUTextureView> = { tA: g.tA, tB: g.tB, c: g.c };
   if (g.bias) buffers.bias = g.bias;
-  return createDispatch(gpu, textureTileKernel(g.flags, g.operandB), buffers, [
-    Math.ceil(g.N / (CPU_TILE.TN * CPU_TILE.WGX)),
-    Math.ceil(g.M / (CPU_TILE.TM * CPU_TILE.WGY)),
+  return createDispatch(gpu, textureTileKernel(tile, g.flags, g.operandB), buffers, [
+    Math.ceil(g.N / (tile.TN * tile.WGX)),
+    Math.ceil(g.M / (tile.TM * tile.WGY)),
     g.items * g.splits,
   ], {
     M: g.M,
@@ -330,46 +340,4 @@ export function textureGemm(gpu: Gpu, g: {
     kChunk4: g.kChunk4,
     ...g.operandParams,
   });
-}
-
-/**
- * WGSL that writes a TM x 4J register tile (accumulators acc{i}_{j}, vec4 along n) to C at rows
- * m0.., columns n0.. of batch item z, with bias and ACCUMULATE, skipping rows and columns past the
- * matrix: the epilogue of both matmul kernels.
- */
-export function storeTileWgsl(
-  TM: number,
-  J: number,
-  f: { vecC: boolean; bias: boolean },
-): string[] {
-  const L: string[] = [];
-  L.push("let cBase = z * p.strideC;");
-  for (const i of range(TM)) {
-    L.push(`if (m0 + ${i}u < p.M) {`, `  let row = cBase + (m0 + ${i}u) * p.N + n0;`);
-    for (const j of range(J)) {
-      if (f.vecC) {
-        L.push(`  if (n0 + ${4 * j}u < p.N) {`, `    var v = acc${i}_${j};`);
-        if (f.bias) L.push(`    v += bias[(n0 >> 2u) + ${j}u];`);
-        L.push(
-          `    let o = (row >> 2u) + ${j}u;`,
-          "    if (ACCUMULATE) { v += c[o]; }",
-          "    c[o] = v;",
-          "  }",
-        );
-      } else {
-        for (const q of range(4)) {
-          const n = 4 * j + q;
-          L.push(`  if (n0 + ${n}u < p.N) {`, `    var v = acc${i}_${j}.${xyzw[q]};`);
-          if (f.bias) L.push(`    v += bias[n0 + ${n}u];`);
-          L.push(
-            `    if (ACCUMULATE) { v += c[row + ${n}u]; }`,
-            `    c[row + ${n}u] = v;`,
-            "  }",
-          );
-        }
-      }
-    }
-    L.push("}");
-  }
-  return L;
 }

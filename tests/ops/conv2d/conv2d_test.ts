@@ -8,7 +8,14 @@ import {
   conv2dBackwardReference,
   conv2dForwardReference,
 } from "../../../gpu/ops/conv2d/reference.ts";
-import { type AdapterClass, type Gpu, withPrecision } from "../../../gpu/runtime/device.ts";
+import {
+  type Gpu,
+  type Precision,
+  PROFILES,
+  withPrecision,
+  withProfile,
+} from "../../../gpu/runtime/device.ts";
+import type { BackendProfile } from "../../../gpu/runtime/profile.ts";
 import { runNow } from "../../../gpu/runtime/kernel.ts";
 import { fill } from "../../../gpu/runtime/tensor.ts";
 import {
@@ -90,14 +97,29 @@ function convBackward64(shape: Conv2dShape, x: Float64Array, w: Float64Array, dy
 
 const TOL = 1e-5;
 
-/** `textureLimit`: pretend the device's textures are this small (the "cpu" path's fallbacks). */
+/** The profile's conv2d techniques (forward, dx, dWeight) for the precision. */
+const techniquesOf = (p: BackendProfile, precision: Precision) => {
+  const c = p.operands[precision].conv2d;
+  return [c.forward, c.inputGrad, c.weightGrad];
+};
+
+/** For the test names: "texture", "buffer", or each op's when they differ. */
+function techniqueName(p: BackendProfile, precision: Precision): string {
+  const [forward, dx, dWeight] = techniquesOf(p, precision);
+  const name = forward === dx && dx === dWeight
+    ? forward
+    : `forward ${forward}, dx ${dx}, dWeight ${dWeight}`;
+  return `${name}, ${p.name} profile`;
+}
+
+/** `textureLimit`: pretend the device's textures are this small (the texture technique's fallbacks). */
 async function checkConv(
   shape: Conv2dShape,
   withBias: boolean,
-  config: AdapterClass,
+  profile: BackendProfile,
   textureLimit?: number,
 ) {
-  const device = await getGpu();
+  const device = withProfile(await getGpu(), profile);
   const { limits } = device;
   const gpu: Gpu = textureLimit === undefined ? device : {
     ...device,
@@ -109,7 +131,9 @@ async function checkConv(
   };
   const rng = makeRng();
   const { batch: B, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = shape;
-  const what = `conv2d [${config}] ${JSON.stringify(shape)} bias=${withBias}`;
+  const what = `conv2d [${techniqueName(profile, "f32")}] ${
+    JSON.stringify(shape)
+  } bias=${withBias}`;
   const x = randn(rng, B * C * H * W);
   const w = randn(rng, O * C * K * K, 1 / Math.sqrt(C * K * K));
   const bias = withBias ? randn(rng, O) : undefined;
@@ -137,10 +161,9 @@ async function checkConv(
     dBias: bt ? dBias : undefined,
     shape,
     accumulateDx,
-    config,
   });
   await runNow(gpu, [
-    ...await conv2dForward(gpu, { x: xt, weight: wt, bias: bt, y, shape, config }),
+    ...await conv2dForward(gpu, { x: xt, weight: wt, bias: bt, y, shape }),
     await conv2dForwardReference(gpu, { x: xt, weight: wt, bias: bt, y: yRef, shape }),
     ...await conv2dBackward(gpu, grads(dx, dw, db)),
     ...await conv2dBackwardReference(gpu, grads(dxRef, dwRef, dbRef)),
@@ -262,7 +285,8 @@ const cases: [string, Conv2dShape, boolean][] = [
     kernel: 3,
     stride: 1,
   }, true],
-  // Enough positions (K4 >= 256) and few enough GEMM tiles that the "cpu" implicit GEMMs split K.
+  // Enough positions (K4 >= 256) and few enough GEMM tiles that the texture technique's implicit
+  // GEMMs split K.
   // (the second K chunk of the weight gradient starts mid-row: item 2, row 7, column 11)
   ["3x3 stride 1, split implicit GEMMs", {
     batch: 5,
@@ -313,20 +337,27 @@ const cases: [string, Conv2dShape, boolean][] = [
 ];
 
 for (const [name, shape, bias] of cases) {
-  for (const config of ["cpu", "gpu"] as const) {
-    Deno.test(`conv2d [${config}] ${name}: forward and backward match float64, finite differences and the plain kernels`, () =>
-      checkConv(shape, bias, config));
+  for (const profile of PROFILES) {
+    Deno.test(`conv2d (${techniqueName(profile, "f32")}) ${name}: forward and backward match float64, finite differences and the plain kernels`, () =>
+      checkConv(shape, bias, profile));
   }
 }
 
-Deno.test("conv2d [cpu] falls back to the buffer kernels where a packed texture exceeds the limit", async () => {
-  for (const [, shape, bias] of cases.slice(0, 5)) await checkConv(shape, bias, "cpu", 12);
-});
+for (const profile of PROFILES.filter((p) => techniquesOf(p, "f32").includes("texture"))) {
+  Deno.test(`conv2d (${techniqueName(profile, "f32")}) falls back to the buffer kernels where a packed texture exceeds the limit`, async () => {
+    for (const [, shape, bias] of cases.slice(0, 5)) await checkConv(shape, bias, profile, 12);
+  });
+}
 
 // Mixed precision: every packed operand (x, weight, dy) is rounded to f16 and the sums run in f32,
 // so the result is the float64 convolution of the rounded operands (and not of the originals).
-Deno.test("conv2d with f16 operands: forward, dx and dWeight are f32 sums of the rounded operands", async () => {
-  const gpu = withPrecision(await getGpu(), "f16");
+for (const profile of PROFILES) {
+  Deno.test(`conv2d with f16 operands (${techniqueName(profile, "f16")}): forward, dx and dWeight are f32 sums of the rounded operands`, () =>
+    checkF16(profile));
+}
+
+async function checkF16(profile: BackendProfile) {
+  const gpu = withPrecision(withProfile(await getGpu(), profile), "f16");
   const rng = makeRng();
   const f16 = (v: Float64Array) => v.map(Math.f16round);
   for (const [name, shape] of [cases[0], cases[2], cases[5], cases[8]]) {
@@ -356,7 +387,7 @@ Deno.test("conv2d with f16 operands: forward, dx and dWeight are f32 sums of the
       if (!(err > 3e-5)) throw new Error(`f16 conv2d ${name} ${label}: ${err} from f32 operands`);
     }
   }
-});
+}
 
 Deno.test("conv2d rejects unsupported shapes", () => {
   const shape = { batch: 1, inChannels: 1, outChannels: 1, height: 4, width: 4 };

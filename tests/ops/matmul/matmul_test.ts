@@ -1,4 +1,10 @@
-import { type AdapterClass, type Precision, withPrecision } from "../../../gpu/runtime/device.ts";
+import {
+  type Precision,
+  PROFILES,
+  withPrecision,
+  withProfile,
+} from "../../../gpu/runtime/device.ts";
+import type { BackendProfile } from "../../../gpu/runtime/profile.ts";
 import { runNow } from "../../../gpu/runtime/kernel.ts";
 import { matmul, sumRows } from "../../../gpu/ops/matmul/matmul.ts";
 import {
@@ -55,13 +61,18 @@ function referenceMatmul(
   return c;
 }
 
+/** The profile's technique for the precision, for the test names: "texture" or "buffer". */
+const technique = (p: BackendProfile, precision: Precision) =>
+  p.operands[precision].matmul.technique;
+
 async function check(
-  config: AdapterClass | undefined,
+  profile: BackendProfile,
   cs: Case,
   rng: Rng,
   precision: Precision = "f32",
 ) {
-  const gpu = withPrecision(await getGpu(), precision);
+  const gpu = withPrecision(withProfile(await getGpu(), profile), precision);
+  const what = `${technique(profile, precision)}, ${profile.name} profile`;
   const full = {
     batch: 1,
     transA: false,
@@ -89,7 +100,6 @@ async function check(
     b: gpuTensor(gpu, b, [b.length]),
     c: ct,
     bias: bias && gpuTensor(gpu, bias, [N]),
-    config,
   });
   if (cs.splits && cs.splits > 1 && dispatches.at(-1)?.name !== "matmulSplitReduce") {
     throw new Error("split-K not taken");
@@ -101,7 +111,7 @@ async function check(
   const got = await read(gpu, ct);
   for (let i = 0; i < cLen; i++) {
     if (Number.isNaN(want[i]) !== Number.isNaN(got[i])) {
-      throw new Error(`${config} ${JSON.stringify(cs)}: element ${i} written=${got[i]}`);
+      throw new Error(`${what} ${JSON.stringify(cs)}: element ${i} written=${got[i]}`);
     }
   }
   const keep = (_: number, i: number) => !Number.isNaN(want[i]);
@@ -109,7 +119,7 @@ async function check(
     got.filter(keep),
     want.filter(keep),
     1e-5,
-    `${config} ${precision} matmul ${JSON.stringify(cs)}`,
+    `${what} ${precision} matmul ${JSON.stringify(cs)}`,
     rng.seed,
   );
   if (precision === "f16") {
@@ -122,22 +132,23 @@ async function check(
 
 const transposes = [[false, false], [true, false], [false, true], [true, true]];
 
-for (const config of ["cpu", "gpu"] as const) {
-  Deno.test(`matmul (${config}): every transpose, odd and aligned sizes, one row`, async () => {
+for (const profile of PROFILES) {
+  const name = `${technique(profile, "f32")}, ${profile.name} profile`;
+  Deno.test(`matmul (${name}): every transpose, odd and aligned sizes, one row`, async () => {
     const rng = makeRng();
     for (const [transA, transB] of transposes) {
-      await check(config, { M: 13, N: 7, K: 37, transA, transB }, rng); // scalar loads, K tail
-      await check(config, { M: 20, N: 36, K: 44, transA, transB }, rng); // vec4 loads, edge tiles
+      await check(profile, { M: 13, N: 7, K: 37, transA, transB }, rng); // scalar loads, K tail
+      await check(profile, { M: 20, N: 36, K: 44, transA, transB }, rng); // vec4 loads, edge tiles
     }
-    await check(config, { M: 1, N: 37, K: 12 }, rng);
-    await check(config, { M: 1, N: 40, K: 13, transB: true }, rng);
-    await check(config, { M: 29, N: 1, K: 5, transA: true }, rng);
+    await check(profile, { M: 1, N: 37, K: 12 }, rng);
+    await check(profile, { M: 1, N: 40, K: 13, transB: true }, rng);
+    await check(profile, { M: 29, N: 1, K: 5, transA: true }, rng);
   });
 
-  Deno.test(`matmul (${config}): batch strides, broadcast, bias, accumulate`, async () => {
+  Deno.test(`matmul (${name}): batch strides, broadcast, bias, accumulate`, async () => {
     const rng = makeRng();
     // B broadcast (stride 0), A and C with gaps between items.
-    await check(config, {
+    await check(profile, {
       M: 9,
       N: 12,
       K: 8,
@@ -148,7 +159,7 @@ for (const config of ["cpu", "gpu"] as const) {
       bias: true,
     }, rng);
     // Aligned strides keep the vec4 path; A broadcast.
-    await check(config, {
+    await check(profile, {
       M: 8,
       N: 12,
       K: 20,
@@ -159,37 +170,41 @@ for (const config of ["cpu", "gpu"] as const) {
       bias: true,
       accumulate: true,
     }, rng);
-    await check(config, { M: 13, N: 7, K: 37, bias: true, accumulate: true }, rng);
-    await check(config, { M: 17, N: 20, K: 36, transA: true, bias: true }, rng);
-    // 1100 items of 16 packed rows pass llvmpipe's 16384 texture rows: the "cpu" buffer fallback.
-    await check(config, { M: 3, N: 5, K: 7, batch: 1100, transB: true, bias: true }, rng);
+    await check(profile, { M: 13, N: 7, K: 37, bias: true, accumulate: true }, rng);
+    await check(profile, { M: 17, N: 20, K: 36, transA: true, bias: true }, rng);
+    // 1100 items of 16 packed rows pass llvmpipe's 16384 texture rows: the texture technique's
+    // buffer fallback.
+    await check(profile, { M: 3, N: 5, K: 7, batch: 1100, transB: true, bias: true }, rng);
   });
 
-  Deno.test(`matmul (${config}): split-K, forced and chosen`, async () => {
+  Deno.test(`matmul (${name}): split-K, forced and chosen`, async () => {
     const rng = makeRng();
     await check(
-      config,
+      profile,
       { M: 7, N: 5, K: 50, splits: 3, batch: 2, bias: true, accumulate: true },
       rng,
     );
     await check(
-      config,
+      profile,
       { M: 12, N: 8, K: 64, splits: 4, transA: true, strideC: 100, batch: 2 },
       rng,
     );
-    await check(config, { M: 5, N: 9, K: 3000, transA: true }, rng); // few tiles, long K: split
+    await check(profile, { M: 5, N: 9, K: 3000, transA: true }, rng); // few tiles, long K: split
   });
 }
 
-Deno.test("matmul with f16 operands (mixed precision): f32 sums of the rounded operands", async () => {
-  // No forced configuration: an f16 context takes the texture path on every adapter class.
-  const rng = makeRng();
-  for (const [transA, transB] of transposes) {
-    await check(undefined, { M: 20, N: 36, K: 44, transA, transB, bias: true }, rng, "f16");
-  }
-  await check(undefined, { M: 13, N: 7, K: 37, accumulate: true }, rng, "f16");
-  await check(undefined, { M: 12, N: 8, K: 64, splits: 4, transA: true, batch: 2 }, rng, "f16");
-});
+for (const profile of PROFILES) {
+  // Each profile's f16 plan: f16 operands live in textures, so it must take the texture technique.
+  const name = `${technique(profile, "f16")}, ${profile.name} profile`;
+  Deno.test(`matmul with f16 operands (${name}): f32 sums of the rounded operands`, async () => {
+    const rng = makeRng();
+    for (const [transA, transB] of transposes) {
+      await check(profile, { M: 20, N: 36, K: 44, transA, transB, bias: true }, rng, "f16");
+    }
+    await check(profile, { M: 13, N: 7, K: 37, accumulate: true }, rng, "f16");
+    await check(profile, { M: 12, N: 8, K: 64, splits: 4, transA: true, batch: 2 }, rng, "f16");
+  });
+}
 
 Deno.test("sumRows matches float64, overwrite and accumulate", async () => {
   const gpu = await getGpu();
