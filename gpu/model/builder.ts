@@ -13,7 +13,7 @@ export interface BuilderOptions {
   batch: number;
   /** Dropout active (needs `seed`). */
   training: boolean;
-  /** u32 [2] = [seed, step] read by the dropout kernels (gpu/random.ts). */
+  /** u32 [2] = [seed, step] read by the dropout kernels (gpu/runtime/random.ts). */
   seed?: Tensor;
   /** Allocate gradients and build the backward list. */
   withBackward: boolean;

@@ -1,5 +1,5 @@
 // The UNet's analytic FLOP count, derived from its config by walking the same plan the model is
-// built from (gpu/unet_plan.ts). A multiply-add counts as 2 FLOPs; only the GEMM-shaped work is
+// built from (gpu/model/plan.ts). A multiply-add counts as 2 FLOPs; only the GEMM-shaped work is
 // counted (convolutions, linear layers, the two attention products): norms, activations and
 // elementwise ops are memory-bound and add well under 1%.
 //   conv k x k:   2 * Cin * Cout * k * k * Hout * Wout

@@ -27,7 +27,7 @@ export interface UNetOptions {
   contextLength?: number;
   /** Dropout on (needs `seed`); false for sampling and for the fixture (its dropout is 0). */
   training: boolean;
-  /** u32 [2] = [seed, step] (gpu/random.ts), read by the dropout kernels. */
+  /** u32 [2] = [seed, step] (gpu/runtime/random.ts), read by the dropout kernels. */
   seed?: Tensor;
   /**
    * First random stream of the ResNet dropouts (one per ResNet, counting up); default
@@ -62,7 +62,7 @@ export interface UNet {
   activations: Map<string, Tensor>;
 }
 
-/** Random streams (gpu/random.ts) from here up belong to the UNet's dropouts. */
+/** Random streams (gpu/runtime/random.ts) from here up belong to the UNet's dropouts. */
 export const UNET_DROPOUT_STREAM_BASE = 0x10000;
 
 export async function buildUNet(gpu: Gpu, config: UNetConfig, options: UNetOptions): Promise<UNet> {

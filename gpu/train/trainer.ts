@@ -1,5 +1,5 @@
 // The training loop's GPU side: the recipe, the state a run resumes from, and the Trainer, which
-// submits one command buffer per step (gpu/training_step.ts) and reads the loss back only every
+// submits one command buffer per step (gpu/train/step.ts) and reads the loss back only every
 // `logEvery` steps. Per step the host writes the batch indices, [seed, step] and AdamW's hyper.
 // Everything random is a function of (seed, step) or (seed, epoch), so a resumed run repeats an
 // uninterrupted one exactly.
