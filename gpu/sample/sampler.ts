@@ -5,7 +5,7 @@
 import { buildClassEmbedding } from "../model/class_embedding.ts";
 import type { Gpu } from "../runtime/device.ts";
 import { addInto } from "../ops/elementwise.ts";
-import { createDispatch, type Dispatch, grid1d, record, setParams } from "../runtime/kernel.ts";
+import { createDispatch, type Dispatch, encode, grid1d, setParams } from "../runtime/kernel.ts";
 import { RANDOM_WGSL } from "../runtime/random.ts";
 import { DDIMScheduler, ddimStep, DDPMScheduler, ddpmStep } from "./scheduler.ts";
 import type { SpriteModel } from "../model/sprite_model.ts";
@@ -158,9 +158,7 @@ export class SpriteSampler {
       setParams(this.gpu, d, { n: p.batch * itemSize(this.model), scale: req.guidance });
     }
     const encoder = this.gpu.device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    record(pass, p.dispatches);
-    pass.end();
+    encode(encoder, p.dispatches);
     this.gpu.device.queue.submit([encoder.finish()]);
     const x = await readback(this.gpu, p.sample);
     return x.subarray(0, req.count * itemSize(this.model));

@@ -15,9 +15,10 @@
 // which packs its input with packInput below.
 import type { Gpu } from "../../runtime/device.ts";
 import { createDispatch, type Dispatch, type KernelSpec } from "../../runtime/kernel.ts";
-import type { Tensor } from "../../runtime/tensor.ts";
+import { type Tensor, upload } from "../../runtime/tensor.ts";
+import { mirror } from "../mirror.ts";
 import { each, pairs, range, XYZW } from "../../runtime/wgsl.ts";
-import { storageTexture, texturesFit } from "../matmul/texture.ts";
+import { type OperandTexture, operandTexture, texturesFit } from "../matmul/texture.ts";
 import type { ConvDims } from "./geometry.ts";
 
 /** Output tile per invocation: ROWS x COLS positions x OC output channels (lanes run over tiles). */
@@ -45,8 +46,9 @@ const packInputKernel: KernelSpec = {
     imageWidth: "u32",
     width: "u32",
     height: "u32",
+    tPitch: "u32",
   },
-  bindings: { x: "read", t: "texture write" },
+  bindings: { x: "read", t: "operand write" },
   code: /* wgsl */ `
 @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= p.width || gid.y >= p.height) { return; }
@@ -66,70 +68,64 @@ const packInputKernel: KernelSpec = {
       if (c + q < p.C) { v[q] = x[base + q * plane]; }
     }
   }
-  textureStore(t, gid.xy, toOperand(v));
+  store_t(gid.xy, v);
 }`,
 };
 
 /**
- * packInputKernel for W % 4 == 0 and pad 0 or 1: one invocation fills 4 padded columns of one
- * channel quad from vec4 loads (one per channel and aligned block, two with pad 1) instead of 16
- * scalar loads; llvmpipe runs every storage load as a per-lane loop.
+ * packInputKernel for W % 4 == 0, reading x through its mirror (gpu/ops/mirror.ts): one invocation
+ * transposes a 4 x 4 block (4 channels x 4 columns of one row) from four texel loads into four
+ * staging texels. Only the image's texels are written: the padding, the columns and rows past it
+ * and the extra texel (see `onesTexel`) are set once, when the staging buffer is made. The shape
+ * is compiled in (llvmpipe divides vectors lane by lane, by a constant with multiplies).
  */
-const packInputVec4Kernel: KernelSpec = {
+const packInputMirrorKernel = (
+  d: { C: number; H: number; W: number; pad: number },
+  C4: number,
+): KernelSpec => ({
   name: "conv2dPackInput",
-  params: { ...packInputKernel.params, cols: "u32" },
-  bindings: { x: "read array<vec4<f32>>", t: "texture write" },
+  params: { rowsPerItem: "u32", tPitch: "u32" },
+  bindings: { x: "mirror read", t: "operand write" },
+  consts: { C: d.C, H: d.H, W4: d.W / 4, C4, PAD: d.pad },
   code: /* wgsl */ `
-@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let blocks = (p.cols + 3u) / 4u;
-  if (gid.x >= blocks * p.C4 || gid.y >= p.height) { return; }
-  let k = gid.x / p.C4;
-  let c4 = gid.x - k * p.C4;
+@compute @workgroup_size(16, 4) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  // x: c4 + C4 * k (k: block of four columns), y: image row, z: item.
+  let c4 = gid.x % C4;
+  let k = gid.x / C4;
+  if (k >= W4 || gid.y >= H) { return; }
+  let b = gid.z;
   let c = c4 * 4u;
-  let b = gid.y / p.rowsPerItem;
-  let iy = i32(gid.y - b * p.rowsPerItem) - i32(p.pad);
-  let W4 = p.W / 4u;
-  // Padded column 4k + j is image column 4k + j - pad: block k, shifted by pad.
-  var q0 = vec4f(0.0);
-  var q1 = vec4f(0.0);
-  var q2 = vec4f(0.0);
-  var q3 = vec4f(0.0);
-  if (iy >= 0 && iy < i32(p.H)) {
-    for (var q = 0u; q < 4u; q++) {
-      var lo = vec4f(0.0);
-      var hi = vec4f(0.0);
-      if (c + q < p.C) {
-        let row = ((b * p.C + c + q) * p.H + u32(iy)) * W4;
-        if (p.pad == 1u && k >= 1u && k - 1u < W4) { lo = x[row + k - 1u]; }
-        if (k < W4) { hi = x[row + k]; }
-      }
-      let v = select(hi, vec4f(lo.w, hi.x, hi.y, hi.z), p.pad == 1u);
-      if (q == 0u) { q0 = v; } else if (q == 1u) { q1 = v; } else if (q == 2u) { q2 = v; } else { q3 = v; }
-    }
-  }
-  for (var j = 0u; j < 4u; j++) {
-    let px = 4u * k + j;
-    if (px < p.cols) {
-      textureStore(t, vec2u(px * p.C4 + c4, gid.y), toOperand(vec4f(q0[j], q1[j], q2[j], q3[j])));
-    }
-  }
-  // The texel columns past the image (the weight gradient's dBias column): 1 at row 0, else 0.
-  if (gid.x == 0u) {
-    for (var e = p.imageWidth; e < p.width; e++) {
-      textureStore(t, vec2u(e, gid.y), vec4f(select(0.0, 1.0, e == p.imageWidth && gid.y == 0u), 0.0, 0.0, 0.0));
-    }
-  }
+  let plane = H * W4;
+  let at = ((b * C + c) * H + gid.y) * W4 + k;
+  let zero = vec4f(0.0);
+  let q0 = load_x(at);
+  let q1 = select(zero, load_x(at + plane), c + 1u < C);
+  let q2 = select(zero, load_x(at + 2u * plane), c + 2u < C);
+  let q3 = select(zero, load_x(at + 3u * plane), c + 3u < C);
+  let row = b * p.rowsPerItem + gid.y + PAD;
+  let col = (4u * k + PAD) * C4 + c4;
+  store_t(vec2u(col, row), vec4f(q0.x, q1.x, q2.x, q3.x));
+  store_t(vec2u(col + C4, row), vec4f(q0.y, q1.y, q2.y, q3.y));
+  store_t(vec2u(col + 2u * C4, row), vec4f(q0.z, q1.z, q2.z, q3.z));
+  store_t(vec2u(col + 3u * C4, row), vec4f(q0.w, q1.w, q2.w, q3.w));
 }`,
-};
+});
 
-/** x [B, C, H, W] into the padded texture `t` (one dispatch). */
-export function packInput(
+/** The texel (1, 0, 0, 0) at (column, 0) of an operand's staging buffer, written from the host. */
+function onesTexel(gpu: Gpu, t: OperandTexture, column: number): void {
+  const f16 = gpu.operandFormat === "rgba16float";
+  const texel = f16 ? Uint32Array.of(0x3c00, 0) : Uint32Array.of(0x3f800000, 0, 0, 0);
+  upload(gpu, t.staging, texel, column * texel.length);
+}
+
+/** x [B, C, H, W] into the padded texture `t`: the pack kernel, then the copy into `t`. */
+export async function packInput(
   gpu: Gpu,
   x: Tensor,
-  t: GPUTextureView,
+  t: OperandTexture,
   d: { C: number; H: number; W: number; pad: number },
   layout: ReturnType<typeof paddedInput>,
-): Promise<Dispatch> {
+): Promise<Dispatch[]> {
   const [width, height] = layout.size;
   const params = {
     ...d,
@@ -138,28 +134,50 @@ export function packInput(
     imageWidth: layout.cols * layout.C4,
     width,
     height,
+    tPitch: t.pitch,
   };
-  if (d.W % 4 === 0 && d.pad <= 1) {
-    const blocks = Math.ceil(layout.cols / 4);
-    return createDispatch(gpu, packInputVec4Kernel, { x, t }, [
-      Math.ceil((blocks * layout.C4) / 8),
-      Math.ceil(height / 8),
-    ], { ...params, cols: layout.cols });
+  const buffers = { x, t: t.staging };
+  if (d.W % 4 === 0) {
+    // The extra texel past the image (the weight gradient's dBias column), set once.
+    if (width > params.imageWidth) onesTexel(gpu, t, params.imageWidth);
+    const xm = mirror(gpu, x);
+    return [
+      xm.refresh,
+      await createDispatch(
+        gpu,
+        packInputMirrorKernel(d, layout.C4),
+        { x: xm.view, t: t.staging },
+        [Math.ceil((layout.C4 * d.W / 4) / 16), Math.ceil(d.H / 4), x.size / (d.C * d.H * d.W)],
+        { rowsPerItem: layout.rowsPerItem, tPitch: t.pitch },
+      ),
+      t.upload,
+    ];
   }
-  return createDispatch(
-    gpu,
-    packInputKernel,
-    { x, t },
-    [Math.ceil(width / 8), Math.ceil(height / 8)],
-    params,
-  );
+  return [
+    await createDispatch(
+      gpu,
+      packInputKernel,
+      buffers,
+      [Math.ceil(width / 8), Math.ceil(height / 8)],
+      params,
+    ),
+    t.upload,
+  ];
 }
 
 /** tw[oc, tap * C4 + c4] = w'[oc, 4c4.., tap]; w' = weight, or its flipped transpose. */
 const packWeightKernel = (transposed: boolean): KernelSpec => ({
   name: "conv2dPackWeight",
-  params: { inC: "u32", outC: "u32", C4: "u32", KK: "u32", width: "u32", height: "u32" },
-  bindings: { w: "read", t: "texture write" },
+  params: {
+    inC: "u32",
+    outC: "u32",
+    C4: "u32",
+    KK: "u32",
+    width: "u32",
+    height: "u32",
+    tPitch: "u32",
+  },
+  bindings: { w: "read", t: "operand write" },
   consts: { TRANSPOSED: transposed },
   code: /* wgsl */ `
 @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -177,7 +195,7 @@ const packWeightKernel = (transposed: boolean): KernelSpec => ({
       }
     }
   }
-  textureStore(t, gid.xy, toOperand(v));
+  store_t(gid.xy, v);
 }`,
 });
 
@@ -278,18 +296,26 @@ export async function directConvTexture(
   const ocGroups = Math.ceil(d.outC / OC);
   const wSize = [KK * input.C4, ocGroups * OC];
   if (!texturesFit(gpu, input.size, wSize)) return null;
-  const tx = storageTexture(gpu, input.size, "conv2d.packedInput");
-  const tw = storageTexture(gpu, wSize, "conv2d.packedWeight");
+  const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
+  const tw = operandTexture(gpu, wSize, "conv2d.packedWeight");
   const packX = await packInput(gpu, args.x, tx, { C: d.inC, H: d.inH, W: d.inW, pad: P }, input);
   const packW = await createDispatch(
     gpu,
     packWeightKernel(flags.transposed),
-    { w: args.weight, t: tw },
+    { w: args.weight, t: tw.staging },
     [Math.ceil(wSize[0] / 8), Math.ceil(wSize[1] / 8)],
-    { inC: d.inC, outC: d.outC, C4: input.C4, KK, width: wSize[0], height: wSize[1] },
+    {
+      inC: d.inC,
+      outC: d.outC,
+      C4: input.C4,
+      KK,
+      width: wSize[0],
+      height: wSize[1],
+      tPitch: tw.pitch,
+    },
   );
   const positions = tilesX * tilesY * d.batch;
-  const buffers: Record<string, Tensor | GPUTextureView> = { tx, tw, y: args.y };
+  const buffers: Record<string, Tensor | GPUTextureView> = { tx: tx.view, tw: tw.view, y: args.y };
   if (args.bias) buffers.bias = args.bias;
   const conv = await createDispatch(
     gpu,
@@ -307,5 +333,5 @@ export async function directConvTexture(
       positions,
     },
   );
-  return [packX, packW, conv];
+  return [...packX, packW, tw.upload, conv];
 }
