@@ -1,5 +1,6 @@
 // Sprite Diffusion's single entry point: `deno task X` maps to `main.ts X`.
 // Each subcommand lives in its own module, imported only when it runs.
+import "./cli/environment.ts";
 import { GpuUnavailableError } from "./gpu/runtime/device.ts";
 import { inputErrorStatus } from "./errors.ts";
 

@@ -13,6 +13,7 @@ import type { UNetConfig } from "../gpu/model/config.ts";
 import { randomSpriteModel } from "../gpu/model/sprite_model.ts";
 import { adapterLine, defaultPrecision, getGpu } from "../gpu/runtime/device.ts";
 import {
+  freezeNote,
   parseRecipe,
   parseResumedRecipe,
   parseRunLimits,
@@ -45,10 +46,10 @@ const help = `usage: deno task train [flags]
   --sprites FILE.npy --labels FILE.npy   dataset (default: the bundled procedural set)
   --no-clean         keep the sprites the reference's cleaning rule removes
   --seed 0           weights, batches and noise; the same seed gives the same run
-  --out DIR          run folder (default models/run-<date>-<time>): DIR/checkpoint/, DIR/train_log.jsonl
+  --out DIR          run folder (default runs/run-<date>-<time>): DIR/checkpoint/, DIR/train_log.jsonl
   --resume DIR       continue the run in DIR (or DIR = its checkpoint folder); takes --epochs,
-                     --lr (to anneal), --log-every, --max-steps and --out; the rest comes from
-                     the checkpoint
+                     --lr (to anneal), --freeze-epoch, --log-every, --max-steps and --out; the
+                     rest comes from the checkpoint
   --log-every 10     read the loss back every N steps
   --max-steps N      stop after N steps of this invocation (smoke tests); a checkpoint is written
 Ctrl-C finishes the current step, writes a checkpoint and exits.`;
@@ -126,7 +127,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     store = new RunFolder(f.out ?? parentOf(checkpointDir), checkpointDir);
     const saved = await readTrainingState(checkpointDir);
     // A new --lr is how a long run is annealed by hand; the log's per-epoch lr keeps the history.
-    recipe = parseResumedRecipe(fields, saved.recipe, flagName);
+    recipe = parseResumedRecipe(fields, saved.recipe, saved.state.epoch, flagName);
     state = saved.state;
     extra = saved.extra;
     if (state.epoch >= recipe.epochs) {
@@ -146,7 +147,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     if ((f.sprites === undefined) !== (f.labels === undefined)) {
       throw new InputError("give both --sprites and --labels, or neither (the bundled set)");
     }
-    store = new RunFolder(f.out ?? `models/run-${stamp()}`);
+    store = new RunFolder(f.out ?? `runs/run-${stamp()}`);
     if (await isDir(store.checkpointDir)) {
       throw new InputError(
         `${store.checkpointDir} already exists: use --resume ${store.runDir} or another --out`,
@@ -174,6 +175,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const trainer = await Trainer.create(gpu, model, dataset, recipe, state);
   if (!config) await loadOptimizerState(trainer, store.checkpointDir);
   describeRun(trainer, dataset, removed, extra, store);
+  const note = freezeNote(recipe, flagName);
+  if (note) console.error(`note: ${note}`);
   await train(trainer, store, { ...limits, extra });
 }
 
@@ -195,7 +198,7 @@ function describeRun(
       `recipe: batch ${r.batch}, ${r.epochs} epoch(s) of ${t.stepsPerEpoch} steps, lr ${r.lr}, ` +
       `weight decay ${r.weightDecay}, ${r.loss} loss, ${r.precision}, dropout ${r.dropout}/${r.embDropout}, ` +
       `embedding frozen from epoch ${r.freezeEpoch + 1}, mask ${r.maskProb}, seed ${r.seed}\n` +
-      `checkpoint: ${store.checkpointDir}   log: ${store.logPath}` +
+      `checkpoint: ${store.checkpointDir}   log: ${store.logPath} (a line per finished epoch)` +
       (t.state.step ? `\nresuming at epoch ${t.state.epoch + 1}, step ${t.state.step}` : ""),
   );
 }

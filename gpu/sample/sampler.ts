@@ -3,7 +3,9 @@
 // Classifier-free guidance runs the UNet on 2B items, the second half conditioned on the all-zero
 // class vector that the masked training teaches as "no class".
 import { buildClassEmbedding } from "../model/class_embedding.ts";
+import { CHECKPOINT_FILES } from "../formats/checkpoint.ts";
 import type { Gpu } from "../runtime/device.ts";
+import { CheckpointError } from "../runtime/errors.ts";
 import { addInto } from "../ops/elementwise.ts";
 import { createDispatch, type Dispatch, grid1d, record, setParams } from "../runtime/kernel.ts";
 import { RANDOM_WGSL } from "../runtime/random.ts";
@@ -102,16 +104,24 @@ export class SpriteSampler {
   #programs = new Map<string, Promise<Program>>();
   constructor(readonly gpu: Gpu, readonly model: SpriteModel, readonly maxPrograms = 6) {
     if (!model.embeddingParams) {
-      throw new Error("this checkpoint has no class-embedding net, so it cannot sample by class");
+      throw new CheckpointError(
+        `this model has no class-embedding net (${CHECKPOINT_FILES.embedding}), so it cannot ` +
+          "sample by class: a plain diffusers UNet folder can be checked (deno task " +
+          "check-reference) but needs the tutorial's embedding net beside it to sample, saved " +
+          `as ${CHECKPOINT_FILES.embedding} with the torch Sequential's names (0.weight, 0.bias, ` +
+          "3.weight, 3.bias), or a model trained here (deno task train)",
+      );
     }
     const { in_channels, out_channels, sample_size } = model.config;
     if (in_channels !== 3 || out_channels !== 3) {
-      throw new Error(
+      throw new CheckpointError(
         `sprites are RGB: this UNet has ${in_channels} input and ${out_channels} output channels`,
       );
     }
     if (!sample_size) {
-      throw new Error("this UNet's config has no sample_size, so its sprites have no size");
+      throw new CheckpointError(
+        "this UNet's config has no sample_size, so its sprites have no size",
+      );
     }
   }
 

@@ -77,3 +77,43 @@ Deno.test("sample command: bad flags are refused with their flag names (exit 2)"
     }
   });
 });
+
+Deno.test("sample command: what a user meets first is one clear line, before any slow work", async () => {
+  const unet =
+    new URL("../../../shared/fixtures/diffusers-ref/unet_small", import.meta.url).pathname;
+  await withCheckpoint(async (dir) => {
+    const refuse = async (flags: string[], pattern: RegExp) => {
+      await rejects(sampleCommand(flags), (e: Error) => {
+        ok(inputErrorStatus(e) !== undefined, `${flags.join(" ")}: threw ${e}`);
+        ok(pattern.test(e.message), `${flags.join(" ")}: "${e.message}" lacks ${pattern}`);
+        return true;
+      });
+    };
+    const model = ["--model", `${dir}/model`];
+    // A negative value is a value to range-check, not "an ambiguous flag".
+    await refuse([...model, "--guidance", "-1"], /^--guidance must be in \[0, 20\], got -1$/);
+    await refuse([...model, "--out", `${dir}/x.jpg`], /x\.jpg: the grid is written as PNG/);
+    await refuse([...model, "--out", dir + "/"], /give a name ending in \.png/);
+    // A plain diffusers UNet folder names the file it lacks and how to add it.
+    await refuse(
+      ["--model", unet, "--steps", "1"],
+      /no class-embedding net \(emb_net\.safetensors\)/,
+    );
+    // A missing output folder is made; a training run's folder is taken as its checkpoint.
+    await Deno.rename(`${dir}/model`, `${dir}/checkpoint`);
+    await Deno.mkdir(`${dir}/run`);
+    await Deno.rename(`${dir}/checkpoint`, `${dir}/run/checkpoint`);
+    const out = `${dir}/new/folder/grid.png`;
+    await sampleCommand([
+      "--model",
+      `${dir}/run`,
+      "--per-class",
+      "1",
+      "--steps",
+      "1",
+      "--out",
+      out,
+    ]);
+    ok((await Deno.stat(out)).size > 0);
+  });
+});
