@@ -3,7 +3,7 @@
 // without a GPU); and a plain static file server on loopback (the folder's files by path, content
 // types by extension, nothing else), the kind of host an exported site is published on.
 import { chromium } from "playwright-core";
-import type { BrowserContext } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 
 export const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
 export const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -100,4 +100,24 @@ export function serveFolders(mounts: Record<string, string>): StaticServer {
     log,
     close: () => server.shutdown(),
   };
+}
+
+/** Levels of 255 by which two WebGPU implementations may round a sprite's value apart. */
+export const TOLERANCE = 2;
+
+/** Every img.sprites' RGBA pixels (decoded by the page itself), in page order. */
+export function gridPixels(page: Page): Promise<{ name: string; rgba: number[] }[]> {
+  return page.locator("img.sprites").evaluateAll((imgs) =>
+    Promise.all(imgs.map(async (el) => {
+      const img = el as HTMLImageElement;
+      await img.decode();
+      const canvas = document.createElement("canvas");
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      const context = canvas.getContext("2d")!;
+      context.drawImage(img, 0, 0);
+      const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+      return { name: img.dataset.class ?? img.id, rgba: Array.from(data) };
+    }))
+  );
 }

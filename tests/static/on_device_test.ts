@@ -10,30 +10,10 @@ import { CHECKPOINT_FILES } from "../../gpu/formats/checkpoint.ts";
 import { DEFAULT_MODEL_DIR } from "../../data/model_source.ts";
 import { loadSpriteModel } from "../../data/model_folder.ts";
 import { createApp } from "../../routes/app.ts";
-import { launchChromium, skipBrowser } from "./chromium.ts";
-
-/** Levels of 255 by which two WebGPU implementations may round a sprite's value apart. */
-export const TOLERANCE = 2;
-
-/** Every img.sprites' RGBA pixels (decoded by the page itself), in page order. */
-export function gridPixels(page: Page): Promise<{ name: string; rgba: number[] }[]> {
-  return page.locator("img.sprites").evaluateAll((imgs) =>
-    Promise.all(imgs.map(async (el) => {
-      const img = el as HTMLImageElement;
-      await img.decode();
-      const canvas = document.createElement("canvas");
-      canvas.width = img.naturalWidth;
-      canvas.height = img.naturalHeight;
-      const context = canvas.getContext("2d")!;
-      context.drawImage(img, 0, 0);
-      const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
-      return { name: img.dataset.class ?? img.id, rgba: Array.from(data) };
-    }))
-  );
-}
+import { gridPixels, launchChromium, skipBrowser, TOLERANCE } from "./chromium.ts";
 
 /** The largest |a - b| over two grids' values, for each pair. */
-export function maxDiffs(a: { rgba: number[] }[], b: { rgba: number[] }[]): number[] {
+function maxDiffs(a: { rgba: number[] }[], b: { rgba: number[] }[]): number[] {
   return a.map((g, i) => {
     ok(g.rgba.length === b[i].rgba.length, `grid ${i}: sizes differ`);
     let worst = 0;
