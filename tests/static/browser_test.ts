@@ -84,3 +84,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the page with WebGPU but a model without files: the server's grids, and the reason shown",
+  ignore: skipBrowser,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const gpu = await getGpu();
+    const server = startTestServer(gpu); // random init: /api/model/files/ has nothing
+    const browser = await launchChromium({ webgpu: true });
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url + "/");
+      await page.waitForFunction(
+        () => /on the server/.test(document.querySelector("#timing")?.textContent ?? ""),
+        undefined,
+        { timeout: 60_000 },
+      );
+      const toggle = page.locator("#on-device");
+      ok(!(await toggle.isChecked()) && await toggle.isDisabled());
+      const note = await page.locator("#engine-note").innerText();
+      ok(/on the server: .*config\.json: 404/.test(note), note);
+      ok((await page.locator("img.sprites").count()) === 5);
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  },
+});
