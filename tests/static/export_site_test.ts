@@ -89,18 +89,40 @@ Deno.test({
     assertEquals(exported.code, 0, exported.text);
     const server = serveFolders({ "/sprites/": `${tmp}/site` });
     try {
-      // The page's first grids: 4 sprites of each class, 10 DDIM steps, eta 0, seed 1, guidance 1.
+      // What the engine gives in Deno for the fields the page sends.
       const sampler = new SpriteSampler(gpu, model);
-      const expected: Uint8Array[] = [];
-      for (const [c] of model.classNames.entries()) {
-        const r = parseSamplingRequest({ class: c, count: 4, steps: 10, eta: 0, seed: 1 }, {
+      const inDeno = async (fields: Record<string, unknown>) => {
+        const r = parseSamplingRequest(fields, {
           classNames: model.classNames,
           limits: { maxCount: 64, maxPerClass: 16, maxScale: 16 },
-          forms: ["class"],
+          forms: ["class", "labels"],
         });
-        const grid = spriteGrid(await sampler.generate(r.job), r.rows, r.cols, r.scale);
-        expected.push(grid.rgb);
-      }
+        return spriteGrid(await sampler.generate(r.job), r.rows, r.cols, r.scale).rgb;
+      };
+      const perClass = (more: Record<string, unknown>) =>
+        Promise.all(model.classNames.map((_, c) => inDeno({ class: c, count: 4, ...more })));
+      // The page's first grids: 4 sprites of each class, 10 DDIM steps, eta 0, seed 1, guidance 1.
+      const expected = await perClass({ steps: 10, eta: 0, seed: 1 });
+      // Then classifier-free guidance with DDIM's noise, and a mixture of the first two classes.
+      const guided = await perClass({ steps: 3, eta: 0.5, seed: 1, guidance: 2 });
+      const mixture = await inDeno({
+        labels: [0.5, 0.5, 0, 0, 0],
+        count: 8,
+        steps: 3,
+        eta: 0.5,
+        seed: 1,
+        guidance: 2,
+      });
+      const worstOf = (rgba: number[], rgb: Uint8Array) => {
+        if (rgba.length / 4 !== rgb.length / 3) return Infinity;
+        let worst = 0;
+        for (let p = 0; p < rgba.length / 4; p++) {
+          for (let k = 0; k < 3; k++) {
+            worst = Math.max(worst, Math.abs(rgba[p * 4 + k] - rgb[p * 3 + k]));
+          }
+        }
+        return worst;
+      };
 
       const browser = await launchChromium({ webgpu: true });
       try {
@@ -116,18 +138,32 @@ Deno.test({
           undefined,
           { timeout: 300_000 },
         );
-        const pixels = await gridPixels(page);
-        const diffs = pixels.map(({ rgba }, i) => {
-          let worst = 0;
-          for (let p = 0; p < rgba.length / 4; p++) {
-            for (let k = 0; k < 3; k++) {
-              worst = Math.max(worst, Math.abs(rgba[p * 4 + k] - expected[i][p * 3 + k]));
-            }
-          }
-          return rgba.length / 4 === expected[i].length / 3 ? worst : Infinity;
-        });
+        const diffs = (await gridPixels(page)).map(({ rgba }, i) => worstOf(rgba, expected[i]));
         console.log(`static site, per class max |diff| vs Deno: ${diffs.join(", ")} (of 255)`);
         ok(diffs.every((d) => d <= TOLERANCE), `diffs ${diffs}`);
+
+        const before = await page.locator("#timing").innerText();
+        for (const [name, value] of [["steps", "3"], ["eta", "0.5"], ["guidance", "2"]]) {
+          await page.fill(`input[name=${name}]`, value);
+          await page.press(`input[name=${name}]`, "Tab"); // commits the change
+        }
+        await page.waitForFunction(
+          ([before]) => {
+            const t = document.querySelector("#timing")?.textContent ?? "";
+            return t !== before && t.includes("on this device");
+          },
+          [before],
+          { timeout: 300_000 },
+        );
+        const guidedDiffs = (await gridPixels(page)).filter((g) => g.name !== "mix-grid")
+          .map(({ rgba }, i) => worstOf(rgba, guided[i]));
+        ok(guidedDiffs.every((d) => d <= TOLERANCE), `guided, eta 0.5: ${guidedDiffs}`);
+        await page.click("text=Generate mixture");
+        await page.locator("#mix-grid").waitFor({ timeout: 300_000 });
+        const mixed = (await gridPixels(page)).find((g) => g.name === "mix-grid")!;
+        const mixDiff = worstOf(mixed.rgba, mixture);
+        console.log(`guided, eta 0.5: ${guidedDiffs.join(", ")}; mixture: ${mixDiff}`);
+        ok(mixDiff <= TOLERANCE, `mixture: ${mixDiff}`);
         ok(await page.locator("#on-device").isDisabled(), "no server to switch to");
         ok(/a static site/.test(await page.locator("#engine-note").innerText()));
         ok(!(await page.locator("text=Dataset").count()), "no dataset tab without a server");
