@@ -15,6 +15,7 @@ import { healthRoutes } from "./health.ts";
 import { type AppContext, DEFAULT_LIMITS, type Limits } from "./context.ts";
 import { errorResponse, type Route } from "./http.ts";
 import { modelRoutes } from "./model.ts";
+import { modelFilesRoutes } from "./model_files.ts";
 import { staticRoutes } from "./static.ts";
 import { trainRoutes } from "./train.ts";
 
@@ -63,6 +64,7 @@ export function createApp(opts: AppOptions): App {
   const routes: Route[] = [
     ...healthRoutes,
     ...modelRoutes,
+    ...modelFilesRoutes,
     ...classesRoutes,
     ...generateRoutes,
     ...gridRoutes,

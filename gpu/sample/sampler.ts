@@ -97,7 +97,12 @@ interface Program {
   dispatches: Dispatch[];
   /** One per step; each holds the guidance scale, rewritten per request. */
   guidance: Dispatch[];
+  /** Where each step's dispatches end in `dispatches` (the progress reports' submit points). */
+  stepEnds: number[];
 }
+
+/** Called after each denoising step has run on the GPU: (steps done, steps in all). */
+export type SampleProgress = (done: number, total: number) => void;
 
 /** Holds compiled sampling programs of one model; programs are kept for reuse (a few at most). */
 export class SpriteSampler {
@@ -134,16 +139,19 @@ export class SpriteSampler {
     return this.model.embedding.inFeatures;
   }
 
-  /** Returns count sprites as uint8 HWC RGB, [count, H, W, 3]. Same request, same bytes. */
-  async generate(req: SampleRequest): Promise<Uint8Array> {
-    return toBytes(await this.generateFloats(req), this.size);
+  /**
+   * Returns count sprites as uint8 HWC RGB, [count, H, W, 3]. Same request, same bytes, with or
+   * without `onProgress`.
+   */
+  async generate(req: SampleRequest, onProgress?: SampleProgress): Promise<Uint8Array> {
+    return toBytes(await this.generateFloats(req, onProgress), this.size);
   }
 
   /**
    * The sampler's output before the conversion to bytes: [count, 3, H, W] f32, clipped to [-1, 1]
    * by the last scheduler step. Same request, same numbers.
    */
-  async generateFloats(req: SampleRequest): Promise<Float32Array> {
+  async generateFloats(req: SampleRequest, onProgress?: SampleProgress): Promise<Float32Array> {
     const batch = bucket(req.count);
     const key = [batch, req.steps, req.eta, req.scheduler, req.guidance !== 1].join("|");
     let program = this.#programs.get(key);
@@ -167,11 +175,22 @@ export class SpriteSampler {
     for (const d of p.guidance) {
       setParams(this.gpu, d, { n: p.batch * itemSize(this.model), scale: req.guidance });
     }
-    const encoder = this.gpu.device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    record(pass, p.dispatches);
-    pass.end();
-    this.gpu.device.queue.submit([encoder.finish()]);
+    // One command buffer; with onProgress one per step, each waited for (the same dispatches in
+    // the same order, so the same numbers).
+    const ends = onProgress ? p.stepEnds : [p.dispatches.length];
+    let start = 0;
+    for (const [k, end] of ends.entries()) {
+      const encoder = this.gpu.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      record(pass, p.dispatches.slice(start, end));
+      pass.end();
+      this.gpu.device.queue.submit([encoder.finish()]);
+      start = end;
+      if (onProgress) {
+        await this.gpu.device.queue.onSubmittedWorkDone();
+        onProgress(k + 1, ends.length);
+      }
+    }
     const x = await readback(this.gpu, p.sample);
     return x.subarray(0, req.count * itemSize(this.model));
   }
@@ -222,6 +241,7 @@ export class SpriteSampler {
     const scheduler = req.scheduler === "ddim" ? new DDIMScheduler() : new DDPMScheduler();
     scheduler.setTimesteps(req.steps);
     const guidance: Dispatch[] = [];
+    const stepEnds: number[] = [];
     for (const [k, t] of scheduler.timesteps.entries()) {
       for (const half of halves) dispatches.push(await addInto(gpu, { x: sample, y: half }));
       dispatches.push(
@@ -261,8 +281,9 @@ export class SpriteSampler {
       dispatches.push(
         await (ddim ? ddimStep(gpu, { ...step, eta: req.eta }) : ddpmStep(gpu, step)),
       );
+      stepEnds.push(dispatches.length);
     }
-    return { batch, labels: emb.input, itemSeeds, sample, dispatches, guidance };
+    return { batch, labels: emb.input, itemSeeds, sample, dispatches, guidance, stepEnds };
   }
 }
 
