@@ -1,4 +1,4 @@
-// ../main/node_modules/preact/dist/preact.mjs
+// node_modules/preact/dist/preact.mjs
 var n;
 var t;
 var r;
@@ -294,7 +294,7 @@ n = {
   return n2.__v.__b - t3.__v.__b;
 }, e = Symbol(), l = /(PointerCapture)$|Capture$/i, c = 0, a = {}, s = 0;
 
-// ../main/node_modules/preact/jsx-runtime/dist/jsxRuntime.mjs
+// node_modules/preact/jsx-runtime/dist/jsxRuntime.mjs
 var f2 = Symbol.for("pv");
 var o2 = 0;
 var u2 = Array.isArray;
@@ -320,7 +320,7 @@ function a2(t3, e3, n2, u4, a4, i3) {
   return (a4 || i3) && (s3.__source = a4, s3.__self = i3), n.vnode && n.vnode(s3), s3;
 }
 
-// ../main/node_modules/preact/hooks/dist/hooks.mjs
+// node_modules/preact/hooks/dist/hooks.mjs
 var t2;
 var r2;
 var u3;
@@ -485,10 +485,10 @@ function G2(n2, t3) {
   return "function" == typeof t3 ? t3(n2) : t3;
 }
 
-// ../main/node_modules/iobuffer/lib/text.js
+// node_modules/iobuffer/lib/text.js
 var encoder = new TextEncoder();
 
-// ../main/node_modules/iobuffer/lib/iobuffer.js
+// node_modules/iobuffer/lib/iobuffer.js
 var defaultByteLength = 1024 * 8;
 var hostBigEndian = (() => {
   const array = new Uint8Array(4);
@@ -508,7 +508,7 @@ var typedArrays = {
   float64: globalThis.Float64Array
 };
 
-// ../main/node_modules/fast-png/lib/helpers/crc.js
+// node_modules/fast-png/lib/helpers/crc.js
 var crcTable = [];
 for (let n2 = 0; n2 < 256; n2++) {
   let c3 = n2;
@@ -522,14 +522,14 @@ for (let n2 = 0; n2 < 256; n2++) {
   crcTable[n2] = c3;
 }
 
-// ../main/node_modules/fast-png/lib/helpers/decode_interlace_adam7.js
+// node_modules/fast-png/lib/helpers/decode_interlace_adam7.js
 var uint16 = new Uint16Array([
   255
 ]);
 var uint8 = new Uint8Array(uint16.buffer);
 var osIsLittleEndian = uint8[0] === 255;
 
-// ../main/node_modules/fast-png/lib/helpers/decode_interlace_null.js
+// node_modules/fast-png/lib/helpers/decode_interlace_null.js
 var uint162 = new Uint16Array([
   255
 ]);
@@ -537,10 +537,10 @@ var uint82 = new Uint8Array(uint162.buffer);
 var osIsLittleEndian2 = uint82[0] === 255;
 var empty = new Uint8Array(0);
 
-// ../main/node_modules/fast-png/lib/helpers/signature.js
+// node_modules/fast-png/lib/helpers/signature.js
 var pngSignature = Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10);
 
-// ../main/node_modules/fast-png/lib/helpers/text.js
+// node_modules/fast-png/lib/helpers/text.js
 var latin1Decoder = new TextDecoder("latin1");
 
 // data/png.ts
@@ -3602,9 +3602,9 @@ function numberField(value, name, fallback, rule) {
   }
   return n2;
 }
-function listOf(allowed) {
-  const quoted = allowed.map((a4) => `"${a4}"`);
-  return quoted.length < 2 ? quoted.join("") : `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
+function listOf(items, quote = '"', last = "or") {
+  const q2 = items.map((a4) => `${quote}${a4}${quote}`);
+  return q2.length < 2 ? q2.join("") : `${q2.slice(0, -1).join(", ")} ${last} ${q2.at(-1)}`;
 }
 function choiceField(value, name, allowed, fallback) {
   if (value === void 0 || value === null || value === "") return fallback;
@@ -7633,14 +7633,14 @@ var SpriteSampler = class {
     this.maxPrograms = maxPrograms;
     this.#programs = /* @__PURE__ */ new Map();
     if (!model.embeddingParams) {
-      throw new Error("this checkpoint has no class-embedding net, so it cannot sample by class");
+      throw new CheckpointError(`this model has no class-embedding net (${CHECKPOINT_FILES.embedding}), so it cannot sample by class: a plain diffusers UNet folder can be checked (deno task check-reference) but needs the tutorial's embedding net beside it to sample, saved as ${CHECKPOINT_FILES.embedding} with the torch Sequential's names (0.weight, 0.bias, 3.weight, 3.bias), or a model trained here (deno task train)`);
     }
     const { in_channels, out_channels, sample_size } = model.config;
     if (in_channels !== 3 || out_channels !== 3) {
-      throw new Error(`sprites are RGB: this UNet has ${in_channels} input and ${out_channels} output channels`);
+      throw new CheckpointError(`sprites are RGB: this UNet has ${in_channels} input and ${out_channels} output channels`);
     }
     if (!sample_size) {
-      throw new Error("this UNet's config has no sample_size, so its sprites have no size");
+      throw new CheckpointError("this UNet's config has no sample_size, so its sprites have no size");
     }
   }
   /** Sprites are size x size pixels: the model's sample_size, the size it was trained at. */
