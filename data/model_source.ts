@@ -6,7 +6,8 @@ import { parseUNetConfig, type UNetConfig } from "../gpu/model/config.ts";
 import { PRESET_NAMES, presetConfig } from "../gpu/model/presets.ts";
 import { randomSpriteModel, type SpriteModel } from "../gpu/model/sprite_model.ts";
 import type { Gpu } from "../gpu/runtime/device.ts";
-import { loadSpriteModel } from "./model_folder.ts";
+import { MAX_JSON_FILE_BYTES, readRegularFile } from "./files.ts";
+import { loadSpriteModel, recoverCheckpointFolder } from "./model_folder.ts";
 
 /** The shipped checkpoint, relative to the project root. */
 export const DEFAULT_MODEL_DIR = decodeURIComponent(
@@ -30,7 +31,7 @@ export async function configFromSource(source: string, flag = "--config"): Promi
   }
   let json: unknown;
   try {
-    json = JSON.parse(await Deno.readTextFile(source));
+    json = JSON.parse(new TextDecoder().decode(await readRegularFile(source, MAX_JSON_FILE_BYTES)));
   } catch (e) {
     throw new InputError(`${flag} ${source}: ${(e as Error).message}`);
   }
@@ -57,6 +58,8 @@ export async function openModel(gpu: Gpu, choice: ModelChoice): Promise<SpriteMo
     return randomSpriteModel(gpu, config, choice.seed ?? 0);
   }
   const dir = choice.model ?? DEFAULT_MODEL_DIR;
+  // A checkpoint whose swap a kill cut short is served from its complete copy.
+  await recoverCheckpointFolder(dir);
   try {
     await Deno.stat(dir);
   } catch {
