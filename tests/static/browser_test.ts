@@ -3,7 +3,6 @@
 // them, and an error from the API is shown. Screenshots go to $TMPDIR (default /tmp).
 import { ok } from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { getGpu } from "../../gpu/runtime/device.ts";
 import { startTestServer } from "../routes/helpers.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
@@ -21,8 +20,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     ok(hasChromium, `CI is set but there is no Chromium at ${CHROMIUM}`);
-    const gpu = await getGpu();
-    const server = startTestServer(gpu);
+    const server = await startTestServer();
     const profile = await Deno.makeTempDir({ prefix: "sprite-chromium-" });
     // A fresh profile each run (Playwright's persistent context is its --user-data-dir).
     const browser = await chromium.launchPersistentContext(profile, {
