@@ -8,7 +8,7 @@ import { classesRoutes } from "./classes.ts";
 import { datasetRoutes } from "./dataset.ts";
 import { generateRoutes } from "./generate.ts";
 import { GpuWorker } from "./gpu_client.ts";
-import type { ModelSpec } from "./gpu_protocol.ts";
+import type { ModelSpec, WorkerInit } from "./gpu_protocol.ts";
 import { gridRoutes, perClassRequest } from "./grid.ts";
 import { checkRequest } from "./guard.ts";
 import { healthRoutes } from "./health.ts";
@@ -36,6 +36,8 @@ export interface AppOptions {
   token?: string;
   /** Where training jobs write their runs (default models/). */
   trainDir?: string;
+  /** What training jobs train on (default: the bundled set, cleaned). */
+  trainingData?: WorkerInit["trainingData"];
   /** Host names the server answers to besides loopback's (its own bind address, say). */
   allowedHosts?: readonly string[];
   /** The memory budget in bytes (default: from the adapter and the host, gpu/runtime/memory.ts). */
@@ -62,6 +64,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     maxBatch: opts.limits?.maxBatch ?? DEFAULT_LIMITS.maxBatch,
     memoryBudgetBytes: opts.memoryBudgetBytes,
     trainDir,
+    trainingData: opts.trainingData,
   });
   const limits: Limits = {
     ...DEFAULT_LIMITS,

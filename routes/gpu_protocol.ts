@@ -20,6 +20,8 @@ export interface WorkerInit {
   memoryBudgetBytes?: number;
   /** Where training jobs write their run folders. */
   trainDir: string;
+  /** What training jobs train on (default: the bundled set, cleaned). */
+  trainingData?: { sprites: string | null; labels: string | null; clean: boolean };
 }
 
 /** What the HTTP side knows of the serving model (no GPU objects). */

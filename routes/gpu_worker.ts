@@ -187,7 +187,7 @@ class GpuService {
     const recipe = r.autoPrecision
       ? { ...r.recipe, precision: defaultPrecision(this.gpu) }
       : r.recipe;
-    const source = { sprites: null, labels: null, clean: true };
+    const source = this.init.trainingData ?? { sprites: null, labels: null, clean: true };
     const { dataset } = await loadTrainingSet(source);
     const estimate = await estimateTraining(this.gpu, r.config, dataset, recipe);
     const owner = {};
