@@ -233,8 +233,10 @@ class GpuService {
       finished: Promise.resolve(),
     };
     const logEvery = r.logEvery ?? Math.max(1, Math.min(10, Math.floor(trainer.stepsPerEpoch / 4)));
-    const send = (event: "progress" | "epoch" | "end") =>
+    const send = (event: "progress" | "epoch" | "end") => {
+      post({ type: "stats", stats: this.stats() });
       post({ type: "training", event, job: job.view });
+    };
     this.#job = job;
     job.finished = (async () => {
       try {
@@ -246,6 +248,9 @@ class GpuService {
           beforeStep: async () => {
             await this.queue.trainingTurn();
             this.#trainingSteps++;
+            // The turn is the step's submission (synchronous, right after this resolves): passes
+            // may go on during its readback and the checkpoints between epochs.
+            setTimeout(() => this.queue.trainingPaused(), 0);
           },
           onLog: (l) => {
             job.view.progress = {
@@ -276,7 +281,6 @@ class GpuService {
         this.budget.release(owner);
       }
       send("end");
-      post({ type: "stats", stats: this.stats() });
     })();
     return job.view;
   }

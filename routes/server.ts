@@ -113,6 +113,8 @@ export async function serve(
   const relays = new Set<Relay>();
   const stats = { accepted: 0, headTimeouts: 0, idleTimeouts: 0, refused: 0 };
   let stopping = false;
+  /** Connections accepted and not yet closed (counted before their relay is set up). */
+  let open = 0;
 
   const tick = setInterval(() => {
     const now = performance.now();
@@ -190,7 +192,7 @@ export async function serve(
     try {
       for await (const conn of listener) {
         stats.accepted++;
-        if (relays.size >= maxConnections || stopping) {
+        if (open >= maxConnections || stopping) {
           stats.refused++;
           conn.write(rawResponse(
             503,
@@ -203,7 +205,8 @@ export async function serve(
           });
           continue;
         }
-        relay(conn);
+        open++;
+        relay(conn).finally(() => open--);
       }
     } catch {
       // The listener closed.
@@ -230,7 +233,7 @@ export async function serve(
   };
   return {
     addr,
-    stats: () => ({ ...stats, open: relays.size }),
+    stats: () => ({ ...stats, open }),
     shutdown,
     finished: inner.finished,
   };

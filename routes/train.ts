@@ -75,6 +75,11 @@ export async function listRuns(ctx: AppContext): Promise<RunInfo[]> {
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
+  // The running job's run counts before its first checkpoint makes its folder.
+  const job = ctx.worker.job;
+  if (active(job) && !runs.some((r) => r.name === job!.run)) {
+    runs.push({ name: job!.run, bytes: 0, epochs: 0, running: true, serving: false });
+  }
   return runs.sort((a, b) => a.name.localeCompare(b.name));
 }
 

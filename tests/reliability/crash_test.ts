@@ -105,7 +105,7 @@ Deno.test("crash: deno task train killed at random points resumes to the end, on
     const data = await tinyTrainingSet(dir, 8);
     const config = await tinyConfigFile(dir);
     const run = `${dir}/run`;
-    const epochs = 6;
+    const epochs = 4;
     const train = ["run", "-A", "--config", `${ROOT}deno.json`, `${ROOT}main.ts`, "train"];
     const fresh = [
       ...train,
@@ -115,7 +115,7 @@ Deno.test("crash: deno task train killed at random points resumes to the end, on
     ];
     const resume = [...train, "--resume", run, "--log-every", "1"];
     let starts = 0;
-    for (; starts < 3; starts++) {
+    for (; starts < 2; starts++) {
       const started = await Deno.stat(`${run}/checkpoint`).then(() => true, () => false);
       const out = await killAfter(
         starts === 0 || !started ? fresh : resume,

@@ -3,7 +3,9 @@
 // content types). No answer may be a 5xx, every error is the JSON {error, detail}, and the server
 // still answers afterwards. Among them the 500s the first probe found: a /static/ name of 256+
 // characters, a training config of "constructor", "toString" or "hasOwnProperty".
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
+import { sampleCommand } from "../../cli/sample.ts";
+import { inputErrorStatus } from "../../errors.ts";
 import { makeRng, type Rng } from "../util.ts";
 import { startTestServer } from "../routes/helpers.ts";
 import { tinyTrainingSet } from "./helpers.ts";
@@ -255,6 +257,13 @@ Deno.test("the 500s of the first probe: long static names and prototype names ar
       const body = await res.json();
       assertEquals(res.status, 400, `${config}: ${JSON.stringify(body)}`);
       ok(/unknown config preset/.test(body.detail), body.detail);
+    }
+    // The CLI's preset lookup is the same one.
+    for (const config of ["constructor", "toString", "hasOwnProperty"]) {
+      await rejects(
+        () => sampleCommand(["--random-init", "--config", config, "--out", `${dir}/x.png`]),
+        (e: Error) => inputErrorStatus(e) !== undefined && /unknown config "/.test(e.message),
+      );
     }
   } finally {
     await server.close();

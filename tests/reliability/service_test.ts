@@ -10,8 +10,13 @@ import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { startTestServer } from "../routes/helpers.ts";
 import { latency, pollWhile, postJson, showLatency, timed, tinyTrainingSet } from "./helpers.ts";
 
-/** The most a health or static answer may take at p99 on a loaded 2-core CPU adapter. */
-const P99_LIMIT_MS = 250;
+/**
+ * The most a health or static answer may take on a 2-core CPU adapter shared with the GPU work
+ * (llvmpipe's threads take both cores): 95 % of them, and all but the slowest 1 %. A pass here takes
+ * over a second, which is what every answer waited before.
+ */
+const P95_LIMIT_MS = 200;
+const P99_LIMIT_MS = 600;
 
 const generation = { class: "food", count: 16, steps: 8, seed: 1 };
 
@@ -44,7 +49,7 @@ Deno.test({
     try {
       await generate(1); // compiles the program
       // During generation only.
-      const passes = generate(3, 10);
+      const passes = generate(2, 10);
       const duringGeneration = latency(await pollWhile(passes, probeAll));
       await passes;
 
@@ -75,8 +80,8 @@ Deno.test({
       })();
 
       // During training only.
-      const twoSeconds = new Promise((r) => setTimeout(r, 2000));
-      const duringTraining = latency(await pollWhile(twoSeconds, probeAll));
+      const aWhile = new Promise((r) => setTimeout(r, 1500));
+      const duringTraining = latency(await pollWhile(aWhile, probeAll));
 
       // While a job runs, its epochs are on disk: checkpoint first, then the log line.
       let state = await (await fetch(`${url}/api/train`)).json();
@@ -91,12 +96,18 @@ Deno.test({
       const log = (await Deno.readTextFile(`${runDir}/train_log.jsonl`)).trim().split("\n");
       ok(log.length >= 1 && JSON.parse(log[0]).epoch === 1, log.join("\n"));
 
-      // Generation while training: both make progress.
-      const before = events.length;
-      const busy = generate(4, 20);
+      // Generation while training (two clients at a time): both make progress.
+      const before = {
+        events: events.length,
+        steps: server.app.context.worker.stats.trainingSteps,
+      };
+      const busy = Promise.all([generate(3, 20), generate(3, 30)]);
       const duringBoth = latency(await pollWhile(busy, probeAll));
       await busy;
-      ok(events.length > before, `no training progress during generation (${events.length})`);
+      await new Promise((r) => setTimeout(r, 300));
+      const steps = server.app.context.worker.stats.trainingSteps - before.steps;
+      ok(steps >= 2, `${steps} training steps while 6 requests ran`);
+      ok(events.length > before.events, `no progress events while 6 requests ran`);
 
       const stopped = await (await fetch(`${url}/api/train`, { method: "DELETE" })).json();
       assertEquals(stopped.status, "stopped");
@@ -115,6 +126,7 @@ Deno.test({
         ] as const
       ) {
         ok(l.n >= 5, `${what}: only ${l.n} probes`);
+        ok(l.p95 < P95_LIMIT_MS, `${what}: p95 ${l.p95.toFixed(1)} ms`);
         ok(l.p99 < P99_LIMIT_MS, `${what}: p99 ${l.p99.toFixed(1)} ms`);
       }
     } finally {
