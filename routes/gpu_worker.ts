@@ -137,7 +137,9 @@ class GpuService {
         const abort = new AbortController();
         this.#pending.set(id, abort);
         try {
-          const sprites = await this.queue.generate(m.job, abort.signal);
+          const queued = this.queue.generate(m.job, abort.signal);
+          post({ type: "stats", stats: this.stats() }); // the HTTP side's health sees it waiting
+          const sprites = await queued;
           post({ type: "reply", id, value: sprites }, [sprites.buffer]);
         } finally {
           this.#pending.delete(id);
