@@ -11,6 +11,7 @@ import { makeRng } from "../util.ts";
 import { ROOT, tinyConfigFile, tinyTrainingSet } from "./helpers.ts";
 
 const KILLS = Number(Deno.env.get("CRASH_KILLS") ?? 8);
+const KILLED_STARTS = Number(Deno.env.get("CRASH_KILLED_STARTS") ?? 1);
 const FILES = ["config.json", "diffusion_pytorch_model.safetensors", "sprite_diffusion.json"];
 
 async function sideFolders(parent: string): Promise<string[]> {
@@ -105,7 +106,7 @@ Deno.test("crash: deno task train killed at random points resumes to the end, on
     const data = await tinyTrainingSet(dir, 8);
     const config = await tinyConfigFile(dir);
     const run = `${dir}/run`;
-    const epochs = 4;
+    const epochs = 3;
     const train = ["run", "-A", "--config", `${ROOT}deno.json`, `${ROOT}main.ts`, "train"];
     const fresh = [
       ...train,
@@ -115,7 +116,7 @@ Deno.test("crash: deno task train killed at random points resumes to the end, on
     ];
     const resume = [...train, "--resume", run, "--log-every", "1"];
     let starts = 0;
-    for (; starts < 2; starts++) {
+    for (; starts < KILLED_STARTS; starts++) {
       const started = await Deno.stat(`${run}/checkpoint`).then(() => true, () => false);
       const out = await killAfter(
         starts === 0 || !started ? fresh : resume,

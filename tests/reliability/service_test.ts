@@ -101,13 +101,13 @@ Deno.test({
         events: events.length,
         steps: server.app.context.worker.stats.trainingSteps,
       };
-      const busy = Promise.all([generate(3, 20), generate(3, 30)]);
+      const busy = Promise.all([generate(2, 20), generate(2, 30)]);
       const duringBoth = latency(await pollWhile(busy, probeAll));
       await busy;
       await new Promise((r) => setTimeout(r, 300));
       const steps = server.app.context.worker.stats.trainingSteps - before.steps;
-      ok(steps >= 2, `${steps} training steps while 6 requests ran`);
-      ok(events.length > before.events, `no progress events while 6 requests ran`);
+      ok(steps >= 1, `${steps} training steps while 4 requests ran`);
+      ok(events.length > before.events, `no progress events while 4 requests ran`);
 
       const stopped = await (await fetch(`${url}/api/train`, { method: "DELETE" })).json();
       assertEquals(stopped.status, "stopped");
