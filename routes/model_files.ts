@@ -2,7 +2,7 @@
 // the visitor's GPU (static/engine.ts). Exactly the four files a checkpoint is made of
 // (CHECKPOINT_FILES: config, UNet and embedding weights, our JSON); any other name is a 404, and
 // the name only picks one of the four, so no path reaches the disk. Read from the folder the model
-// was loaded from (ctx.modelDir; a random-init model has none: 404, and the page uses the server).
+// was loaded from (ctx.servingDir; a random-init model has none: 404, and the page uses the server).
 // A strong ETag of the content and `cache-control: no-cache`: the browser keeps the files and on
 // the next visit only revalidates them (304, no body), and a swapped model gets new tags.
 import { CHECKPOINT_FILES } from "../gpu/formats/checkpoint.ts";
@@ -53,10 +53,10 @@ export const modelFilesRoutes = [
         404,
       );
     }
-    if (!ctx.modelDir) {
+    if (!ctx.servingDir) {
       throw new InputError("the served model is a random init: it has no files", 404);
     }
-    const path = `${ctx.modelDir.replace(/\/+$/, "")}/${name}`;
+    const path = `${ctx.servingDir.replace(/\/+$/, "")}/${name}`;
     let body: Uint8Array;
     let info: Deno.FileInfo;
     try {

@@ -595,6 +595,8 @@ var ConfigError = class extends EngineInputError {
 };
 var CheckpointError = class extends EngineInputError {
 };
+var NonFiniteResultError = class extends EngineInputError {
+};
 
 // gpu/formats/safetensors.ts
 var SafetensorsMap = class extends Map {
@@ -774,6 +776,152 @@ function checkTensors(expected, actual, what) {
   }
 }
 
+// gpu/runtime/memory.ts
+var AllocationScope = class {
+  label;
+  #resources;
+  #bytes;
+  #destroyed;
+  constructor(label) {
+    this.label = label;
+    this.#resources = [];
+    this.#bytes = 0;
+    this.#destroyed = false;
+  }
+  get bytes() {
+    return this.#bytes;
+  }
+  get destroyed() {
+    return this.#destroyed;
+  }
+  add(resource, bytes) {
+    if (this.#destroyed) {
+      resource.destroy();
+      throw new Error(`allocation scope ${this.label} is already destroyed`);
+    }
+    this.#resources.push(resource);
+    this.#bytes += bytes;
+  }
+  /** Destroys every resource of the scope now; anything built from them must not run again. */
+  destroy() {
+    for (const r3 of this.#resources) r3.destroy();
+    this.#resources = [];
+    this.#bytes = 0;
+    this.#destroyed = true;
+  }
+};
+function withAllocations(gpu, scope) {
+  return {
+    ...gpu,
+    allocations: scope
+  };
+}
+function trackAllocation(gpu, resource, bytes) {
+  gpu.allocations?.add(resource, bytes);
+}
+var TEXEL_BYTES = {
+  rgba32float: 16,
+  rgba16float: 8,
+  r32float: 4,
+  r32uint: 4,
+  rgba8unorm: 4
+};
+function textureDescriptorBytes(d3) {
+  const [w3, h3 = 1, layers = 1] = Array.isArray(d3.size) ? d3.size : [
+    d3.size.width,
+    d3.size.height ?? 1,
+    d3.size.depthOrArrayLayers ?? 1
+  ];
+  const texel = TEXEL_BYTES[d3.format];
+  if (texel === void 0) throw new Error(`textureDescriptorBytes: format ${d3.format}`);
+  return w3 * h3 * layers * texel;
+}
+function countingDevice(real, count) {
+  const inert = {
+    destroy() {
+    },
+    label: ""
+  };
+  const device = {
+    limits: real.limits,
+    features: real.features,
+    label: "counting device",
+    queue: {
+      writeBuffer() {
+      },
+      submit() {
+      },
+      onSubmittedWorkDone: () => Promise.resolve()
+    },
+    createBuffer(d3) {
+      count.bufferBytes += d3.size;
+      count.buffers++;
+      return {
+        ...inert,
+        size: d3.size,
+        usage: d3.usage
+      };
+    },
+    createTexture(d3) {
+      count.textureBytes += textureDescriptorBytes(d3);
+      count.textures++;
+      return {
+        ...inert,
+        createView: () => ({
+          label: "",
+          size: 0
+        })
+      };
+    },
+    createShaderModule: () => ({
+      ...inert
+    }),
+    createComputePipeline: () => ({
+      ...inert,
+      getBindGroupLayout: () => ({})
+    }),
+    createBindGroup: () => ({
+      ...inert
+    }),
+    createCommandEncoder() {
+      throw new Error("a dry run must not record commands");
+    },
+    pushErrorScope() {
+    },
+    popErrorScope: () => Promise.resolve(null),
+    addEventListener() {
+    },
+    lost: new Promise(() => {
+    }),
+    destroy() {
+    }
+  };
+  return device;
+}
+async function dryRunAllocations(gpu, build) {
+  const count = {
+    bytes: 0,
+    bufferBytes: 0,
+    textureBytes: 0,
+    buffers: 0,
+    textures: 0
+  };
+  const { allocations: _ignored, ...plain } = gpu;
+  await build({
+    ...plain,
+    device: countingDevice(gpu.device, count)
+  });
+  count.bytes = count.bufferBytes + count.textureBytes;
+  return count;
+}
+var estimateTotal = (e3) => e3.deviceBytes + e3.hostBytes;
+var MemoryBudgetError = class extends EngineInputError {
+  status;
+  constructor(message, status) {
+    super(message), this.status = status;
+  }
+};
+
 // gpu/runtime/tensor.ts
 var bytesPerElement2 = {
   f32: 4,
@@ -792,13 +940,14 @@ function createTensor(gpu, shape, dtype = "f32", label = "") {
   const size = sizeOf(shape);
   const bytes = Math.max(16, Math.ceil(size * bytesPerElement2[dtype] / 16) * 16);
   if (bytes > gpu.limits.maxStorageBufferBindingSize) {
-    throw new Error(`tensor ${label} [${shape}] needs ${bytes} bytes, over the adapter's binding limit ${gpu.limits.maxStorageBufferBindingSize}: lower the batch size`);
+    throw new MemoryBudgetError(`tensor ${label} [${shape}] needs ${bytes} bytes, over the adapter's binding limit ${gpu.limits.maxStorageBufferBindingSize}: lower the batch size`, 413);
   }
   const buffer = gpu.device.createBuffer({
     size: bytes,
     usage,
     label
   });
+  trackAllocation(gpu, buffer, bytes);
   return {
     buffer,
     shape: [
@@ -3628,6 +3777,7 @@ function oneHot(classes, index) {
   v3[index] = 1;
   return v3;
 }
+var MAX_LABEL_WEIGHT = 1e3;
 function parseWeights(text, classes, name = "labels") {
   const parts = typeof text === "string" ? text.split(",") : [
     ...text
@@ -3640,6 +3790,9 @@ function parseWeights(text, classes, name = "labels") {
     if (!Number.isFinite(v3) || v3 < 0) {
       throw new RequestError(`label weights must be finite numbers >= 0, got "${String(p3)}"`);
     }
+    if (v3 > MAX_LABEL_WEIGHT) {
+      throw new RequestError(`label weights must be at most ${MAX_LABEL_WEIGHT} (1 is a whole class), got ${v3}`);
+    }
     return v3;
   });
 }
@@ -3650,6 +3803,9 @@ function repeatVector(v3, count) {
 }
 
 // gpu/sample/request.ts
+function samplingWork(job) {
+  return job.count * job.steps * (job.guidance !== 1 ? 2 : 1);
+}
 var EXPLICIT = [
   "class",
   "classes",
@@ -3711,11 +3867,20 @@ function parseSamplingRequest(fields, spec) {
     integer: true
   });
   const { labels, count, rows, cols } = layout;
+  const options = samplingOptions(fields, nameOf);
+  const max = spec.limits.maxWork;
+  const work = samplingWork({
+    count,
+    ...options
+  });
+  if (max !== void 0 && work > max) {
+    throw new RequestError(`${count} sprites x ${options.steps} steps${options.guidance !== 1 ? " x 2 (guidance)" : ""} is ${work} UNet passes; one request may ask for ${max}: fewer sprites or fewer steps`);
+  }
   return {
     job: {
       labels,
       count,
-      ...samplingOptions(fields, nameOf)
+      ...options
     },
     layout: layout.layout,
     rows,
@@ -7625,13 +7790,17 @@ var fillItemNormalKernel = {
 var SpriteSampler = class {
   gpu;
   model;
-  maxPrograms;
   #programs;
-  constructor(gpu, model, maxPrograms = 6) {
+  #estimates;
+  maxPrograms;
+  budget;
+  constructor(gpu, model, options = {}) {
     this.gpu = gpu;
     this.model = model;
-    this.maxPrograms = maxPrograms;
     this.#programs = /* @__PURE__ */ new Map();
+    this.#estimates = /* @__PURE__ */ new Map();
+    this.maxPrograms = options.maxPrograms ?? 6;
+    this.budget = options.budget;
     if (!model.embeddingParams) {
       throw new CheckpointError(`this model has no class-embedding net (${CHECKPOINT_FILES.embedding}), so it cannot sample by class: a plain diffusers UNet folder can be checked (deno task check-reference) but needs the tutorial's embedding net beside it to sample, saved as ${CHECKPOINT_FILES.embedding} with the torch Sequential's names (0.weight, 0.bias, 3.weight, 3.bias), or a model trained here (deno task train)`);
     }
@@ -7650,6 +7819,15 @@ var SpriteSampler = class {
   get classes() {
     return this.model.embedding.inFeatures;
   }
+  /** Bytes the programs hold now (their buffers and textures as allocated). */
+  get programBytes() {
+    let n2 = 0;
+    for (const e3 of this.#programs.values()) n2 += e3.scope.bytes;
+    return n2;
+  }
+  get programCount() {
+    return this.#programs.size;
+  }
   /**
    * Returns count sprites as uint8 HWC RGB, [count, H, W, 3]. Same request, same bytes, with or
    * without `onProgress`.
@@ -7658,27 +7836,119 @@ var SpriteSampler = class {
     return toBytes(await this.generateFloats(req, onProgress), this.size);
   }
   /**
+   * What the program for this request holds, before it is built: a dry run of its builder against a
+   * counting device (gpu/runtime/memory.ts) gives the device bytes; the host keeps the readback.
+   */
+  estimate(req) {
+    const batch = bucket(req.count);
+    const key = programKey(batch, req);
+    let e3 = this.#estimates.get(key);
+    if (!e3) {
+      e3 = dryRunAllocations(this.gpu, (g3) => this.#build(g3, batch, req)).then((c3) => ({
+        deviceBytes: c3.bytes,
+        // The readback's copy, the floats cut from it and the bytes made from them.
+        hostBytes: 3 * batch * itemSize(this.model) * 4
+      }));
+      this.#estimates.set(key, e3);
+      e3.catch(() => this.#estimates.delete(key));
+    }
+    return e3;
+  }
+  /** Whether a program for this request is built already (no new memory needed). */
+  isBuilt(req) {
+    return this.#programs.has(programKey(bucket(req.count), req));
+  }
+  /** Whether this request's program is built or fits the budget once idle programs are evicted. */
+  async fits(req) {
+    if (!this.budget || this.isBuilt(req)) return true;
+    const need = estimateTotal(await this.estimate(req));
+    let evictable = 0;
+    for (const e3 of this.#programs.values()) {
+      if (e3.running === 0) evictable += estimateTotal(e3.estimate);
+    }
+    return this.budget.usedBytes - evictable + need <= this.budget.limitBytes;
+  }
+  /**
    * The sampler's output before the conversion to bytes: [count, 3, H, W] f32, clipped to [-1, 1]
-   * by the last scheduler step. Same request, same numbers.
+   * by the last scheduler step. Same request, same numbers. A result that is not finite throws
+   * NonFiniteResultError.
    */
   async generateFloats(req, onProgress) {
-    const batch = bucket(req.count);
-    const key = [
-      batch,
-      req.steps,
-      req.eta,
-      req.scheduler,
-      req.guidance !== 1
-    ].join("|");
-    let program = this.#programs.get(key);
-    if (!program) {
-      if (this.#programs.size >= this.maxPrograms) {
-        this.#programs.delete(this.#programs.keys().next().value);
+    const entry = this.#entry(req);
+    entry.running++;
+    try {
+      const p3 = await entry.program;
+      const out = await this.#run(p3, req, onProgress);
+      const bad = out.findIndex((v3) => !Number.isFinite(v3));
+      if (bad >= 0) {
+        const count = out.reduce((n2, v3) => n2 + (Number.isFinite(v3) ? 0 : 1), 0);
+        throw new NonFiniteResultError(`the model's output is not finite (${out[bad]} in ${count} of ${out.length} values): its weights or this request's class weights overflow float32`);
       }
-      program = this.#build(batch, req);
-      this.#programs.set(key, program);
+      return out;
+    } finally {
+      entry.running--;
+      if (entry.evicted && entry.running === 0) this.#destroy(entry);
     }
-    const p3 = await program;
+  }
+  /** Destroys every program now (a swapped-out model's sampler); passes in flight finish first. */
+  close() {
+    for (const e3 of [
+      ...this.#programs.values()
+    ]) this.#evict(e3);
+  }
+  #entry(req) {
+    const batch = bucket(req.count);
+    const key = programKey(batch, req);
+    const cached = this.#programs.get(key);
+    if (cached) {
+      this.#programs.delete(key);
+      this.#programs.set(key, cached);
+      return cached;
+    }
+    const scope = new AllocationScope(`sampler ${key}`);
+    const entry = {
+      key,
+      scope,
+      estimate: {
+        deviceBytes: 0,
+        hostBytes: 0
+      },
+      program: Promise.resolve(void 0),
+      running: 0,
+      evicted: false
+    };
+    entry.program = (async () => {
+      entry.estimate = await this.estimate(req);
+      this.#makeRoom(entry);
+      this.budget?.reserve(entry, estimateTotal(entry.estimate), `a sampling program of ${batch} sprites x ${req.steps} steps` + (req.guidance !== 1 ? " with guidance" : ""));
+      return await this.#build(withAllocations(this.gpu, scope), batch, req);
+    })();
+    entry.program.catch(() => this.#evict(entry));
+    this.#programs.set(key, entry);
+    return entry;
+  }
+  /** Evicts idle programs, least recently used first, until `entry` fits the count and budget. */
+  #makeRoom(entry) {
+    const need = estimateTotal(entry.estimate);
+    for (const other of [
+      ...this.#programs.values()
+    ]) {
+      if (other === entry || other.running > 0) continue;
+      const full = this.#programs.size > this.maxPrograms;
+      if (!full && (!this.budget || this.budget.fits(need))) break;
+      this.#evict(other);
+    }
+  }
+  #evict(entry) {
+    if (this.#programs.get(entry.key) === entry) this.#programs.delete(entry.key);
+    entry.evicted = true;
+    if (entry.running === 0) this.#destroy(entry);
+  }
+  #destroy(entry) {
+    entry.scope.destroy();
+    this.budget?.release(entry);
+  }
+  async #run(p3, req, onProgress) {
     const labels = new Float32Array(p3.labels.size);
     labels.set(req.labels.subarray(0, req.count * this.classes));
     upload(this.gpu, p3.labels, labels);
@@ -7715,8 +7985,9 @@ var SpriteSampler = class {
     const x2 = await readback(this.gpu, p3.sample);
     return x2.subarray(0, req.count * itemSize(this.model));
   }
-  async #build(batch, req) {
-    const { gpu, model } = this;
+  /** Builds the program on `gpu` (the sampler's device with a scope, or a counting device). */
+  async #build(gpu, batch, req) {
+    const { model } = this;
     const guided = req.guidance !== 1;
     const rows = guided ? 2 * batch : batch;
     const unet = await buildUNet(gpu, model.config, {
@@ -7832,6 +8103,15 @@ var SpriteSampler = class {
     };
   }
 };
+function programKey(batch, req) {
+  return [
+    batch,
+    req.steps,
+    req.eta,
+    req.scheduler,
+    req.guidance !== 1
+  ].join("|");
+}
 function itemSize(model) {
   const size = model.config.sample_size;
   return model.config.in_channels * size * size;

@@ -2,15 +2,11 @@
 // ETags that turn a second visit into 304s.
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { CHECKPOINT_FILES } from "../../gpu/formats/checkpoint.ts";
-import { getGpu } from "../../gpu/runtime/device.ts";
 import { DEFAULT_MODEL_DIR } from "../../data/model_source.ts";
 import { startTestServer } from "./helpers.ts";
 
-const gpu = await getGpu();
-
 Deno.test("model files: the checkpoint's four files, tagged, 304 when unchanged", async () => {
-  // The routes read the folder; the model in memory may be any (here the tiny one).
-  const server = startTestServer(gpu, { modelDir: DEFAULT_MODEL_DIR });
+  const server = await startTestServer({ model: { kind: "folder", dir: DEFAULT_MODEL_DIR } });
   try {
     for (const name of Object.values(CHECKPOINT_FILES)) {
       const url = `${server.url}/api/model/files/${name}`;
@@ -38,8 +34,8 @@ Deno.test("model files: the checkpoint's four files, tagged, 304 when unchanged"
 });
 
 Deno.test("model files: nothing but the four names, no paths; a random init has none", async () => {
-  const server = startTestServer(gpu, { modelDir: DEFAULT_MODEL_DIR });
-  const random = startTestServer(gpu);
+  const server = await startTestServer({ model: { kind: "folder", dir: DEFAULT_MODEL_DIR } });
+  const random = await startTestServer();
   try {
     for (
       const name of [

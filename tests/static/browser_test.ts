@@ -3,7 +3,6 @@
 // The five grids appear with real images, a new seed changes them, and an error from the API is
 // shown. Screenshots go to $TMPDIR (default /tmp).
 import { ok } from "node:assert/strict";
-import { getGpu } from "../../gpu/runtime/device.ts";
 import { startTestServer } from "../routes/helpers.ts";
 import { launchChromium, skipBrowser } from "./chromium.ts";
 
@@ -15,8 +14,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const gpu = await getGpu();
-    const server = startTestServer(gpu);
+    const server = await startTestServer();
     const browser = await launchChromium({ viewport: { width: 390, height: 844 } });
     try {
       const page = await browser.context.newPage();
@@ -91,8 +89,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const gpu = await getGpu();
-    const server = startTestServer(gpu); // random init: /api/model/files/ has nothing
+    const server = await startTestServer(); // random init: /api/model/files/ has nothing
     const browser = await launchChromium({ webgpu: true });
     try {
       const page = await browser.context.newPage();

@@ -14,7 +14,7 @@ Deno.test("engine: the served model's files on a device of its own give the serv
   const dir = await Deno.makeTempDir({ prefix: "sprite-engine-" });
   const model = tinyModel(gpu, 21);
   await saveSpriteModel(gpu, dir, model);
-  const server = startTestServer(gpu, { model, modelDir: dir });
+  const server = await startTestServer({ model: { kind: "folder", dir } });
   try {
     const engine = await loadOnDevice(`${server.url}/api/model/files/`);
     assertEquals(engine.model.classNames, model.classNames);
@@ -53,7 +53,7 @@ Deno.test("engine: the served model's files on a device of its own give the serv
 });
 
 Deno.test("engine: a server without model files is refused, naming the file", async () => {
-  const server = startTestServer(gpu);
+  const server = await startTestServer();
   try {
     await rejects(
       loadOnDevice(`${server.url}/api/model/files/`),

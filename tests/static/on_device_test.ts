@@ -5,10 +5,8 @@
 // and a second visit revalidates the files (304) instead of fetching them again.
 import { ok } from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { getGpu } from "../../gpu/runtime/device.ts";
 import { CHECKPOINT_FILES } from "../../gpu/formats/checkpoint.ts";
 import { DEFAULT_MODEL_DIR } from "../../data/model_source.ts";
-import { loadSpriteModel } from "../../data/model_folder.ts";
 import { createApp } from "../../routes/app.ts";
 import { gridPixels, launchChromium, skipBrowser, TOLERANCE } from "./chromium.ts";
 
@@ -44,12 +42,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const gpu = await getGpu();
-    const app = createApp({
-      gpu,
-      model: await loadSpriteModel(gpu, DEFAULT_MODEL_DIR),
-      modelDir: DEFAULT_MODEL_DIR,
-    });
+    const app = await createApp({ model: { kind: "folder", dir: DEFAULT_MODEL_DIR } });
     const files: { name: string; status: number }[] = [];
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (r) => {
       const res = await app.handler(r);
