@@ -87,18 +87,11 @@ Deno.test("memory: a sampling program's estimate is what its build allocates; ev
   ok(first.made.every((m) => !m.destroyed));
   // A second program evicts the first (maxPrograms 1): its buffers go at once, not at GC.
   await sampler.generate(request(5, 0.5));
-  const buffers = first.made.filter((m) => m.kind === "buffer");
-  ok(buffers.length > 10 && buffers.every((m) => m.destroyed), "every tensor destroyed");
-  // Textures and dispatch parameters are destroyed too once their allocators report them to the
-  // scope (storageTexture in gpu/ops/matmul/texture.ts and createDispatch in
-  // gpu/runtime/kernel.ts calling trackAllocation); until then they go at garbage collection.
-  const shown = (kind: Made["kind"]) => {
+  // Every buffer, operand texture and dispatch parameter buffer goes at once, not at GC.
+  for (const kind of ["buffer", "texture", "uniform"] as const) {
     const of = first.made.filter((m) => m.kind === kind);
-    return `${sum(of)} bytes in ${of.length} ${kind}s (${
-      of.filter((m) => m.destroyed).length
-    } destroyed on eviction)`;
-  };
-  console.log(`program: ${shown("buffer")}, ${shown("texture")}, ${shown("uniform")}`);
+    ok(of.length > 0 && of.every((m) => m.destroyed), `every ${kind} destroyed on eviction`);
+  }
   assertEquals(sampler.programCount, 1);
   sampler.close();
   assertEquals(budget.usedBytes, 0, "closing the sampler releases every reservation");
@@ -125,10 +118,7 @@ Deno.test("memory: a training job's estimate is what Trainer.create allocates", 
   assertEquals(sum(job.made), estimate.deviceBytes);
   ok(estimate.hostBytes >= dataset.images.length);
   scope.destroy();
-  ok(
-    job.made.filter((m) => m.kind === "buffer").every((m) => m.destroyed),
-    "every tensor destroyed",
-  );
+  ok(job.made.length > 0 && job.made.every((m) => m.destroyed), "everything it made destroyed");
   void job.value;
 });
 
