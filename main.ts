@@ -1,5 +1,6 @@
 // Sprite Diffusion's single entry point: `deno task X` maps to `main.ts X`.
 // Each subcommand lives in its own module, imported only when it runs.
+import "./cli/environment.ts";
 import { GpuUnavailableError } from "./gpu/runtime/device.ts";
 import { inputErrorStatus } from "./errors.ts";
 
@@ -29,6 +30,10 @@ const commands: Record<string, { about: string; load: () => Promise<Command> }> 
   bench: {
     about: "measure kernels and training/sampling speed on this adapter",
     load: async () => (await import("./cli/bench.ts")).benchCommand,
+  },
+  "export-site": {
+    about: "write the page and a model as a static site (sprites made in the browser)",
+    load: async () => (await import("./cli/export_site.ts")).exportSiteCommand,
   },
 };
 

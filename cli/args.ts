@@ -8,10 +8,31 @@ export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
 
 export function parseFlags<T extends FlagSpec>(argv: string[], options: T, command: string) {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    const args = joinNegativeValues(argv, options);
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (e) {
     throw new InputError(`${command}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * `--guidance -1` as `--guidance=-1`: parseArgs reads a value that starts with "-" as a flag and
+ * calls the pair ambiguous; a number is a value, so the range check can say what is wrong with it.
+ */
+function joinNegativeValues(argv: string[], options: FlagSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith("--") ? argv[i].slice(2) : "";
+    const next = argv[i + 1];
+    if (
+      Object.hasOwn(options, name) && options[name].type === "string" && next !== undefined &&
+      /^-\d|^-\.\d/.test(next)
+    ) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
 }
 
 /**

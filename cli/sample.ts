@@ -4,7 +4,11 @@
 import { encodePng, spriteGrid } from "../data/png.ts";
 import { InputError } from "../errors.ts";
 import { adapterLine, getGpu, withPrecision } from "../gpu/runtime/device.ts";
-import { parseSamplingRequest, type SamplingLimits } from "../gpu/sample/request.ts";
+import {
+  parseSamplingRequest,
+  type SamplingLimits,
+  samplingOptions,
+} from "../gpu/sample/request.ts";
 import { SpriteSampler } from "../gpu/sample/sampler.ts";
 import { flagFields, flagName, parseFlags, precisionFlag } from "./args.ts";
 import { openModel } from "../data/model_source.ts";
@@ -19,7 +23,7 @@ export const CLI_SAMPLING_LIMITS: SamplingLimits = {
 const help = `usage: deno task sample [--model DIR | --random-init [--config compact|reference]]
     [--class NAME|INDEX | --labels w0,w1,...] [--count N] [--per-class N]
     [--steps 10] [--eta 0] [--guidance 1] [--scheduler ddim|ddpm] [--seed 1]
-    [--scale 4] [--precision f32|f16] [--out grid.png]
+    [--scale 4] [--precision f32|f16] [--out out/grid.png]
   Without --class or --labels: a grid with one row per class (--per-class sprites each, default 4).
   Same seed, same sprites. --precision f16: f16 GEMM/conv operands (f32 sums).`;
 
@@ -59,7 +63,9 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   for (const [key, value] of Object.entries(fields)) {
     if (value === "") throw new InputError(`${flagName(key)} needs a value`);
   }
-  const out = f.out ?? "grid.png";
+  // Everything that needs no model is checked before the adapter and the model are opened.
+  samplingOptions(fields, flagName);
+  const out = await pngOutput(f.out ?? "out/grid.png");
   const precision = precisionFlag(f.precision, ["f32", "f16"] as const, "f32");
 
   const gpu = withPrecision(await getGpu(), precision);
@@ -69,7 +75,6 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     randomInit: f["random-init"],
     preset: f.config,
   });
-  const sampler = new SpriteSampler(gpu, model);
   const { job, rows, cols, scale } = parseSamplingRequest(fields, {
     classNames: model.classNames,
     limits: CLI_SAMPLING_LIMITS,
@@ -77,14 +82,41 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     defaultCount: 16,
     nameOf: flagName,
   });
+  const sampler = new SpriteSampler(gpu, model);
   const started = performance.now();
   const sprites = await sampler.generate(job);
   const seconds = (performance.now() - started) / 1000;
   const size = sampler.size;
   const grid = spriteGrid(sprites, rows, cols, scale, { spriteHeight: size, spriteWidth: size });
-  await Deno.writeFile(out, encodePng(grid.rgb, grid.width, grid.height));
+  try {
+    await Deno.writeFile(out, encodePng(grid.rgb, grid.width, grid.height));
+  } catch (e) {
+    throw new InputError(`cannot write ${out}: ${(e as Error).message}`);
+  }
   console.error(
     `wrote ${out}: ${job.count} sprites, ${job.steps} ${job.scheduler} steps, ` +
       `${seconds.toFixed(2)} s (including the one-time kernel compilation)`,
   );
+}
+
+/**
+ * The output file, checked before any slow work: a .png name (the bytes are PNG), its folder made
+ * if missing, and not a folder itself.
+ */
+async function pngOutput(path: string): Promise<string> {
+  if (!/\.png$/i.test(path)) {
+    throw new InputError(`--out ${path}: the grid is written as PNG; give a name ending in .png`);
+  }
+  const slash = path.lastIndexOf("/");
+  try {
+    if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+    const stat = await Deno.stat(path).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw e;
+    });
+    if (stat?.isDirectory) throw new Error("it is a folder");
+  } catch (e) {
+    throw new InputError(`--out ${path}: ${(e as Error).message}`);
+  }
+  return path;
 }

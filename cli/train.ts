@@ -4,7 +4,7 @@
 // Flags are translated into the engine's recipe parser (gpu/train/recipe.ts), the same one the
 // training route uses, and the run is the engine's epoch loop (gpu/train/run.ts).
 import { configFromSource } from "../data/model_source.ts";
-import { loadSpriteModel } from "../data/model_folder.ts";
+import { loadSpriteModel, recoverCheckpointFolder } from "../data/model_folder.ts";
 import { loadOptimizerState, readTrainingState, RunFolder } from "../data/run_folder.ts";
 import { classIndices, type SpriteDataset } from "../data/sprites.ts";
 import { dataSourceOf, loadTrainingSet } from "../data/training_set.ts";
@@ -13,6 +13,7 @@ import type { UNetConfig } from "../gpu/model/config.ts";
 import { randomSpriteModel } from "../gpu/model/sprite_model.ts";
 import { adapterLine, defaultPrecision, getGpu } from "../gpu/runtime/device.ts";
 import {
+  freezeNote,
   parseRecipe,
   parseResumedRecipe,
   parseRunLimits,
@@ -21,7 +22,7 @@ import {
   RESUMABLE_FIELD_NAMES,
   type TrainRecipe,
 } from "../gpu/train/recipe.ts";
-import { runTraining } from "../gpu/train/run.ts";
+import { type EpochRecord, runTraining } from "../gpu/train/run.ts";
 import {
   initialState,
   Trainer,
@@ -45,10 +46,10 @@ const help = `usage: deno task train [flags]
   --sprites FILE.npy --labels FILE.npy   dataset (default: the bundled procedural set)
   --no-clean         keep the sprites the reference's cleaning rule removes
   --seed 0           weights, batches and noise; the same seed gives the same run
-  --out DIR          run folder (default models/run-<date>-<time>): DIR/checkpoint/, DIR/train_log.jsonl
+  --out DIR          run folder (default runs/run-<date>-<time>): DIR/checkpoint/, DIR/train_log.jsonl
   --resume DIR       continue the run in DIR (or DIR = its checkpoint folder); takes --epochs,
-                     --lr (to anneal), --log-every, --max-steps and --out; the rest comes from
-                     the checkpoint
+                     --lr (to anneal), --freeze-epoch, --log-every, --max-steps and --out; the
+                     rest comes from the checkpoint
   --log-every 10     read the loss back every N steps
   --max-steps N      stop after N steps of this invocation (smoke tests); a checkpoint is written
 Ctrl-C finishes the current step, writes a checkpoint and exits.`;
@@ -112,6 +113,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   let config: UNetConfig | undefined;
   let store: RunFolder;
   let extra: Record<string, unknown>;
+  let lastEpoch: EpochRecord | undefined;
   if (f.resume !== undefined) {
     const fixed = Object.keys(f).find((k) => !RESUME_FLAGS.includes(k));
     if (fixed) {
@@ -121,12 +123,17 @@ export async function trainCommand(argv: string[]): Promise<void> {
       );
     }
     if (!(await isDir(f.resume))) throw new InputError(`--resume ${f.resume} does not exist`);
+    // This run writes the folder from now on: a swap that a kill cut short is repaired first.
     const nested = `${f.resume.replace(/\/+$/, "")}/checkpoint`;
+    await recoverCheckpointFolder(nested, { clean: true });
     const checkpointDir = (await isDir(nested)) ? nested : f.resume;
+    if (checkpointDir === f.resume) await recoverCheckpointFolder(checkpointDir, { clean: true });
     store = new RunFolder(f.out ?? parentOf(checkpointDir), checkpointDir);
     const saved = await readTrainingState(checkpointDir);
+    await store.completeLog(saved);
+    lastEpoch = saved.lastEpoch as EpochRecord | undefined;
     // A new --lr is how a long run is annealed by hand; the log's per-epoch lr keeps the history.
-    recipe = parseResumedRecipe(fields, saved.recipe, flagName);
+    recipe = parseResumedRecipe(fields, saved.recipe, saved.state.epoch, flagName);
     state = saved.state;
     extra = saved.extra;
     if (state.epoch >= recipe.epochs) {
@@ -146,7 +153,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     if ((f.sprites === undefined) !== (f.labels === undefined)) {
       throw new InputError("give both --sprites and --labels, or neither (the bundled set)");
     }
-    store = new RunFolder(f.out ?? `models/run-${stamp()}`);
+    store = new RunFolder(f.out ?? `runs/run-${stamp()}`);
     if (await isDir(store.checkpointDir)) {
       throw new InputError(
         `${store.checkpointDir} already exists: use --resume ${store.runDir} or another --out`,
@@ -174,7 +181,9 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const trainer = await Trainer.create(gpu, model, dataset, recipe, state);
   if (!config) await loadOptimizerState(trainer, store.checkpointDir);
   describeRun(trainer, dataset, removed, extra, store);
-  await train(trainer, store, { ...limits, extra });
+  const note = freezeNote(recipe, flagName);
+  if (note) console.error(`note: ${note}`);
+  await train(trainer, store, { ...limits, extra, lastEpoch });
 }
 
 function describeRun(
@@ -195,7 +204,7 @@ function describeRun(
       `recipe: batch ${r.batch}, ${r.epochs} epoch(s) of ${t.stepsPerEpoch} steps, lr ${r.lr}, ` +
       `weight decay ${r.weightDecay}, ${r.loss} loss, ${r.precision}, dropout ${r.dropout}/${r.embDropout}, ` +
       `embedding frozen from epoch ${r.freezeEpoch + 1}, mask ${r.maskProb}, seed ${r.seed}\n` +
-      `checkpoint: ${store.checkpointDir}   log: ${store.logPath}` +
+      `checkpoint: ${store.checkpointDir}   log: ${store.logPath} (a line per finished epoch)` +
       (t.state.step ? `\nresuming at epoch ${t.state.epoch + 1}, step ${t.state.step}` : ""),
   );
 }
@@ -203,7 +212,12 @@ function describeRun(
 async function train(
   trainer: Trainer,
   store: RunFolder,
-  o: { logEvery: number; maxSteps?: number; extra: Record<string, unknown> },
+  o: {
+    logEvery: number;
+    maxSteps?: number;
+    extra: Record<string, unknown>;
+    lastEpoch?: EpochRecord;
+  },
 ): Promise<void> {
   const { state, recipe } = trainer;
   const stepLimit = o.maxSteps === undefined ? undefined : state.step + o.maxSteps;
@@ -222,6 +236,7 @@ async function train(
       stepLimit,
       shouldStop: () => interrupted,
       extra: o.extra,
+      lastEpoch: o.lastEpoch,
       onLog: (l) => progress.update(l),
       onEpoch: (r) =>
         progress.note(

@@ -10,6 +10,7 @@
 // the list (a refresh nobody needed costs one memcpy).
 import type { Gpu } from "../runtime/device.ts";
 import { copyStep, type Dispatch, MIRROR_WIDTH, registerTextureBytes } from "../runtime/kernel.ts";
+import { type ScopedGpu, trackAllocation } from "../runtime/memory.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 
 export interface Mirror {
@@ -18,15 +19,18 @@ export interface Mirror {
   refresh: Dispatch;
 }
 
-const mirrors = new WeakMap<GPUDevice, WeakMap<GPUBuffer, Map<string, Mirror>>>();
+// By the context's allocation scope (the texture lives and dies with it; a model's parameters are
+// mirrored once per program that reads them), else by device.
+const mirrors = new WeakMap<object, WeakMap<GPUBuffer, Map<string, Mirror>>>();
 
 /** The mirror texture of `t` (f32, a multiple of 4 elements), made on first use. */
 export function mirror(gpu: Gpu, t: Tensor): Mirror {
   if (t.dtype !== "f32" || t.size % 4 !== 0) {
     throw new Error(`mirror: ${t.label} must be f32 with a multiple of 4 elements`);
   }
-  let byBuffer = mirrors.get(gpu.device);
-  if (!byBuffer) mirrors.set(gpu.device, byBuffer = new WeakMap());
+  const owner = (gpu as ScopedGpu).allocations ?? gpu.device;
+  let byBuffer = mirrors.get(owner);
+  if (!byBuffer) mirrors.set(owner, byBuffer = new WeakMap());
   let byView = byBuffer.get(t.buffer);
   if (!byView) byBuffer.set(t.buffer, byView = new Map());
   const key = `${t.offset}:${t.size}`;
@@ -49,6 +53,7 @@ function createMirror(gpu: Gpu, t: Tensor): Mirror {
     usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
     label: `mirror.${t.label}`,
   });
+  trackAllocation(gpu, texture, MIRROR_WIDTH * rows * 16);
   const view = texture.createView();
   registerTextureBytes(view, t.size * 4);
   const bytesPerRow = MIRROR_WIDTH * 16;

@@ -33,12 +33,10 @@ export function numberField(
   return n;
 }
 
-/** `"a", "b" or "c"`. */
-export function listOf(allowed: readonly string[]): string {
-  const quoted = allowed.map((a) => `"${a}"`);
-  return quoted.length < 2
-    ? quoted.join("")
-    : `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
+/** `"a", "b" or "c"` (with `quote` "" and `last` "and": `a, b and c`). */
+export function listOf(items: readonly string[], quote = '"', last = "or"): string {
+  const q = items.map((a) => `${quote}${a}${quote}`);
+  return q.length < 2 ? q.join("") : `${q.slice(0, -1).join(", ")} ${last} ${q.at(-1)}`;
 }
 
 /** One of `allowed`; absent -> fallback. */

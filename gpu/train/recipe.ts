@@ -4,7 +4,7 @@
 // the CLI's `--weight-decay` is the same field) and camelCase in the saved recipe.
 import type { Precision } from "../runtime/device.ts";
 import { RequestError } from "../runtime/errors.ts";
-import { choiceField, numberField, type NumberRule } from "../runtime/fields.ts";
+import { choiceField, listOf, numberField, type NumberRule } from "../runtime/fields.ts";
 
 /** Every value of the training recipe; REFERENCE_RECIPE holds the reference's. */
 export interface TrainRecipe {
@@ -73,8 +73,11 @@ export const RECIPE_FIELDS: readonly { key: keyof TrainRecipe; name: string; rul
 /** The request names of the recipe's fields. */
 export const RECIPE_FIELD_NAMES = RECIPE_FIELDS.map((f) => f.name);
 
-/** What a resumed run may change: a new length, and a new lr to anneal by hand. */
-export const RESUMABLE_FIELDS: readonly (keyof TrainRecipe)[] = ["epochs", "lr"];
+/**
+ * What a resumed run may change: a new length, a new lr to anneal by hand, and when the embedding
+ * freezes (a longer or shorter run moves it; it never unfreezes an embedding already frozen).
+ */
+export const RESUMABLE_FIELDS: readonly (keyof TrainRecipe)[] = ["epochs", "lr", "freezeEpoch"];
 export const RESUMABLE_FIELD_NAMES = RECIPE_FIELDS.filter((f) => RESUMABLE_FIELDS.includes(f.key))
   .map((f) => f.name);
 
@@ -144,11 +147,12 @@ export function parseSavedRecipe(saved: Record<string, unknown>, where: string):
 
 /**
  * A resumed run's recipe: the saved one, with only RESUMABLE_FIELDS taken from `input`; any other
- * recipe field present is refused.
+ * recipe field present is refused. `epoch` is where the run stands (epochs done).
  */
 export function parseResumedRecipe(
   input: Record<string, unknown>,
   saved: TrainRecipe,
+  epoch: number,
   nameOf: (name: string) => string = (n) => n,
 ): TrainRecipe {
   const fixed = RECIPE_FIELDS.filter((f) => !RESUMABLE_FIELDS.includes(f.key) && f.name in input);
@@ -156,10 +160,28 @@ export function parseResumedRecipe(
     const allowed = RECIPE_FIELDS.filter((f) => RESUMABLE_FIELDS.includes(f.key));
     throw new RequestError(
       `${nameOf(fixed[0].name)} cannot be changed on resume: the run continues with its recipe ` +
-        `(only ${allowed.map((f) => nameOf(f.name)).join(" and ")} may change)`,
+        `(only ${listOf(allowed.map((f) => nameOf(f.name)), "", "and")} may change)`,
     );
   }
-  return parseRecipe(input, saved, { nameOf }).recipe;
+  const recipe = parseRecipe(input, saved, { nameOf }).recipe;
+  if (epoch >= saved.freezeEpoch && recipe.freezeEpoch > epoch) {
+    throw new RequestError(
+      `${nameOf("freeze_epoch")} ${recipe.freezeEpoch}: the embedding is frozen since epoch ` +
+        `${saved.freezeEpoch + 1} and stays frozen (a frozen net is not trained again)`,
+    );
+  }
+  return recipe;
+}
+
+/**
+ * A recipe whose embedding never freezes trains no masked epochs, so classifier-free guidance has
+ * no "no class" to steer away from: worth a word, not a refusal (a short trial run is fine).
+ */
+export function freezeNote(recipe: TrainRecipe, nameOf: (n: string) => string = (n) => n) {
+  if (recipe.freezeEpoch < recipe.epochs) return undefined;
+  return `the class embedding is never frozen in this run (freeze epoch ${recipe.freezeEpoch} >= ` +
+    `${recipe.epochs} epochs), so no class vectors are masked and guidance has little to work ` +
+    `with; pass ${nameOf("freeze_epoch")} N (< ${recipe.epochs}) to freeze it after epoch N`;
 }
 
 export interface RunLimits {

@@ -6,7 +6,7 @@ import { sampleCommand } from "../../cli/sample.ts";
 import { decodePngRgb } from "../../data/png.ts";
 import { inputErrorStatus } from "../../errors.ts";
 import type { UNetConfig } from "../../gpu/model/config.ts";
-import { loadSpriteModel, saveSpriteModel } from "../../data/model_folder.ts";
+import { saveSpriteModel } from "../../data/model_folder.ts";
 import { randomSpriteModel } from "../../gpu/model/sprite_model.ts";
 import { createApp } from "../../routes/app.ts";
 import { getGpu, tinyConfig } from "../util.ts";
@@ -41,7 +41,7 @@ Deno.test("sample command: class and labels grids at the model's size; the per-c
     const cliGrid = await run("--per-class", "3", "--seed", "5", "--scale", "1");
     const img = decodePngRgb(cliGrid);
     assertEquals([img.width, img.height], [3 * 10 + 2, 5 * 10 + 2]);
-    const app = createApp({ gpu, model: await loadSpriteModel(gpu, model) });
+    const app = await createApp({ model: { kind: "folder", dir: model } });
     try {
       const res = await app.handler(
         new Request("http://localhost/api/grid.png?per_class=3&steps=2&seed=5&scale=1"),
@@ -75,5 +75,45 @@ Deno.test("sample command: bad flags are refused with their flag names (exit 2)"
         return true;
       });
     }
+  });
+});
+
+Deno.test("sample command: what a user meets first is one clear line, before any slow work", async () => {
+  const unet =
+    new URL("../../../shared/fixtures/diffusers-ref/unet_small", import.meta.url).pathname;
+  await withCheckpoint(async (dir) => {
+    const refuse = async (flags: string[], pattern: RegExp) => {
+      await rejects(sampleCommand(flags), (e: Error) => {
+        ok(inputErrorStatus(e) !== undefined, `${flags.join(" ")}: threw ${e}`);
+        ok(pattern.test(e.message), `${flags.join(" ")}: "${e.message}" lacks ${pattern}`);
+        return true;
+      });
+    };
+    const model = ["--model", `${dir}/model`];
+    // A negative value is a value to range-check, not "an ambiguous flag".
+    await refuse([...model, "--guidance", "-1"], /^--guidance must be in \[0, 20\], got -1$/);
+    await refuse([...model, "--out", `${dir}/x.jpg`], /x\.jpg: the grid is written as PNG/);
+    await refuse([...model, "--out", dir + "/"], /give a name ending in \.png/);
+    // A plain diffusers UNet folder names the file it lacks and how to add it.
+    await refuse(
+      ["--model", unet, "--steps", "1"],
+      /no class-embedding net \(emb_net\.safetensors\)/,
+    );
+    // A missing output folder is made; a training run's folder is taken as its checkpoint.
+    await Deno.rename(`${dir}/model`, `${dir}/checkpoint`);
+    await Deno.mkdir(`${dir}/run`);
+    await Deno.rename(`${dir}/checkpoint`, `${dir}/run/checkpoint`);
+    const out = `${dir}/new/folder/grid.png`;
+    await sampleCommand([
+      "--model",
+      `${dir}/run`,
+      "--per-class",
+      "1",
+      "--steps",
+      "1",
+      "--out",
+      out,
+    ]);
+    ok((await Deno.stat(out)).size > 0);
   });
 });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { flagFields, flagName } from "../../cli/args.ts";
 import { RequestError } from "../../gpu/runtime/errors.ts";
 import {
+  freezeNote,
   parseRecipe,
   parseResumedRecipe,
   parseRunLimits,
@@ -99,19 +100,36 @@ Deno.test("recipe: one set of limits, each refusal naming the field as the perso
   }
 });
 
-Deno.test("recipe: a resume changes only epochs and lr", () => {
+Deno.test("recipe: a resume changes only epochs, lr and the freeze epoch", () => {
   const saved = { ...R, batch: 8, lr: 1e-3 };
-  assert.deepEqual(parseResumedRecipe({ epochs: 40, lr: 3e-4 }, saved), {
+  assert.deepEqual(parseResumedRecipe({ epochs: 40, lr: 3e-4 }, saved, 5), {
     ...saved,
     epochs: 40,
     lr: 3e-4,
   });
-  refused(() => parseResumedRecipe({ batch: 16 }, saved), /batch cannot be changed on resume/);
+  refused(() => parseResumedRecipe({ batch: 16 }, saved, 5), /batch cannot be changed on resume/);
   refused(
-    () => parseResumedRecipe({ loss: "mse" }, saved, flagName),
-    /--loss cannot be changed on resume.*only --epochs and --lr/,
+    () => parseResumedRecipe({ loss: "mse" }, saved, 5, flagName),
+    /--loss cannot be changed on resume.*only --epochs, --lr and --freeze-epoch/,
   );
-  refused(() => parseResumedRecipe({ lr: 0 }, saved, flagName), /--lr must be positive/);
+  refused(() => parseResumedRecipe({ lr: 0 }, saved, 5, flagName), /--lr must be positive/);
+  // The freeze epoch moves with a shorter run (epoch 5 of a run frozen from epoch 81) ...
+  assert.equal(parseResumedRecipe({ epochs: 40, freeze_epoch: 30 }, saved, 5).freezeEpoch, 30);
+  // ... but a frozen embedding is never unfrozen.
+  const frozen = { ...saved, freezeEpoch: 3 };
+  assert.equal(parseResumedRecipe({ freeze_epoch: 2 }, frozen, 5).freezeEpoch, 2);
+  refused(
+    () => parseResumedRecipe({ freeze_epoch: 8 }, frozen, 5, flagName),
+    /--freeze-epoch 8: the embedding is frozen since epoch 4/,
+  );
+});
+
+Deno.test("recipe: a run whose embedding never freezes gets a note naming the flag", () => {
+  assert.equal(freezeNote({ ...R, epochs: 100, freezeEpoch: 80 }), undefined);
+  assert.match(
+    freezeNote({ ...R, epochs: 40, freezeEpoch: 80 }, flagName)!,
+    /never frozen in this run \(freeze epoch 80 >= 40 epochs\).*--freeze-epoch N \(< 40\)/,
+  );
 });
 
 Deno.test("recipe: a saved recipe is checked, with the saved limits (an old run resumes)", () => {

@@ -27,6 +27,7 @@ import { createTensor, type Tensor } from "../../runtime/tensor.ts";
 import { range, XYZW } from "../../runtime/wgsl.ts";
 import { mirror } from "../mirror.ts";
 import { storeTileWgsl } from "./buffer.ts";
+import { trackAllocation } from "../../runtime/memory.ts";
 
 const packParams = {
   R: "u32",
@@ -249,13 +250,17 @@ export function textureOperandsFit(gpu: Gpu, g: PackedShape): boolean {
 
 /** A storage texture of the context's operand format, [width, height] texels, built once. */
 export function storageTexture(gpu: Gpu, size: number[], label: string): GPUTextureView {
-  const view = gpu.device.createTexture({
+  const texture = gpu.device.createTexture({
     size: [size[0], size[1]],
     format: gpu.operandFormat,
     usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
     label,
-  }).createView();
-  registerTextureBytes(view, size[0] * size[1] * texelBytes(gpu));
+  });
+  const bytes = size[0] * size[1] * texelBytes(gpu);
+  // The context's allocation scope owns it: an evicted program destroys it at once.
+  trackAllocation(gpu, texture, bytes);
+  const view = texture.createView();
+  registerTextureBytes(view, bytes);
   return view;
 }
 
@@ -286,6 +291,7 @@ export function operandTexture(gpu: Gpu, size: number[], label: string): Operand
     usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
     label,
   });
+  trackAllocation(gpu, texture, width * height * bytes);
   const view = texture.createView();
   registerTextureBytes(view, width * height * bytes);
   // f32 texels as vec4<f32>, f16 texels as vec2<u32> (four halves).
