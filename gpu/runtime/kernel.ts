@@ -57,6 +57,18 @@ export interface Dispatch {
   spec: KernelSpec;
   /** A copy step: recorded on the encoder between compute passes (see `encode`), not dispatched. */
   copy?: (encoder: GPUCommandEncoder) => void;
+  /**
+   * Reads only a layer's parameters (the pack of a conv's or linear layer's weight): a model
+   * builder may run it once ahead of the list instead of where it stands (gpu/model/builder.ts's
+   * `prepare`), once per training step or once per sampling request rather than once per pass.
+   */
+  hoist?: boolean;
+}
+
+/** Marks dispatches as `hoist`: they read only parameters. */
+export function hoisted(dispatches: Dispatch[]): Dispatch[] {
+  for (const d of dispatches) d.hoist = true;
+  return dispatches;
 }
 
 /**

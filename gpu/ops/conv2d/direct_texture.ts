@@ -14,7 +14,7 @@
 // The weight gradient and the stride-2 input gradient are implicit GEMMs: implicit_gemm_texture.ts,
 // which packs its input with packInput below.
 import type { Gpu } from "../../runtime/device.ts";
-import { createDispatch, type Dispatch, type KernelSpec } from "../../runtime/kernel.ts";
+import { createDispatch, type Dispatch, hoisted, type KernelSpec } from "../../runtime/kernel.ts";
 import { type Tensor, upload } from "../../runtime/tensor.ts";
 import { mirror } from "../mirror.ts";
 import { each, pairs, range, XYZW } from "../../runtime/wgsl.ts";
@@ -333,5 +333,6 @@ export async function directConvTexture(
       positions,
     },
   );
-  return [...packX, packW, tw.upload, conv];
+  // The weight's pack reads only the weight: the model builder may hoist it (kernel.ts).
+  return [...packX, ...hoisted([packW, tw.upload]), conv];
 }

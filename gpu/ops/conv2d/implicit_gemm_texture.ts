@@ -7,7 +7,7 @@
 // - the stride-2 input gradient: dcol[(c, tap), k] = sum_o w[o, c, tap] dy[o, k], then col2im
 //   gathers the taps that land on each dx element.
 import { type Gpu, operandPlan } from "../../runtime/device.ts";
-import { createDispatch, type Dispatch, type KernelSpec } from "../../runtime/kernel.ts";
+import { createDispatch, type Dispatch, hoisted, type KernelSpec } from "../../runtime/kernel.ts";
 import { createTensor, type Tensor } from "../../runtime/tensor.ts";
 import { each, pairs, range } from "../../runtime/wgsl.ts";
 import { chooseSplits, kChunks } from "../matmul/matmul.ts";
@@ -388,14 +388,16 @@ export async function inputGradStride2Texture(
   const { splits, kChunk4 } = gemmSplits(gpu, M, N, K4);
   const g = createTensor(gpu, [splits, M, N], "f32", "conv2d.dcol");
   return [
-    await createDispatch(
-      gpu,
-      packWeightColumnsKernel,
-      { w: args.weight, t: tA.staging },
-      [Math.ceil(aSize[0] / 8), Math.ceil(aSize[1] / 8)],
-      { O: d.outC, M, width: aSize[0], height: aSize[1], tPitch: tA.pitch },
-    ),
-    tA.upload,
+    ...hoisted([
+      await createDispatch(
+        gpu,
+        packWeightColumnsKernel,
+        { w: args.weight, t: tA.staging },
+        [Math.ceil(aSize[0] / 8), Math.ceil(aSize[1] / 8)],
+        { O: d.outC, M, width: aSize[0], height: aSize[1], tPitch: tA.pitch },
+      ),
+      tA.upload,
+    ]),
     ...await packChannelRows(gpu, args.dy, tB, { channels: d.outC, plane, count: N }),
     await textureGemm(gpu, {
       tA: tA.view,

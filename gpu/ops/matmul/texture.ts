@@ -18,6 +18,7 @@ import {
   copyStep,
   createDispatch,
   type Dispatch,
+  hoisted,
   type KernelSpec,
   type ParamType,
   registerTextureBytes,
@@ -223,6 +224,8 @@ export interface TextureMatmul {
   /** Elements of K per split, a multiple of 4. */
   kChunk: number;
   flags: TextureGemmFlags;
+  /** B is a parameter (a linear layer's weight): its pack is marked `hoist` (kernel.ts). */
+  bIsParameter?: boolean;
 }
 
 type PackedShape = Pick<TextureMatmul, "M" | "N" | "K" | "batch" | "strideA" | "strideB">;
@@ -372,13 +375,15 @@ export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatc
     items: s.itemsA,
     stride: g.strideA,
   });
-  const packB = await pack(g.b, tB, {
-    trans: g.transB,
-    R: g.K,
-    C: g.N,
-    items: s.itemsB,
-    stride: g.strideB,
-  });
+  const packB = (g.bIsParameter ? hoisted : (d: Dispatch[]) => d)(
+    await pack(g.b, tB, {
+      trans: g.transB,
+      R: g.K,
+      C: g.N,
+      items: s.itemsB,
+      stride: g.strideB,
+    }),
+  );
   const gemm = await textureGemm(gpu, {
     tA: tA.view,
     tB: tB.view,
