@@ -5,8 +5,8 @@
 import { conv2dBackward, conv2dForward, type Conv2dShape } from "../ops/conv2d/conv2d.ts";
 import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
 import {
-  addChannelBias,
   addInto,
+  copyTensor,
   sumSpatial,
   upsampleNearest2xBackward,
   upsampleNearest2xForward,
@@ -145,17 +145,7 @@ export async function resnetBlock(
     { ...norm, silu: true },
     `${prefix}.a1`,
   );
-  const h1 = m.act([B, cout, height, width], `${prefix}.h1`);
-  const w1 = m.param(`${prefix}.conv1.weight`);
-  await m.emit(
-    conv2dForward(gpu, {
-      x: a1,
-      weight: w1,
-      bias: m.param(`${prefix}.conv1.bias`),
-      y: h1,
-      shape: conv3(cin),
-    }),
-  );
+  // The time embedding's projection is added in conv1's own stores (conv2dForward's itemBias).
   const tproj = m.act([B, cout], `${prefix}.tproj`);
   const tw = m.param(`${prefix}.time_emb_proj.weight`);
   const tshape = { rows: B, inFeatures: time.dim, outFeatures: cout };
@@ -166,7 +156,18 @@ export async function resnetBlock(
     y: tproj,
     ...tshape,
   }));
-  await m.emit(addChannelBias(gpu, { x: h1, bias: tproj, batch: B, channels: cout, spatial: hw }));
+  const h1 = m.act([B, cout, height, width], `${prefix}.h1`);
+  const w1 = m.param(`${prefix}.conv1.weight`);
+  await m.emit(
+    conv2dForward(gpu, {
+      x: a1,
+      weight: w1,
+      bias: m.param(`${prefix}.conv1.bias`),
+      itemBias: tproj,
+      y: h1,
+      shape: conv3(cin),
+    }),
+  );
   // From conv1 to conv2 the backward is one step whose gradients live in scratch buffers shared by
   // every ResNet (nothing outside the block reads them), so norm2 and the convs are built inline
   // rather than with groupNorm() / conv(), which keep a gradient buffer per activation.
@@ -196,8 +197,23 @@ export async function resnetBlock(
     a2d = m.act([B, cout, height, width], `${prefix}.a2d`);
     await m.emit(dropoutForward(gpu, { x: a2, y: a2d, p: dropout, seed: seed!, stream }));
   }
+  // out = shortcut(x) + conv2(a2d): the shortcut (a 1x1 conv, or a copy of x) is written into out
+  // first and conv2 adds into it.
   const out = m.act([B, cout, height, width], prefix);
   const w2 = m.param(`${prefix}.conv2.weight`);
+  const hasShortcut = cin !== cout;
+  const scShape = { ...conv3(cin), kernel: 1 as const };
+  if (hasShortcut) {
+    await m.emit(conv2dForward(gpu, {
+      x,
+      weight: m.param(`${prefix}.conv_shortcut.weight`),
+      bias: m.param(`${prefix}.conv_shortcut.bias`),
+      y: out,
+      shape: scShape,
+    }));
+  } else {
+    await m.emit(Promise.resolve(copyTensor({ x, y: out })));
+  }
   await m.emit(
     conv2dForward(gpu, {
       x: a2d,
@@ -205,22 +221,9 @@ export async function resnetBlock(
       bias: m.param(`${prefix}.conv2.bias`),
       y: out,
       shape: conv3(cout),
+      accumulate: true,
     }),
   );
-  const hasShortcut = cin !== cout;
-  const scShape = { ...conv3(cin), kernel: 1 as const };
-  let sc = x;
-  if (hasShortcut) {
-    sc = m.act([B, cout, height, width], `${prefix}.shortcut`);
-    await m.emit(conv2dForward(gpu, {
-      x,
-      weight: m.param(`${prefix}.conv_shortcut.weight`),
-      bias: m.param(`${prefix}.conv_shortcut.bias`),
-      y: sc,
-      shape: scShape,
-    }));
-  }
-  await m.emit(addInto(gpu, { x: sc, y: out, accumulate: true }));
 
   m.onBackward(async () => {
     const dOut = m.grad(out);

@@ -1,7 +1,13 @@
 // Data movement and simple sums: add/copy, channel bias, spatial sums, nearest 2x upsampling,
 // channel concat/split and batched transposes. One invocation per output element throughout.
 import type { Gpu } from "../runtime/device.ts";
-import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
+import {
+  copyStep,
+  createDispatch,
+  type Dispatch,
+  grid1d,
+  type KernelSpec,
+} from "../runtime/kernel.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 
 const WG = 64;
@@ -55,6 +61,21 @@ export function addInto(
   const acc = args.accumulate ?? false;
   const spec = elementKernel("addInto", { x: "read", y: "write" }, {}, "  store(i, x[i]);", acc);
   return run(gpu, spec, { x: args.x, y: args.y }, args.x.size);
+}
+
+/** y = x, as a copy step (a memcpy; no dispatch): x and y hold the same number of elements. */
+export function copyTensor(args: { x: Tensor; y: Tensor }): Dispatch {
+  const { x, y } = args;
+  if (x.size !== y.size || x.dtype !== y.dtype) {
+    throw new Error(`copyTensor: [${x.shape}] ${x.dtype} into [${y.shape}] ${y.dtype}`);
+  }
+  const bytes = x.size * (x.dtype === "f16" ? 2 : 4);
+  if (bytes % 4) throw new Error(`copyTensor: ${x.size} f16 values are not whole words`);
+  return copyStep(
+    "copyTensor",
+    bytes,
+    (encoder) => encoder.copyBufferToBuffer(x.buffer, x.offset, y.buffer, y.offset, bytes),
+  );
 }
 
 /** out = a + b. */

@@ -16,6 +16,7 @@
 import { type Gpu, operandPlan } from "../../runtime/device.ts";
 import type { Dispatch } from "../../runtime/kernel.ts";
 import type { Tensor } from "../../runtime/tensor.ts";
+import { addChannelBias } from "../elementwise.ts";
 import { directConvBuffer } from "./direct_buffer.ts";
 import { directConvTexture } from "./direct_texture.ts";
 import {
@@ -30,34 +31,58 @@ import { inputGradStride2Texture, weightGradTexture } from "./implicit_gemm_text
 
 export { type Conv2dGeometry, conv2dGeometry, type Conv2dShape } from "./geometry.ts";
 
-/** y = conv(x, weight) (+ bias). */
+/**
+ * y (=|+=) conv(x, weight) (+ bias) (+ itemBias). `itemBias` [batch, outChannels] is added to every
+ * position of its item and channel (a ResNet's time embedding); the texture technique adds it in
+ * the conv's own stores, the buffer one with addChannelBias after it. `accumulate` adds into y (a
+ * ResNet's residual: the shortcut written first).
+ */
 export async function conv2dForward(
   gpu: Gpu,
-  args: { x: Tensor; weight: Tensor; bias?: Tensor; y: Tensor; shape: Conv2dShape },
+  args: {
+    x: Tensor;
+    weight: Tensor;
+    bias?: Tensor;
+    itemBias?: Tensor;
+    y: Tensor;
+    shape: Conv2dShape;
+    accumulate?: boolean;
+  },
 ): Promise<Dispatch[]> {
   const g = conv2dGeometry(args.shape);
   const { batch, inChannels, outChannels, height, width, kernel, outHeight, outWidth } = g;
   expectSize(args.x, batch * inChannels * height * width, "x");
   expectSize(args.weight, outChannels * inChannels * kernel * kernel, "weight");
   if (args.bias) expectSize(args.bias, outChannels, "bias");
+  if (args.itemBias) expectSize(args.itemBias, batch * outChannels, "itemBias");
   expectSize(args.y, batch * outChannels * outHeight * outWidth, "y");
   const dims = convDims(g);
+  const accumulate = args.accumulate ?? false;
   if (operandPlan(gpu).conv2d.forward === "texture") {
-    const packed = await directConvTexture(gpu, dims, args, {
-      transposed: false,
-      accumulate: false,
-    });
+    const packed = await directConvTexture(gpu, dims, args, { transposed: false, accumulate });
     if (packed) return packed;
   }
   const buffers: Record<string, Tensor> = { x: args.x, weight: args.weight, y: args.y };
   if (args.bias) buffers.bias = args.bias;
-  return [
+  const out = [
     await directConvBuffer(gpu, dims, buffers, {
       transposed: false,
       bias: !!args.bias,
-      accumulate: false,
+      accumulate,
     }),
   ];
+  if (args.itemBias) {
+    out.push(
+      await addChannelBias(gpu, {
+        x: args.y,
+        bias: args.itemBias,
+        batch,
+        channels: outChannels,
+        spatial: outHeight * outWidth,
+      }),
+    );
+  }
+  return out;
 }
 
 /** dx (=|+=) dL/dx, dWeight = dL/dweight, dBias = dL/dbias for y = conv(x, weight) + bias. */

@@ -203,6 +203,7 @@ function directTextureKernel(
   K: number,
   S: number,
   bias: boolean,
+  itemBias: boolean,
   accumulate: boolean,
 ): KernelSpec {
   const { ROWS, COLS, OC } = directTile(K, S);
@@ -212,7 +213,9 @@ function directTextureKernel(
   const taps = pairs(K, K);
   const bindings: Record<string, string> = { tx: "texture read", tw: "texture read" };
   if (bias) bindings.bias = "read";
+  if (itemBias) bindings.itemBias = "read";
   bindings.y = "write";
+  const add = (j: number) => `${bias ? ` + bias${j}` : ""}${itemBias ? ` + itemBias${j}` : ""}`;
   const fmas = (j: number, q: number, u: number) =>
     taps.map(([ky, kx]) => {
       const w = `w${j}_${ky * K + kx}`, v = `v${q * S + ky}_${u * S + kx}`;
@@ -265,11 +268,19 @@ function directTextureKernel(
       // of them, and each storage read is a per-lane loop).
       bias ? each(range(OC), (j) => `let bias${j} = bias[min(ocBase + ${j}u, p.outC - 1u)];`) : ""}
   ${
+      itemBias
+        ? each(
+          range(OC),
+          (j) => `let itemBias${j} = itemBias[b * p.outC + min(ocBase + ${j}u, p.outC - 1u)];`,
+        )
+        : ""
+    }
+  ${
       each(range(OC), (j) =>
         each(outputs, ([q, u]) =>
           `if (oy0 + ${q}u < p.outH && ox0 + ${u}u < p.outW && ocBase + ${j}u < p.outC) {
     let i = ((b * p.outC + ocBase + ${j}u) * p.outH + oy0 + ${q}u) * p.outW + ox0 + ${u}u;
-    var v = a${j}_${q}_${u}${bias ? ` + bias${j}` : ""};
+    var v = a${j}_${q}_${u}${add(j)};
     if (ACCUMULATE) { v += y[i]; }
     y[i] = v;
   }`))
@@ -279,14 +290,15 @@ function directTextureKernel(
 }
 
 /**
- * y (=|+=) conv(x, w) (+ bias) through textures: pack x, pack w, direct kernel. `transposed`: the
+ * y (=|+=) conv(x, w) (+ bias) (+ itemBias [B, outC]) through textures: pack x, pack w, direct
+ * kernel. `transposed`: the
  * stride-1 input gradient (x = dy, w read as [in, out, k, k] flipped). Null when a texture would
  * exceed the device's size limit (the caller keeps its buffer kernel).
  */
 export async function directConvTexture(
   gpu: Gpu,
   d: ConvDims,
-  args: { x: Tensor; weight: Tensor; bias?: Tensor; y: Tensor },
+  args: { x: Tensor; weight: Tensor; bias?: Tensor; itemBias?: Tensor; y: Tensor },
   flags: { transposed: boolean; accumulate: boolean },
 ): Promise<Dispatch[] | null> {
   const K = d.kernel, S = d.stride, P = (K - 1) / 2, KK = K * K;
@@ -317,9 +329,10 @@ export async function directConvTexture(
   const positions = tilesX * tilesY * d.batch;
   const buffers: Record<string, Tensor | GPUTextureView> = { tx: tx.view, tw: tw.view, y: args.y };
   if (args.bias) buffers.bias = args.bias;
+  if (args.itemBias) buffers.itemBias = args.itemBias;
   const conv = await createDispatch(
     gpu,
-    directTextureKernel(K, S, !!args.bias, flags.accumulate),
+    directTextureKernel(K, S, !!args.bias, !!args.itemBias, flags.accumulate),
     buffers,
     [Math.ceil(positions / WG), ocGroups],
     {

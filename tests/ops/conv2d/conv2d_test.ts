@@ -389,6 +389,40 @@ async function checkF16(profile: BackendProfile) {
   }
 }
 
+// A ResNet's conv1 and conv2: the time embedding's projection as itemBias [B, O] (every position of
+// its item and channel), and the residual as accumulate (y holds the shortcut beforehand).
+for (const profile of PROFILES) {
+  Deno.test(`conv2d (${techniqueName(profile, "f32")}) forward: itemBias and accumulate`, async () => {
+    const gpu = withProfile(await getGpu(), profile);
+    const rng = makeRng();
+    for (const [name, shape] of [cases[0], cases[2], cases[8]]) {
+      const { batch: B, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = shape;
+      const x = randn(rng, B * C * H * W);
+      const w = randn(rng, O * C * K * K, 1 / Math.sqrt(C * K * K));
+      const bias = randn(rng, O), itemBias = randn(rng, B * O), y0 = randn(rng, ySize(shape));
+      const args = {
+        x: gpuTensor(gpu, x, [x.length]),
+        weight: gpuTensor(gpu, w, [w.length]),
+        bias: gpuTensor(gpu, bias, [O]),
+        itemBias: gpuTensor(gpu, itemBias, [B * O]),
+        shape,
+      };
+      const y = gpuTensor(gpu, y0, [y0.length]);
+      const fresh = poisoned(gpu, [y0.length]);
+      await runNow(gpu, [
+        ...await conv2dForward(gpu, { ...args, y, accumulate: true }),
+        ...await conv2dForward(gpu, { ...args, y: fresh }),
+      ]);
+      const plane = y0.length / (B * O);
+      const want = convForward64(shape, x, w, bias).map((v, i) =>
+        v + itemBias[Math.floor(i / plane)]
+      );
+      assertClose(await read(gpu, fresh), want, TOL, `${name} itemBias`, rng.seed);
+      assertClose(await read(gpu, y), want.map((v, i) => v + y0[i]), TOL, `${name} accumulate`);
+    }
+  });
+}
+
 Deno.test("conv2d rejects unsupported shapes", () => {
   const shape = { batch: 1, inChannels: 1, outChannels: 1, height: 4, width: 4 };
   let threw = false;
