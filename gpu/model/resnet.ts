@@ -2,7 +2,12 @@
 // Upsample2D, forward and backward.
 //   h = conv1(silu(norm1(x))); h += time_emb_proj(silu(temb))[:, :, None, None]
 //   h = conv2(dropout(silu(norm2(h)))); out = shortcut(x) + h   (1x1 conv shortcut when cin != cout)
-import { conv2dBackward, conv2dForward, type Conv2dShape } from "../ops/conv2d/conv2d.ts";
+import {
+  conv2dBackward,
+  conv2dForward,
+  type Conv2dShape,
+  type ConvInputSlot,
+} from "../ops/conv2d/conv2d.ts";
 import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
 import {
   addInto,
@@ -96,11 +101,14 @@ export async function conv(
   const y = m.act([shape.batch, shape.outChannels, outH, outW], label);
   const weight = m.param(`${prefix}.weight`);
   const bias = m.param(`${prefix}.bias`);
-  await m.emit(conv2dForward(m.gpu, { x, weight, bias, y, shape }));
+  // The weight gradient reads the forward's packed x.
+  const inputSlot: ConvInputSlot = {};
+  await m.emit(conv2dForward(m.gpu, { x, weight, bias, y, shape, inputSlot }));
   m.onBackward(async () => {
     await m.emitBackward(conv2dBackward(m.gpu, {
       x,
       weight,
+      inputSlot,
       dy: m.grad(y),
       dx: m.grad(x),
       dWeight: m.paramGrad(`${prefix}.weight`),
@@ -157,6 +165,8 @@ export async function resnetBlock(
     ...tshape,
   }));
   const h1 = m.act([B, cout, height, width], `${prefix}.h1`);
+  // Each conv's weight gradient reads its forward's packed input (ConvInputSlot).
+  const [slot1, slot2, slotSc]: ConvInputSlot[] = [{}, {}, {}];
   const w1 = m.param(`${prefix}.conv1.weight`);
   await m.emit(
     conv2dForward(gpu, {
@@ -166,6 +176,7 @@ export async function resnetBlock(
       itemBias: tproj,
       y: h1,
       shape: conv3(cin),
+      inputSlot: slot1,
     }),
   );
   // From conv1 to conv2 the backward is one step whose gradients live in scratch buffers shared by
@@ -210,6 +221,7 @@ export async function resnetBlock(
       bias: m.param(`${prefix}.conv_shortcut.bias`),
       y: out,
       shape: scShape,
+      inputSlot: slotSc,
     }));
   } else {
     await m.emit(Promise.resolve(copyTensor({ x, y: out })));
@@ -222,6 +234,7 @@ export async function resnetBlock(
       y: out,
       shape: conv3(cout),
       accumulate: true,
+      inputSlot: slot2,
     }),
   );
 
@@ -236,6 +249,7 @@ export async function resnetBlock(
       dWeight: m.paramGrad(`${prefix}.conv2.weight`),
       dBias: m.paramGrad(`${prefix}.conv2.bias`),
       shape: conv3(cout),
+      inputSlot: slot2,
     }));
     if (hasShortcut) {
       await m.emitBackward(conv2dBackward(gpu, {
@@ -247,6 +261,7 @@ export async function resnetBlock(
         dBias: m.paramGrad(`${prefix}.conv_shortcut.bias`),
         shape: scShape,
         accumulateDx: m.accumulate(x),
+        inputSlot: slotSc,
       }));
     } else {
       await m.emitBackward(addInto(gpu, { x: dOut, y: m.grad(x), accumulate: m.accumulate(x) }));
@@ -295,6 +310,7 @@ export async function resnetBlock(
       dBias: m.paramGrad(`${prefix}.conv1.bias`),
       shape: conv3(cin),
       accumulateDx: m.accumulate(a1),
+      inputSlot: slot1,
     }));
   });
   return out;

@@ -18,7 +18,7 @@ import type { Dispatch } from "../../runtime/kernel.ts";
 import type { Tensor } from "../../runtime/tensor.ts";
 import { addChannelBias } from "../elementwise.ts";
 import { directConvBuffer } from "./direct_buffer.ts";
-import { directConvTexture } from "./direct_texture.ts";
+import { directConvTexture, type PackedInput } from "./direct_texture.ts";
 import {
   conv2dGeometry,
   type Conv2dShape,
@@ -30,6 +30,15 @@ import { inputGradStride2Buffer, weightGradBuffer } from "./gradient_buffer.ts";
 import { inputGradStride2Texture, weightGradTexture } from "./implicit_gemm_texture.ts";
 
 export { type Conv2dGeometry, conv2dGeometry, type Conv2dShape } from "./geometry.ts";
+
+/**
+ * Carries a conv's packed input from its forward to its backward (the texture technique's weight
+ * gradient reads the forward's texture instead of packing x again): pass the same object to both,
+ * and leave x unchanged between them (a training step's activations are).
+ */
+export interface ConvInputSlot {
+  packed?: PackedInput;
+}
 
 /**
  * y (=|+=) conv(x, weight) (+ bias) (+ itemBias). `itemBias` [batch, outChannels] is added to every
@@ -47,6 +56,7 @@ export async function conv2dForward(
     y: Tensor;
     shape: Conv2dShape;
     accumulate?: boolean;
+    inputSlot?: ConvInputSlot;
   },
 ): Promise<Dispatch[]> {
   const g = conv2dGeometry(args.shape);
@@ -59,7 +69,12 @@ export async function conv2dForward(
   const dims = convDims(g);
   const accumulate = args.accumulate ?? false;
   if (operandPlan(gpu).conv2d.forward === "texture") {
-    const packed = await directConvTexture(gpu, dims, args, { transposed: false, accumulate });
+    const keep = args.inputSlot && ((p: PackedInput) => args.inputSlot!.packed = p);
+    const packed = await directConvTexture(gpu, dims, args, {
+      transposed: false,
+      accumulate,
+      keep,
+    });
     if (packed) return packed;
   }
   const buffers: Record<string, Tensor> = { x: args.x, weight: args.weight, y: args.y };
@@ -97,6 +112,8 @@ export async function conv2dBackward(
     dBias?: Tensor;
     shape: Conv2dShape;
     accumulateDx?: boolean;
+    /** The forward's (conv2dForward with the same slot). */
+    inputSlot?: ConvInputSlot;
   },
 ): Promise<Dispatch[]> {
   const g = conv2dGeometry(args.shape);
@@ -138,7 +155,7 @@ export async function conv2dBackward(
   }
 
   const packed = plan.weightGrad === "texture" &&
-    await weightGradTexture(gpu, dims, { x, dy, dWeight, dBias });
+    await weightGradTexture(gpu, dims, { x, dy, dWeight, dBias }, args.inputSlot?.packed);
   out.push(...packed || await weightGradBuffer(gpu, dims, { x, dy, dWeight, dBias }));
   return out;
 }

@@ -118,6 +118,19 @@ function onesTexel(gpu: Gpu, t: OperandTexture, column: number): void {
   upload(gpu, t.staging, texel, column * texel.length);
 }
 
+/**
+ * The forward's packed input, kept for the weight gradient of the same conv in the same list (a
+ * training step): its layout has the weight gradient's extra texel, so the backward needs no pack
+ * of its own. conv2d.ts's `ConvInputSlot` carries it from conv2dForward to conv2dBackward.
+ */
+export interface PackedInput {
+  tx: OperandTexture;
+  layout: ReturnType<typeof paddedInput>;
+  /** The packed tensor and the conv's dims (the backward checks it is the same conv's input). */
+  x: Tensor;
+  dims: ConvDims;
+}
+
 /** x [B, C, H, W] into the padded texture `t`: the pack kernel, then the copy into `t`. */
 export async function packInput(
   gpu: Gpu,
@@ -299,18 +312,20 @@ export async function directConvTexture(
   gpu: Gpu,
   d: ConvDims,
   args: { x: Tensor; weight: Tensor; bias?: Tensor; itemBias?: Tensor; y: Tensor },
-  flags: { transposed: boolean; accumulate: boolean },
+  flags: { transposed: boolean; accumulate: boolean; keep?: (packed: PackedInput) => void },
 ): Promise<Dispatch[] | null> {
   const K = d.kernel, S = d.stride, P = (K - 1) / 2, KK = K * K;
   const { ROWS, COLS, OC } = directTile(K, S);
   const tilesX = Math.ceil(d.outW / COLS), tilesY = Math.ceil(d.outH / ROWS);
-  const input = paddedInput(d, (tilesY * ROWS - 1) * S + K, (tilesX * COLS - 1) * S + K);
+  // One texel column past the image: the weight gradient's dBias column (PackedInput).
+  const input = paddedInput(d, (tilesY * ROWS - 1) * S + K, (tilesX * COLS - 1) * S + K, 1);
   const ocGroups = Math.ceil(d.outC / OC);
   const wSize = [KK * input.C4, ocGroups * OC];
   if (!texturesFit(gpu, input.size, wSize)) return null;
   const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
   const tw = operandTexture(gpu, wSize, "conv2d.packedWeight");
   const packX = await packInput(gpu, args.x, tx, { C: d.inC, H: d.inH, W: d.inW, pad: P }, input);
+  flags.keep?.({ tx, layout: input, x: args.x, dims: d });
   const packW = await createDispatch(
     gpu,
     packWeightKernel(flags.transposed),

@@ -19,7 +19,7 @@ import {
   texturesFit,
 } from "../matmul/texture.ts";
 import { mirror } from "../mirror.ts";
-import { packInput, paddedInput } from "./direct_texture.ts";
+import { type PackedInput, packInput, paddedInput } from "./direct_texture.ts";
 import type { ConvDims } from "./geometry.ts";
 
 /**
@@ -207,6 +207,9 @@ const weightGradFinishKernel = (bias: boolean): KernelSpec => ({
 }`,
 });
 
+const sameDims = (a: ConvDims, b: ConvDims) =>
+  (Object.keys(a) as (keyof ConvDims)[]).every((k) => a[k] === b[k]);
+
 /** K splits (as matmul's) so that a GEMM with few output tiles still gives every core work. */
 function gemmSplits(gpu: Gpu, M: number, N: number, K4: number) {
   const plan = operandPlan(gpu);
@@ -226,22 +229,27 @@ export async function weightGradTexture(
   gpu: Gpu,
   d: ConvDims,
   args: { x: Tensor; dy: Tensor; dWeight: Tensor; dBias?: Tensor },
+  forward?: PackedInput,
 ): Promise<Dispatch[] | null> {
   const K = d.kernel, S = d.stride, P = (K - 1) / 2, KK = K * K;
-  const input = paddedInput(d, (d.outH - 1) * S + K, (d.outW - 1) * S + K, 1);
+  // The forward's packed x when it is this conv's (its rows and columns cover the windows).
+  const reuse = forward && forward.x === args.x && sameDims(forward.dims, d) ? forward : undefined;
+  const input = reuse?.layout ?? paddedInput(d, (d.outH - 1) * S + K, (d.outW - 1) * S + K, 1);
   const plane = d.outH * d.outW, count = d.batch * plane;
   const M = d.outC, N = KK * input.C4 * 4 + 4, K4 = Math.ceil(count / 4);
   const tile = operandPlan(gpu).textureTile;
   const aSize = [K4, Math.ceil(M / tile.TM) * tile.TM];
   if (!texturesFit(gpu, input.size, aSize)) return null;
-  const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
+  const tx = reuse?.tx ?? operandTexture(gpu, input.size, "conv2d.packedInput");
   const tA = operandTexture(gpu, aSize, "conv2d.packedDy");
   const { splits, kChunk4 } = gemmSplits(gpu, M, N, K4);
   const g = createTensor(gpu, [splits, M, N], "f32", "conv2d.weightGradGemm");
   const finishBuffers: Record<string, Tensor> = { g, dWeight: args.dWeight };
   if (args.dBias) finishBuffers.dBias = args.dBias;
   return [
-    ...await packInput(gpu, args.x, tx, { C: d.inC, H: d.inH, W: d.inW, pad: P }, input),
+    ...reuse
+      ? []
+      : await packInput(gpu, args.x, tx, { C: d.inC, H: d.inH, W: d.inW, pad: P }, input),
     ...await packChannelRows(gpu, args.dy, tA, { channels: d.outC, plane, count }),
     await textureGemm(gpu, {
       tA: tA.view,
