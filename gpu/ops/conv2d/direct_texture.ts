@@ -229,11 +229,57 @@ function directTextureKernel(
   if (itemBias) bindings.itemBias = "read";
   bindings.y = "write";
   const add = (j: number) => `${bias ? ` + bias${j}` : ""}${itemBias ? ` + itemBias${j}` : ""}`;
-  const fmas = (j: number, q: number, u: number) =>
-    taps.map(([ky, kx]) => {
-      const w = `w${j}_${ky * K + kx}`, v = `v${q * S + ky}_${u * S + kx}`;
-      return XYZW.split("").map((c) => `a = fma(${w}.${c}, ${v}.${c}, a);`).join(" ");
-    }).join(" ");
+  // Each accumulator's terms back to back (it is loaded and stored once if it spilled).
+  const fmas = (terms: [string, string][]) =>
+    terms.map(([w, v]) => XYZW.split("").map((c) => `a = fma(${w}.${c}, ${v}.${c}, a);`).join(" "))
+      .join(" ");
+  // One c4 step a loop iteration: the whole window and every tap.
+  const loop = `for (var c4 = 0u; c4 < p.C4; c4++) {
+    ${
+    each(window, ([r, t]) =>
+      `let v${r}_${t} = textureLoad(tx, vec2u(col0 + ${t}u * p.C4 + c4, row0 + ${r}u));`)
+  }
+    ${
+    each(range(OC), (j) =>
+      each(range(K * K), (tap) =>
+        `let w${j}_${tap} = textureLoad(tw, vec2u(${tap}u * p.C4 + c4, ocBase + ${j}u));`))
+  }
+    ${
+    each(range(OC), (j) =>
+      each(outputs, ([q, u]) => {
+        const terms = taps.map(([ky, kx]) =>
+          [`w${j}_${ky * K + kx}`, `v${q * S + ky}_${u * S + kx}`] as [string, string]
+        );
+        return `{ var a = a${j}_${q}_${u}; ${fmas(terms)} a${j}_${q}_${u} = a; }`;
+      }))
+  }
+  }`;
+  // For 3x3: one (c4, kernel row) step an iteration, a third of the body. llvmpipe's full 3x3
+  // body (4,608 FMAs, ~120 KB of code) outgrows the core's instruction cache, and one kernel row
+  // at a time runs ~10 % faster despite a third more texel loads (each window row is loaded for
+  // the three kernel rows that use it).
+  const rowLoop = `for (var i = 0u; i < p.C4 * 3u; i++) {
+    let c4 = i / 3u;
+    let ky = i - c4 * 3u;
+    ${
+    each(pairs(ROWS, inCols), ([q, t]) =>
+      `let v${q}_${t} = textureLoad(tx, vec2u(col0 + ${t}u * p.C4 + c4, row0 + ${q * S}u + ky));`)
+  }
+    ${
+    each(range(OC), (j) =>
+      each(range(K), (kx) =>
+        `let w${j}_${kx} = textureLoad(tw, vec2u((ky * 3u + ${kx}u) * p.C4 + c4, ocBase + ${j}u));`))
+  }
+    ${
+    each(range(OC), (j) =>
+      each(outputs, ([q, u]) => {
+        const terms = range(K).map((kx) =>
+          [`w${j}_${kx}`, `v${q}_${u * S + kx}`] as [string, string]
+        );
+        return `{ var a = a${j}_${q}_${u}; ${fmas(terms)} a${j}_${q}_${u} = a; }`;
+      }))
+  }
+  }`;
   return {
     name: `conv2dDirectTexture${K}x${K}s${S}`,
     params: {
@@ -260,22 +306,7 @@ function directTextureKernel(
   let col0 = ox0 * S * p.C4;
   // vec4 partial sums (one per input channel of the texel): four independent FMA chains.
   ${each(range(OC), (j) => each(outputs, ([q, u]) => `var a${j}_${q}_${u} = 0.0;`))}
-  for (var c4 = 0u; c4 < p.C4; c4++) {
-    ${
-      each(window, ([r, t]) =>
-        `let v${r}_${t} = textureLoad(tx, vec2u(col0 + ${t}u * p.C4 + c4, row0 + ${r}u));`)
-    }
-    ${
-      each(range(OC), (j) =>
-        each(range(K * K), (tap) =>
-          `let w${j}_${tap} = textureLoad(tw, vec2u(${tap}u * p.C4 + c4, ocBase + ${j}u));`))
-    }
-    ${
-      each(range(OC), (j) =>
-        each(outputs, ([q, u]) =>
-          `{ var a = a${j}_${q}_${u}; ${fmas(j, q, u)} a${j}_${q}_${u} = a; }`))
-    }
-  }
+  ${K === 3 ? rowLoop : loop}
   ${
       // Bias read once per channel, before the stores' branches (LLVM does not hoist loads out
       // of them, and each storage read is a per-lane loop).
