@@ -1,10 +1,13 @@
 // `deno task start`: the HTTP service and the page on 127.0.0.1:8000 unless told otherwise. The GPU
-// work runs in a worker (routes/gpu_worker.ts); this thread answers HTTP. SIGINT or SIGTERM stops
+// work runs in a worker (routes/gpu_worker.ts); this thread answers HTTP. The port is bound before
+// the model loads, so a port in use is one line at once (exit 2); until the model is ready every
+// request is answered 503. SIGINT or SIGTERM stops
 // accepting, lets a training job write its checkpoint, and exits; a second signal exits at once.
 import { InputError } from "../errors.ts";
 import { createApp } from "../routes/app.ts";
 import { LOOPBACK_HOSTS } from "../routes/context.ts";
 import type { ModelSpec } from "../routes/gpu_protocol.ts";
+import { errorResponse } from "../routes/http.ts";
 import { serve } from "../routes/server.ts";
 import { numberFlag, parseFlags, precisionFlag } from "./args.ts";
 import { DEFAULT_MODEL_DIR } from "../data/model_source.ts";
@@ -86,6 +89,16 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const model: ModelSpec = f["random-init"]
     ? { kind: "random", config: f.config ?? "compact" }
     : { kind: "folder", dir: f.model ?? DEFAULT_MODEL_DIR };
+  // The port first: a second start on a port in use is told so at once, not after the model.
+  let handle = (_req: Request) =>
+    Promise.resolve(errorResponse(503, "the server is starting: its model is loading"));
+  const server = await serve((req) => handle(req), {
+    hostname: host,
+    port,
+    readTimeoutMs: readTimeout * 1000,
+    idleTimeoutMs: idleTimeout * 1000,
+    maxConnections,
+  });
   const app = await createApp({
     model,
     precision,
@@ -95,27 +108,23 @@ export async function serveCommand(argv: string[]): Promise<void> {
     memoryBudgetBytes: budgetMib === undefined ? undefined : Math.floor(budgetMib * 2 ** 20),
     limits: { maxRuns, bodyTimeoutMs: readTimeout * 1000, ...(maxWork && { maxWork }) },
     warm: true,
+  }).catch(async (e) => {
+    await server.shutdown();
+    throw e;
   });
+  handle = app.handler;
   const ctx = app.context;
-  console.log(ctx.adapter);
+  console.log(`adapter: ${ctx.adapter}`);
   console.log(`model: ${ctx.model.source}`);
   const memory = ctx.worker.stats.memory;
   console.log(
     `memory budget: ${Math.round(memory.budgetBytes / 2 ** 20)} MiB; at most ` +
       `${ctx.limits.maxWork} UNet item-steps per request`,
   );
-  const server = await serve(app.handler, {
-    hostname: host,
-    port,
-    readTimeoutMs: readTimeout * 1000,
-    idleTimeoutMs: idleTimeout * 1000,
-    maxConnections,
-    onListen: ({ hostname, port }) => {
-      const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
-      console.log(`listening on http://${shown}:${port}/`);
-      if (f["allow-train"]) console.log("training jobs: allowed");
-    },
-  });
+  const { hostname: boundHost, port: boundPort } = server.addr;
+  const shown = boundHost.includes(":") ? `[${boundHost}]` : boundHost;
+  console.log(`listening on http://${shown}:${boundPort}/`);
+  if (f["allow-train"]) console.log("training jobs: allowed");
   const started = performance.now();
   app.warmup.then(() =>
     console.log(`sampler ready (${((performance.now() - started) / 1000).toFixed(1)} s warm-up)`)

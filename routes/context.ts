@@ -42,7 +42,7 @@ export interface AppContext {
   worker: GpuWorker;
   /** The model the worker serves (swapped by the training routes). */
   readonly model: ServingModel;
-  /** The adapter line, e.g. "adapter: llvmpipe (...) [cpu]". */
+  /** The adapter, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) [cpu, llvmpipe profile]". */
   adapter: string;
   limits: Limits;
   allowTrain: boolean;

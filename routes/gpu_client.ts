@@ -74,9 +74,14 @@ export class GpuWorker {
         if (m.type === "ready") {
           resolve(new GpuWorker(worker, m.adapter, m.adapterKind, m.model, m.stats));
         } else if (m.type === "init-failed") {
-          // It destroys its device and closes itself (terminating a worker whose device is live
-          // can crash the process).
-          reject(toError(m.error));
+          // It has destroyed its device and closes itself; the process may exit as soon as this
+          // rejects, and one that exits while the worker is still tearing down its GPU context
+          // can crash on the way out (a segfault instead of the error's exit 2), so it is given
+          // the moment its normal close gets too.
+          setTimeout(() => {
+            worker.terminate();
+            reject(toError(m.error));
+          }, 50);
         }
       };
       worker.postMessage({ type: "init", init } satisfies ToWorker);

@@ -369,15 +369,20 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       const gpu = s.gpu;
       post({
         type: "ready",
-        adapter: adapterLine(gpu),
+        // The adapter itself ("llvmpipe (...) [cpu, llvmpipe profile]"): the word "adapter" is the
+        // key's, not the value's.
+        adapter: adapterLine(gpu).replace(/^adapter: /, ""),
         adapterKind: gpu.adapterKind,
         model: s.model,
         stats: s.stats(),
       });
       for (const e of early.splice(0)) dispatch(s, e);
     }, async (e) => {
-      post({ type: "init-failed", error: wireError(e) });
+      // The device goes first: the HTTP side exits as soon as it hears, and a process that exits
+      // while a worker's device is live can crash on the way out (exit 134, not the error's 2).
+      const error = wireError(e);
       await getGpu().then((g) => g.device.destroy(), () => {});
+      post({ type: "init-failed", error });
       self.close();
     });
     return;
