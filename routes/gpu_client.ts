@@ -2,7 +2,7 @@
 // training events and stats back. It keeps the latest stats and training state itself, so that
 // /api/health and GET /api/train answer without waiting for a worker busy with a pass.
 import { ClientGoneError, InputError } from "../errors.ts";
-import type { GenerationJob } from "./generation_queue.ts";
+import type { Generated, GenerationJob, GenerationProgress } from "./generation_queue.ts";
 import type {
   FromWorker,
   JobView,
@@ -35,6 +35,7 @@ export class GpuWorker {
   #nextId = 1;
   #pending = new Map<number, Pending>();
   #listeners = new Set<TrainingListener>();
+  #progress = new Map<number, GenerationProgress>();
   #down?: string;
   #closing = false;
   #closed?: Promise<void>;
@@ -92,9 +93,21 @@ export class GpuWorker {
     return this.#down;
   }
 
-  /** Sprites for one request; an aborted `signal` (the client has gone) cancels it if it waits. */
-  generate(job: GenerationJob, signal?: AbortSignal): Promise<Uint8Array> {
-    const { id, reply } = this.#request<Uint8Array>((id) => ({ type: "generate", id, job }));
+  /**
+   * Sprites for one request, with its pass's time and its wait; an aborted `signal` (the client
+   * has gone) cancels it if it waits. `onProgress` hears (0, steps) when its pass begins, then
+   * (k, steps) after each step.
+   */
+  generate(
+    job: GenerationJob,
+    signal?: AbortSignal,
+    onProgress?: GenerationProgress,
+  ): Promise<Generated> {
+    const { id, reply } = this.#request<Generated>((id) => {
+      if (onProgress) this.#progress.set(id, onProgress);
+      return { type: "generate", id, job, progress: onProgress !== undefined };
+    });
+    if (onProgress) reply.finally(() => this.#progress.delete(id)).catch(() => {});
     if (signal) {
       const cancel = () => this.#post({ type: "cancel", id });
       if (signal.aborted) cancel();
@@ -167,6 +180,8 @@ export class GpuWorker {
       if (!p) return;
       if (m.error) p.reject(toError(m.error));
       else p.resolve(m.value);
+    } else if (m.type === "generation-progress") {
+      this.#progress.get(m.id)?.(m.done, m.total);
     } else if (m.type === "stats") {
       this.stats = m.stats;
     } else if (m.type === "training") {

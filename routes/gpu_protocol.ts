@@ -100,7 +100,8 @@ export interface WireError {
 
 export type ToWorker =
   | { type: "init"; init: WorkerInit }
-  | { type: "generate"; id: number; job: GenerationJob }
+  /** `progress`: send generation-progress messages for it (its pass then submits a step at a time). */
+  | { type: "generate"; id: number; job: GenerationJob; progress?: boolean }
   | { type: "cancel"; id: number }
   | { type: "train"; id: number; request: TrainRequest }
   | { type: "stop-training"; id: number }
@@ -117,6 +118,7 @@ export type FromWorker =
   }
   | { type: "init-failed"; error: WireError }
   | { type: "reply"; id: number; value?: unknown; error?: WireError }
+  | { type: "generation-progress"; id: number; done: number; total: number }
   | { type: "stats"; stats: WorkerStats }
   | { type: "training"; event: "progress" | "end" | "epoch"; job: JobView }
   | { type: "closed" };

@@ -137,10 +137,14 @@ class GpuService {
         const abort = new AbortController();
         this.#pending.set(id, abort);
         try {
-          const queued = this.queue.generate(m.job, abort.signal);
+          const onProgress = m.progress
+            ? (done: number, total: number) =>
+              post({ type: "generation-progress", id, done, total })
+            : undefined;
+          const queued = this.queue.generate(m.job, abort.signal, onProgress);
           post({ type: "stats", stats: this.stats() }); // the HTTP side's health sees it waiting
-          const sprites = await queued;
-          post({ type: "reply", id, value: sprites }, [sprites.buffer]);
+          const made = await queued;
+          post({ type: "reply", id, value: made }, [made.sprites.buffer]);
         } finally {
           this.#pending.delete(id);
           post({ type: "stats", stats: this.stats() });

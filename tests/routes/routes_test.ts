@@ -2,11 +2,16 @@
 // same seed same bytes, and many concurrent requests merged onto the one GPU queue.
 import { deepStrictEqual as assertEquals, notDeepStrictEqual, ok } from "node:assert/strict";
 import { decodePngRgb } from "../../data/png.ts";
+import { getGpu } from "../../gpu/runtime/device.ts";
+import { runNow } from "../../gpu/runtime/kernel.ts";
+import { createSeed, fillNormal } from "../../gpu/runtime/random.ts";
+import { createTensor, readback } from "../../gpu/runtime/tensor.ts";
+import { latentsToBase64 } from "../../gpu/sample/latents.ts";
 import { startTestServer, type TestServer } from "./helpers.ts";
 
 let server: TestServer | undefined;
 async function url(path: string): Promise<string> {
-  server ??= await startTestServer({ limits: { maxBodyBytes: 4096 } });
+  server ??= await startTestServer({ limits: { maxBodyBytes: 32768 } });
   return server.url + path;
 }
 
@@ -96,8 +101,81 @@ Deno.test("generate: every bad request is refused with its reason", async () => 
   await assertError(post({ class: 0, colour: "red" }), 400, /unknown field colour/);
   await assertError(post("{not json"), 400, /not valid JSON/);
   await assertError(post("[1, 2]"), 400, /JSON object/);
-  await assertError(post({ class: 0, pad: "x".repeat(5000) }), 413, /limit/);
+  await assertError(post({ class: 0, pad: "x".repeat(40_000) }), 413, /limit/);
   await assertError(get("/api/generate"), 405, /use POST/);
+});
+
+/** A Server-Sent Events body as [event, data] pairs. */
+export function sseEvents(text: string): [string, unknown][] {
+  return text.split("\n\n").filter((b) => b.trim() && !b.startsWith(":")).map((block) => {
+    const name = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
+    const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
+    return [name, JSON.parse(data.join("\n"))];
+  });
+}
+
+Deno.test("generate: a stream of events, queued, the pass's steps, then the JSON answer", async () => {
+  const fields = { class: "spell", count: 2, steps, seed: 4 };
+  const { res, text } = await post(fields, { accept: "text/event-stream" });
+  assertEquals(res.status, 200);
+  assertEquals(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  const events = sseEvents(text());
+  assertEquals(events.map(([e]) => e), ["queued", "progress", "progress", "progress", "result"]);
+  assertEquals(events.slice(1, 4).map(([, d]) => d), [0, 1, 2].map((done) => ({ done, total: 2 })));
+  const result = events[4][1] as Record<string, unknown>;
+  const plain = JSON.parse((await post({ ...fields, format: "json" })).text());
+  assertEquals(result.sprites, plain.sprites, "the same sprites as the plain answer");
+  // The times: the pass's own, and the wait before it, apart.
+  ok(typeof result.ms === "number" && typeof result.queue_ms === "number", JSON.stringify(result));
+  assertEquals(result.pass, { requests: 1, sprites: 2 });
+  const png = await post(fields);
+  ok(Number(png.res.headers.get("x-generation-ms")) >= 0);
+  ok(Number(png.res.headers.get("x-queue-ms")) >= 0);
+  // A request that is refused is refused before the stream, as plain JSON.
+  await assertError(post({ class: 0, steps: 0 }, { accept: "text/event-stream" }), 400, /steps/);
+});
+
+Deno.test("generate: latents, nested or base64, replace the seed's first draw", async () => {
+  const gpu = await getGpu();
+  const count = 2;
+  // The tiny model's noise: [3, 16, 16] a sprite; the seed's own first draw, made as the sampler does.
+  const noise = createTensor(gpu, [count * 768], "f32", "noise");
+  await runNow(gpu, [await fillNormal(gpu, { out: noise, seed: createSeed(gpu, 6), stream: 0 })]);
+  const drawn = await readback(gpu, noise);
+  const nested = Array.from(
+    { length: count },
+    (_, b) =>
+      Array.from(
+        { length: 3 },
+        (_, c) =>
+          Array.from({ length: 16 }, (_, y) =>
+            Array.from(
+              drawn.subarray(b * 768 + c * 256 + y * 16, b * 768 + c * 256 + y * 16 + 16),
+            )),
+      ),
+  );
+  const fields = { class: 1, steps, seed: 6, scale: 1 };
+  const bySeed = await post({ ...fields, count });
+  const byBase64 = await post({ ...fields, latents: latentsToBase64(drawn) });
+  assertEquals(byBase64.res.status, 200, byBase64.text());
+  assertEquals(byBase64.bytes, bySeed.bytes, "the seed's own noise gives the seed's sprites");
+  // Nested lists (one sprite: a body of ~15 KB), as a torch tensor's .tolist() gives them.
+  const one = await post({ ...fields, count: 1, latents: nested.slice(0, 1) });
+  assertEquals(one.bytes, (await post({ ...fields, count: 1 })).bytes);
+  const json = JSON.parse((await post({ ...fields, latents: nested, format: "json" })).text());
+  assertEquals([json.count, json.noise], [2, "latents"]);
+  const flipped = await post({ ...fields, latents: latentsToBase64(drawn.map((v) => -v)) });
+  notDeepStrictEqual(flipped.bytes, bySeed.bytes);
+  await assertError(
+    post({ ...fields, count: 3, latents: nested }),
+    400,
+    /latents hold the noise of 2 sprites; this request makes 3/,
+  );
+  await assertError(
+    post({ ...fields, latents: [nested[0].slice(0, 2)] }),
+    400,
+    /latents\[0\] must be a list of 3 \(a sprite's noise is \[3, 16, 16\]\)/,
+  );
 });
 
 Deno.test("grid.png: one row per class, same seed same bytes, bad query refused", async () => {
