@@ -50,6 +50,8 @@ export interface AppContext {
   trainDir: string;
   /** The folder the serving model was loaded from (undefined for a random init). */
   servingDir?: string;
+  /** The folder of the model the last swap or revert replaced (undefined for a random init). */
+  previousDir?: string;
   /** Host names (without port) the Host header may carry; lower case. */
   allowedHosts: readonly string[];
   startedAt: number;

@@ -6,7 +6,10 @@ import type { Generated, GenerationJob, GenerationProgress } from "./generation_
 import type {
   FromWorker,
   JobView,
+  Preview,
+  PreviewRequest,
   ServingModel,
+  Swapped,
   ToWorker,
   TrainRequest,
   WireError,
@@ -43,6 +46,8 @@ export class GpuWorker {
   /** The last training job's state as the worker last sent it. */
   job?: JobView;
   model: ServingModel;
+  /** The model served before the last swap or revert (POST /api/train/revert serves it again). */
+  previous: string | null = null;
 
   private constructor(
     worker: Worker,
@@ -128,12 +133,27 @@ export class GpuWorker {
     return this.#request<JobView | null>((id) => ({ type: "stop-training", id })).reply;
   }
 
-  /** Serves the checkpoint in `dir`, shown to clients as `source`. */
-  async swap(dir: string, source: string): Promise<ServingModel> {
-    const model = await this.#request<ServingModel>((id) => ({ type: "swap", id, dir, source }))
-      .reply;
-    this.model = model;
-    return model;
+  /** Serves the checkpoint in `dir`, shown to clients as `source`; the old model is kept. */
+  async swap(dir: string, source: string): Promise<Swapped> {
+    return this.#served(
+      await this.#request<Swapped>((id) => ({ type: "swap", id, dir, source })).reply,
+    );
+  }
+
+  /** Serves the previous model again (409 when there is none). */
+  async revert(): Promise<Swapped> {
+    return this.#served(await this.#request<Swapped>((id) => ({ type: "revert", id })).reply);
+  }
+
+  #served(s: Swapped): Swapped {
+    this.model = s.model;
+    this.previous = s.previous;
+    return s;
+  }
+
+  /** A per-class grid of the checkpoint in `dir`, made without serving it. */
+  preview(dir: string, source: string, request: PreviewRequest): Promise<Preview> {
+    return this.#request<Preview>((id) => ({ type: "preview", id, dir, source, request })).reply;
   }
 
   onTraining(listener: TrainingListener): () => void {

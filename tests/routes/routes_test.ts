@@ -263,7 +263,7 @@ Deno.test("close the server", async () => {
   await server?.close();
 });
 
-Deno.test("training routes: a bad recipe is refused; an f16 job trains, checkpoints and swaps in", async () => {
+Deno.test("training routes: a job fine-tunes the served model; preview, swap and revert", async () => {
   const dir = await Deno.makeTempDir({ prefix: "routes_train_" });
   const trainServer = await startTestServer({ allowTrain: true, trainDir: dir });
   const call = async (method: string, path: string, body?: unknown) => {
@@ -272,7 +272,14 @@ Deno.test("training routes: a bad recipe is refused; an f16 job trains, checkpoi
       headers: body === undefined ? {} : { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return { status: res.status, body: await res.json() };
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const type = res.headers.get("content-type") ?? "";
+    return {
+      status: res.status,
+      headers: res.headers,
+      bytes,
+      body: type.startsWith("application/json") ? JSON.parse(new TextDecoder().decode(bytes)) : {},
+    };
   };
   try {
     for (
@@ -280,20 +287,49 @@ Deno.test("training routes: a bad recipe is refused; an f16 job trains, checkpoi
         [{ precision: "bf16" }, /precision must be "auto", "f32" or "f16"/],
         [{ batch: 0 }, /batch/],
         [{ colour: 1 }, /unknown field colour/],
+        [{ start: "fresh" }, /start must be "serving" or "scratch"/],
+        [{ start: "serving", config: "compact" }, /config goes with start "scratch"/],
+        [{ start: "scratch", config: "huge" }, /unknown config preset "huge"/],
       ] as const
     ) {
       const r = await call("POST", "/api/train", body);
       assertEquals(r.status, 400, JSON.stringify(r.body));
       ok(pattern.test(r.body.detail), r.body.detail);
     }
+    // What a job would run: by default a fine-tune of the served model (a random init here, so
+    // with the compact preset's recipe at a tenth of its lr); from scratch only when asked.
+    const source = trainServer.app.context.model.source;
+    const plan = (await call("GET", "/api/train/recipe")).body;
+    assertEquals([plan.start, plan.base, plan.config], ["serving", source, `${source} (served)`]);
+    assertEquals(
+      [plan.recipe.lr, plan.recipe.epochs, plan.recipe.freezeEpoch, plan.recipe.batch],
+      [1e-4, 1, 0, 32],
+    );
+    const scratch = (await call("GET", "/api/train/recipe?start=scratch")).body;
+    assertEquals(
+      [scratch.base, scratch.recipe.lr, scratch.recipe.epochs, scratch.recipe.freezeEpoch],
+      ["compact preset, random init", 1e-3, 24, 16],
+    );
+    const reference = (await call("GET", "/api/train/recipe?start=scratch&config=reference")).body;
+    assertEquals([reference.recipe.batch, reference.recipe.freezeEpoch], [128, 80]);
+    const short = (await call("GET", "/api/train/recipe?start=scratch&epochs=3")).body;
+    ok(/never frozen/.test(short.note), JSON.stringify(short));
+    assertEquals((await call("GET", "/api/train/preview.png")).status, 409);
+    const nothing = await call("POST", "/api/train/revert");
+    assertEquals(nothing.status, 409);
+    ok(/no previous model/.test(nothing.body.detail), nothing.body.detail);
+
+    // A fine-tune at an lr too small to move a float32 weight: its checkpoint is the served model.
     const started = await call("POST", "/api/train", {
       batch: 4,
       epochs: 1,
       max_steps: 2,
       precision: "f16",
+      lr: 1e-12,
     });
     assertEquals(started.status, 202, JSON.stringify(started.body));
-    assertEquals(started.body.recipe.precision, "f16");
+    assertEquals([started.body.start, started.body.base], ["serving", source]);
+    assertEquals([started.body.recipe.precision, started.body.recipe.freezeEpoch], ["f16", 0]);
     let state = started.body;
     for (let i = 0; i < 600 && (state.status === "running" || state.status === "stopping"); i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -306,8 +342,32 @@ Deno.test("training routes: a bad recipe is refused; an f16 job trains, checkpoi
       await Deno.readTextFile(`${dir}/${state.checkpoint}/training_state.json`),
     );
     assertEquals([saved.recipe.precision, saved.loss_scale.good_steps], ["f16", 2]);
+    assertEquals([saved.fine_tuned_from, saved.config_source], [source, `${source} (served)`]);
+
+    // The preview is the checkpoint's own grid, made without serving it: the served model's here.
+    const query = "per_class=2&steps=2&seed=3&scale=1";
+    const preview = await call("GET", `/api/train/preview.png?${query}`);
+    assertEquals(preview.status, 200);
+    assertEquals(preview.headers.get("x-checkpoint"), state.checkpoint);
+    assertEquals((await call("GET", "/api/model")).body.source, source, "still serving the old");
+    const served = await call("GET", `/api/grid.png?${query}`);
+    assertEquals(preview.bytes, served.bytes, "a fine-tune starts from the served weights");
+
     const swapped = await call("POST", "/api/train/swap");
-    assertEquals(swapped.body.serving, state.checkpoint);
+    assertEquals(swapped.body, { serving: state.checkpoint, previous: source });
+    const model = (await call("GET", "/api/model")).body;
+    assertEquals([model.source, model.previous], [state.checkpoint, source]);
+    const run = state.checkpoint.split("/")[0];
+    assertEquals((await call("DELETE", `/api/train/runs/${run}`)).status, 409);
+    // One route back, and the checkpoint is now the previous model, kept.
+    const back = await call("POST", "/api/train/revert");
+    assertEquals(back.body, { serving: source, previous: state.checkpoint });
+    assertEquals((await call("GET", `/api/grid.png?${query}`)).bytes, served.bytes);
+    const runs = (await call("GET", "/api/train/runs")).body.runs;
+    assertEquals(runs.map((r: { previous: boolean }) => r.previous), [true]);
+    const kept = await call("DELETE", `/api/train/runs/${run}`);
+    assertEquals(kept.status, 409);
+    ok(/is the previous model/.test(kept.body.detail), kept.body.detail);
   } finally {
     await trainServer.close();
     await Deno.remove(dir, { recursive: true });
