@@ -14,13 +14,17 @@ import { DEFAULT_MODEL_DIR } from "../data/model_source.ts";
 
 const help = `usage: deno task start [--host 127.0.0.1] [--port 8000]
     [--model DIR | --random-init [--config compact|reference|FILE.json]]
-    [--allow-train [--token SECRET]] [--precision f32|f16] [--allowed-hosts NAME,...]
+    [--allow-train [--token SECRET] [--sprites FILE.npy --labels FILE.npy]]
+    [--precision f32|f16] [--allowed-hosts NAME,...]
     [--memory-budget MIB] [--max-work N] [--max-runs 8]
     [--read-timeout 10] [--idle-timeout 30] [--max-connections 256]
   Serves the API and the page. The model is the shipped checkpoint unless --model names another
   folder (ours or a diffusers UNet folder). --precision f16 samples with f16 GEMM/conv operands.
   Training jobs are off unless --allow-train; bound to an address other than loopback they also
-  need --token (sent as "Authorization: Bearer SECRET").
+  need --token (sent as "Authorization: Bearer SECRET"). A job fine-tunes the served model unless
+  asked to start from scratch; it trains on the bundled set (cleaned) unless --sprites and
+  --labels name other files (the course's sprites_1788_16x16.npy and
+  sprite_labels_nc_1788_16x16.npy, say).
   --allowed-hosts   names the Host header may carry besides loopback's (and --host's own)
   --memory-budget   MiB the GPU work may hold at once (default: a quarter of the host's memory,
                     at most 4 of the adapter's largest buffers); more is refused with 413
@@ -41,6 +45,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
     config: { type: "string" },
     "allow-train": { type: "boolean" },
     token: { type: "string" },
+    sprites: { type: "string" },
+    labels: { type: "string" },
     precision: { type: "string" },
     "allowed-hosts": { type: "string" },
     "memory-budget": { type: "string" },
@@ -65,6 +71,19 @@ export async function serveCommand(argv: string[]): Promise<void> {
     throw new InputError(
       `--allow-train on ${host} (beyond loopback) needs --token, so that strangers cannot train`,
     );
+  }
+  if (f.sprites !== undefined && !f["allow-train"]) {
+    throw new InputError(
+      "--sprites and --labels are what training jobs train on: add --allow-train",
+    );
+  }
+  if ((f.sprites === undefined) !== (f.labels === undefined)) {
+    throw new InputError("give both --sprites and --labels, or neither (the bundled set)");
+  }
+  for (const file of [f.sprites, f.labels]) {
+    if (file === undefined) continue;
+    const info = await Deno.stat(file).catch(() => null);
+    if (!info?.isFile) throw new InputError(`${file}: no such file (a .npy file is expected)`);
   }
   const budgetMib = f["memory-budget"] === undefined
     ? undefined
@@ -104,6 +123,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     precision,
     allowTrain: f["allow-train"],
     token: f.token,
+    ...(f.sprites && { trainingData: { sprites: f.sprites, labels: f.labels!, clean: true } }),
     allowedHosts,
     memoryBudgetBytes: budgetMib === undefined ? undefined : Math.floor(budgetMib * 2 ** 20),
     limits: { maxRuns, bodyTimeoutMs: readTimeout * 1000, ...(maxWork && { maxWork }) },

@@ -78,13 +78,13 @@ export class GenerationQueue {
 
   /**
    * `gatherMs`: how long an idle worker waits before a pass, so requests sent together (the page
-   * asks for five grids at once) share it. `passesPerStep`: passes in a row before a waiting
+   * asks for five grids at once, over as many connections) share it. `passesPerStep`: passes in a row before a waiting
    * training step gets a turn.
    */
   constructor(
     public sampler: SpriteSampler,
     readonly maxBatch = 128,
-    readonly gatherMs = 2,
+    readonly gatherMs = 15,
     readonly passesPerStep = 4,
   ) {}
 

@@ -104,3 +104,17 @@ Deno.test({
     ok(/stopped/.test(out), out);
   },
 });
+
+Deno.test("start: training data flags are checked before anything loads", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--sprites", "a.npy", "--labels", "b.npy"], /go with --allow-train|add --allow-train/],
+    [["--allow-train", "--sprites", "a.npy"], /give both --sprites and --labels/],
+    [["--allow-train", "--sprites", "none.npy", "--labels", "none.npy"], /none\.npy: no such file/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await startToExit([...args, "--port", "0"]);
+    assertEquals([r.code, r.stderr.length], [2, 1], r.stderr.join("\n"));
+    ok(pattern.test(r.stderr[0]), r.stderr[0]);
+    ok(!r.stdout.includes("model:"), r.stdout);
+  }
+});
