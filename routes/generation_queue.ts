@@ -84,7 +84,7 @@ export class GenerationQueue {
   constructor(
     public sampler: SpriteSampler,
     readonly maxBatch = 128,
-    readonly gatherMs = 15,
+    readonly gatherMs = 40,
     readonly passesPerStep = 4,
   ) {}
 
