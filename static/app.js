@@ -1160,6 +1160,7 @@ async function createDispatch(gpu, spec, buffers, workgroups, params3 = {}) {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       label: `${spec.name}.params`
     });
+    trackAllocation(gpu, paramBuffer, data.byteLength);
     device.queue.writeBuffer(paramBuffer, 0, data);
     entries.push({
       binding: binding++,
@@ -2424,7 +2425,7 @@ function textureOperandsFit(gpu, g3) {
   return texturesFit(gpu, s3.a, s3.b);
 }
 function storageTexture(gpu, size, label) {
-  const view = gpu.device.createTexture({
+  const texture = gpu.device.createTexture({
     size: [
       size[0],
       size[1]
@@ -2432,9 +2433,11 @@ function storageTexture(gpu, size, label) {
     format: gpu.operandFormat,
     usage: GPUTextureUsage.STORAGE_BINDING,
     label
-  }).createView();
-  const texelBytes = gpu.operandFormat === "rgba16float" ? 8 : 16;
-  registerTextureBytes(view, size[0] * size[1] * texelBytes);
+  });
+  const bytes = size[0] * size[1] * (gpu.operandFormat === "rgba16float" ? 8 : 16);
+  trackAllocation(gpu, texture, bytes);
+  const view = texture.createView();
+  registerTextureBytes(view, bytes);
   return view;
 }
 async function textureMatmul(gpu, g3) {
