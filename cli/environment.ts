@@ -22,7 +22,13 @@ export function prepareEnvironment(): void {
     return; // without --allow-env the GPU stack reads what it finds
   }
   if (!isPrivateDir(env.XDG_RUNTIME_DIR)) {
-    const uid = Deno.uid() ?? "user";
+    // Deno.uid() needs --allow-sys, which the tasks do not grant: a missing uid is "user".
+    let uid: number | string = "user";
+    try {
+      uid = Deno.uid() ?? "user";
+    } catch {
+      // NotCapable without --allow-sys
+    }
     const dir = `${env.TMPDIR ?? "/tmp"}/sprite-diffusion-runtime-${uid}`;
     try {
       Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
