@@ -44,6 +44,8 @@ const help = `usage: deno task train [flags]
   --freeze-epoch ${R.freezeEpoch}  the embedding trains before this epoch, then is frozen
   --mask-prob ${R.maskProb}   after the freeze, each class vector is zeroed with this probability
   --sprites FILE.npy --labels FILE.npy   dataset (default: the bundled procedural set)
+  --names FILE       the labels' class names, one per line (default: FILE.names.txt beside
+                     the labels if there is one, else the course set's five classes)
   --no-clean         keep the sprites the reference's cleaning rule removes
   --seed 0           weights, batches and noise; the same seed gives the same run
   --out DIR          run folder (default runs/run-<date>-<time>): DIR/checkpoint/, DIR/train_log.jsonl
@@ -95,6 +97,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     "mask-prob": { type: "string" },
     sprites: { type: "string" },
     labels: { type: "string" },
+    names: { type: "string" },
     "no-clean": { type: "boolean" },
     seed: { type: "string" },
     out: { type: "string" },
@@ -147,6 +150,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
     if ((f.sprites === undefined) !== (f.labels === undefined)) {
       throw new InputError("give both --sprites and --labels, or neither (the bundled set)");
     }
+    if (f.names !== undefined && f.labels === undefined) {
+      throw new InputError(
+        "--names names the classes of --labels: give it with --sprites and --labels",
+      );
+    }
     store = new RunFolder(f.out ?? `runs/run-${stamp()}`);
     if (await isDir(store.checkpointDir)) {
       throw new InputError(
@@ -155,7 +163,12 @@ export async function trainCommand(argv: string[]): Promise<void> {
     }
     extra = {
       config_source: f.config ?? "reference",
-      data: { sprites: f.sprites ?? null, labels: f.labels ?? null, clean: !f["no-clean"] },
+      data: {
+        sprites: f.sprites ?? null,
+        labels: f.labels ?? null,
+        ...(f.names !== undefined && { names: f.names }),
+        clean: !f["no-clean"],
+      },
     };
   }
   const { dataset, removed } = await loadTrainingSet(dataSourceOf(extra.data));
