@@ -131,7 +131,12 @@ export interface EvalReport {
     overall: { generated: number; heldOutReal: number };
   };
   diversity: { perClass: { generated: number; real: number; ratio: number }[] };
-  backgrounds?: { perClass: { generated: number; real: number }[]; overall: number };
+  backgrounds?: {
+    /** Shares passing the cleaning rule, and the mean corner gap of the generated sprites. */
+    perClass: { generated: number; real: number; cornerGap: number }[];
+    overall: number;
+    cornerGap: number;
+  };
   seconds: number;
 }
 
@@ -312,13 +317,24 @@ export async function evaluate(gpu: Gpu, inputs: EvalInputs): Promise<EvalResult
   if (inputs.passesCleaning) {
     const pass = inputs.passesCleaning;
     const perClass = ds.classNames.map((_, c) => {
-      let g = 0;
-      for (let i = 0; i < N; i++) if (pass(samples, c * N + i)) g++;
+      let g = 0, gap = 0;
+      for (let i = 0; i < N; i++) {
+        if (pass(samples, c * N + i)) g++;
+        gap += cornerGap(samples, c * N + i, ds.height, ds.width);
+      }
       let r = 0;
       for (const i of members[c]) if (pass(ds.images, i)) r++;
-      return { generated: g / N, real: members[c].length ? r / members[c].length : NaN };
+      return {
+        generated: g / N,
+        real: members[c].length ? r / members[c].length : NaN,
+        cornerGap: gap / N,
+      };
     });
-    backgrounds = { perClass, overall: mean(perClass.map((p) => p.generated)) };
+    backgrounds = {
+      perClass,
+      overall: mean(perClass.map((p) => p.generated)),
+      cornerGap: mean(perClass.map((p) => p.cornerGap)),
+    };
   }
   progress("done", jobs, jobs);
 
@@ -341,6 +357,20 @@ export async function evaluate(gpu: Gpu, inputs: EvalInputs): Promise<EvalResult
     seconds: (performance.now() - started) / 1000,
   };
   return { report, samples, nearest };
+}
+
+/**
+ * How far a sprite's corners are from pure white: the largest 255 - channel over the four corner
+ * pixels, on [0, 1] (0: the corners pass the cleaning rule's corner test). A measure that moves
+ * while the pass share is still 0.
+ */
+export function cornerGap(images: Uint8Array, i: number, height: number, width: number): number {
+  const base = i * height * width * 3;
+  let gap = 0;
+  for (const p of [0, width - 1, (height - 1) * width, height * width - 1]) {
+    for (let c = 0; c < 3; c++) gap = Math.max(gap, 255 - images[base + p * 3 + c]);
+  }
+  return gap / 255;
 }
 
 function mean(values: number[]): number {

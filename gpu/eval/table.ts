@@ -29,7 +29,7 @@ export function reportTable(r: EvalReport, title = "quality"): string {
     "div",
     "real",
     "ratio",
-    ...(r.backgrounds ? ["clean bg"] : []),
+    ...(r.backgrounds ? ["clean bg", "corner gap"] : []),
   ];
   const rows = names.map((name, c) => {
     const m = r.memorization.perClass[c];
@@ -46,7 +46,9 @@ export function reportTable(r: EvalReport, title = "quality"): string {
       num(d.generated, 3),
       num(d.real, 3),
       num(d.ratio),
-      ...(r.backgrounds ? [pct(r.backgrounds.perClass[c].generated)] : []),
+      ...(r.backgrounds
+        ? [pct(r.backgrounds.perClass[c].generated), num(r.backgrounds.perClass[c].cornerGap, 3)]
+        : []),
     ];
   });
   const meanOf = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
@@ -62,7 +64,7 @@ export function reportTable(r: EvalReport, title = "quality"): string {
     num(meanOf(r.diversity.perClass.map((d) => d.generated)), 3),
     num(meanOf(r.diversity.perClass.map((d) => d.real)), 3),
     num(meanOf(r.diversity.perClass.map((d) => d.ratio))),
-    ...(r.backgrounds ? [pct(r.backgrounds.overall)] : []),
+    ...(r.backgrounds ? [pct(r.backgrounds.overall), num(r.backgrounds.cornerGap, 3)] : []),
   ]);
   const lines = [
     `${title}: ${s.perClass} sprites per class, DDIM ${s.steps} steps, eta 0, seed ${s.seed}; ` +
@@ -90,7 +92,8 @@ export function reportTable(r: EvalReport, title = "quality"): string {
       "the other half. copies: share within the class's threshold of a training sprite (RMS " +
       `pixel distance; the held-out real sprites' ${100 * s.copyQuantile}% quantile, at least ` +
       `${s.copyFloor}); real: the held-out sprites' own share. div: mean pairwise distance. clean ` +
-      "bg: share passing the cleaning rule.",
+      "bg: share passing the cleaning rule; corner gap: the corners' largest distance from pure " +
+      "white (0 passes).",
   );
   return lines.join("\n");
 }

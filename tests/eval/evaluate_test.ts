@@ -4,6 +4,7 @@
 // passes no cleaning rule and copies nothing.
 import { ok } from "node:assert/strict";
 import {
+  cornerGap,
   DEFAULT_EVAL_SETTINGS,
   type EvalSettings,
   evaluate,
@@ -76,7 +77,7 @@ Deno.test("eval: a generator that copies training sprites: 100 % near-copies and
   for (let c = 0; c < K; c++) {
     ok(r.memorization.perClass[c].generated === 1, JSON.stringify(r.memorization.perClass[c]));
     ok(r.consistency.every((x) => x.perClass[c].share === 1));
-    ok(r.backgrounds!.perClass[c].generated === 1);
+    ok(r.backgrounds!.perClass[c].generated === 1 && r.backgrounds!.perClass[c].cornerGap === 0);
     // A sample of the real sprites is as diverse as the real sprites.
     const ratio = r.diversity.perClass[c].ratio;
     ok(ratio > 0.85 && ratio < 1.15, `diversity ratio ${ratio}`);
@@ -115,8 +116,16 @@ Deno.test("eval: noise copies nothing, passes no cleaning rule and is far from t
   };
   const { report: r } = await run(noise);
   ok(r.memorization.overall.generated === 0);
-  ok(r.backgrounds!.overall === 0);
+  ok(r.backgrounds!.overall === 0 && r.backgrounds!.cornerGap > 0.5);
   ok(r.fid.overall.generated > 10 * r.fid.overall.floor, JSON.stringify(r.fid.overall));
   // Held-out real sprites keep their own share, whatever is generated.
   ok(r.memorization.overall.heldOutReal > 0);
+});
+
+Deno.test("eval: the corner gap is the corners' largest distance from pure white", () => {
+  const img = new Uint8Array(2 * 4 * 4 * 3).fill(255);
+  ok(cornerGap(img, 0, 4, 4) === 0);
+  img[4 * 4 * 3 + 15 * 3 + 1] = 204; // sprite 1, last corner, green channel
+  img[4 * 4 * 3 + 5 * 3] = 0; // not a corner
+  ok(cornerGap(img, 1, 4, 4) === 51 / 255 && cornerGap(img, 0, 4, 4) === 0);
 });
