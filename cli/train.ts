@@ -39,6 +39,12 @@ const help = `usage: deno task train [flags]
   --loss l1|mse (default ${R.loss})    noise-prediction loss
   --precision auto|f32|f16   f16: GEMM/conv operands in f16, f32 sums, dynamic loss scaling;
                      auto (default): the adapter's choice (f32 on every adapter measured)
+  --lr-schedule constant|cosine (default ${R.lrSchedule})   cosine: from --lr down to 0 at the
+                     last epoch (diffusers' cosine schedule)
+  --warmup-steps ${R.warmupSteps}    linear learning-rate warm-up from 0 over N steps
+  --ema-decay ${R.emaDecay}      keep an exponential moving average of the weights (diffusers' EMAModel,
+                     warm-up power 3/4), decay at most this (e.g. 0.9999); 0: none. The checkpoint's
+                     model is then the average, the trained weights stay beside it for --resume
   --dropout P        UNet dropout (default: the config's; reference ${R.dropout})
   --emb-dropout ${R.embDropout}  class-embedding dropout while it trains
   --freeze-epoch ${R.freezeEpoch}  the embedding trains before this epoch, then is frozen
@@ -92,6 +98,9 @@ export async function trainCommand(argv: string[]): Promise<void> {
     loss: { type: "string" },
     precision: { type: "string" },
     dropout: { type: "string" },
+    "lr-schedule": { type: "string" },
+    "warmup-steps": { type: "string" },
+    "ema-decay": { type: "string" },
     "emb-dropout": { type: "string" },
     "freeze-epoch": { type: "string" },
     "mask-prob": { type: "string" },
@@ -208,7 +217,10 @@ function describeRun(
   console.error(
     `data: ${dataset.count} sprites (${removed} removed by cleaning): ${classes}\n` +
       `model: ${extra.config_source} config, ${params.toLocaleString("en")} parameters\n` +
-      `recipe: batch ${r.batch}, ${r.epochs} epoch(s) of ${t.stepsPerEpoch} steps, lr ${r.lr}, ` +
+      `recipe: batch ${r.batch}, ${r.epochs} epoch(s) of ${t.stepsPerEpoch} steps, lr ${r.lr}` +
+      `${r.lrSchedule === "cosine" ? " cosine" : ""}` +
+      `${r.warmupSteps ? ` (warm-up ${r.warmupSteps} steps)` : ""}, ` +
+      `${r.emaDecay ? `EMA ${r.emaDecay}, ` : ""}` +
       `weight decay ${r.weightDecay}, ${r.loss} loss, ${r.precision}, dropout ${r.dropout}/${r.embDropout}, ` +
       `embedding frozen from epoch ${r.freezeEpoch + 1}, mask ${r.maskProb}, seed ${r.seed}\n` +
       `checkpoint: ${store.checkpointDir}   log: ${store.logPath} (a line per finished epoch)` +
