@@ -45,6 +45,8 @@ const help = `usage: deno task train [flags]
   --ema-decay ${R.emaDecay}      keep an exponential moving average of the weights (diffusers' EMAModel,
                      warm-up power 3/4), decay at most this (e.g. 0.9999); 0: none. The checkpoint's
                      model is then the average, the trained weights stay beside it for --resume
+  --sampling balanced|uniform (default ${R.sampling})   class-balanced draws as the reference,
+                     or every sprite alike (the tutorial's first recipe)
   --dropout P        UNet dropout (default: the config's; reference ${R.dropout})
   --emb-dropout ${R.embDropout}  class-embedding dropout while it trains
   --freeze-epoch ${R.freezeEpoch}  the embedding trains before this epoch, then is frozen
@@ -101,6 +103,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     "lr-schedule": { type: "string" },
     "warmup-steps": { type: "string" },
     "ema-decay": { type: "string" },
+    sampling: { type: "string" },
     "emb-dropout": { type: "string" },
     "freeze-epoch": { type: "string" },
     "mask-prob": { type: "string" },
@@ -221,6 +224,7 @@ function describeRun(
       `${r.lrSchedule === "cosine" ? " cosine" : ""}` +
       `${r.warmupSteps ? ` (warm-up ${r.warmupSteps} steps)` : ""}, ` +
       `${r.emaDecay ? `EMA ${r.emaDecay}, ` : ""}` +
+      `${r.sampling === "uniform" ? "uniform sampling (no class balancing), " : ""}` +
       `weight decay ${r.weightDecay}, ${r.loss} loss, ${r.precision}, dropout ${r.dropout}/${r.embDropout}, ` +
       `embedding frozen from epoch ${r.freezeEpoch + 1}, mask ${r.maskProb}, seed ${r.seed}\n` +
       `checkpoint: ${store.checkpointDir}   log: ${store.logPath} (a line per finished epoch)` +

@@ -34,6 +34,8 @@ export interface TrainRecipe {
    * warm-up, gpu/train/ema.ts); 0: no EMA. With EMA the checkpoint's model is the averaged one.
    */
   emaDecay: number;
+  /** "balanced": the reference's class-balanced draws; "uniform": every sprite alike. */
+  sampling: "balanced" | "uniform";
 }
 
 export const REFERENCE_RECIPE: TrainRecipe = {
@@ -51,6 +53,7 @@ export const REFERENCE_RECIPE: TrainRecipe = {
   lrSchedule: "constant",
   warmupSteps: 0,
   emaDecay: 0,
+  sampling: "balanced",
 };
 
 /** Fields added after checkpoints were first written: a saved recipe without them has these. */
@@ -59,6 +62,7 @@ const SAVED_DEFAULTS: Partial<Record<keyof TrainRecipe, unknown>> = {
   lrSchedule: "constant",
   warmupSteps: 0,
   emaDecay: 0,
+  sampling: "balanced",
 };
 
 /**
@@ -91,6 +95,7 @@ export const RECIPE_FIELDS: readonly { key: keyof TrainRecipe; name: string; rul
   { key: "lrSchedule", name: "lr_schedule", rule: { choices: ["constant", "cosine"] } },
   { key: "warmupSteps", name: "warmup_steps", rule: { min: 0, max: 1e9, integer: true } },
   { key: "emaDecay", name: "ema_decay", rule: { min: 0, max: 0.99999, savedMax: 0.99999 } },
+  { key: "sampling", name: "sampling", rule: { choices: ["balanced", "uniform"] } },
 ];
 
 /** The request names of the recipe's fields. */

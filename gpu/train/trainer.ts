@@ -134,6 +134,7 @@ export class Trainer {
       batchSize: recipe.batch,
       seed: recipe.seed,
       numClasses: classes,
+      uniform: recipe.sampling === "uniform",
     });
     const stepsPerEpoch = sampler.samplesPerEpoch / recipe.batch;
     if (state.stepInEpoch >= stepsPerEpoch || state.step < state.stepInEpoch) {

@@ -40,6 +40,7 @@ Deno.test("recipe: absent fields are the base's; JSON numbers and flag text give
     lr_schedule: "cosine",
     warmup_steps: 100,
     ema_decay: 0.999,
+    sampling: "uniform",
   };
   const fromJson = parseRecipe(json, R);
   const flags = Object.fromEntries(
@@ -62,6 +63,7 @@ Deno.test("recipe: absent fields are the base's; JSON numbers and flag text give
     lrSchedule: "cosine",
     warmupSteps: 100,
     emaDecay: 0.999,
+    sampling: "uniform",
   });
   assert.equal(fromJson.autoPrecision, false);
 });
@@ -145,9 +147,12 @@ Deno.test("recipe: a saved recipe is checked, with the saved limits (an old run 
   const { precision: _, ...old } = R;
   assert.equal(parseSavedRecipe(old, "state.json recipe").precision, "f32");
   // Written before schedules and EMA: constant lr, no warm-up, no average.
-  const { lrSchedule: _s, warmupSteps: _w, emaDecay: _e, ...older } = R;
+  const { lrSchedule: _s, warmupSteps: _w, emaDecay: _e, sampling: _m, ...older } = R;
   const back = parseSavedRecipe(older, "state.json recipe");
-  assert.deepEqual([back.lrSchedule, back.warmupSteps, back.emaDecay], ["constant", 0, 0]);
+  assert.deepEqual(
+    [back.lrSchedule, back.warmupSteps, back.emaDecay, back.sampling],
+    ["constant", 0, 0, "balanced"],
+  );
   refused(
     () => parseSavedRecipe({ ...R, emaDecay: 1 }, "x recipe"),
     /x recipe: emaDecay must be in/,
