@@ -31,11 +31,13 @@ const help = `usage: deno task eval [--model DIR] [--sprites F.npy --labels G.np
   Measures a model against the real sprites it trained on (default: the data its run recorded,
   else the bundled set, cleaned), judged by a sprite classifier trained by this project on them,
   kept in classifier/ beside the model (trained here, in a few minutes, when missing).
-  --per-class ${D.perClass}      sprites generated per class (fixed seeds)
+  --per-class ${D.perClass}     sprites generated per class (fixed seeds)
   --per-pair ${D.perPair}      sprites per 50/50 mixture of two classes (0: no mixtures)
-  --guidances ${D.guidances.join(",")}     consistency is measured at each guidance
-  --guidance ${D.mainGuidance}       FID, near-copies, diversity and backgrounds at this guidance (the page's default)
-  --steps ${D.steps}         DDIM steps (eta 0)     --seed ${D.seed}   the sprites' noise
+  --guidances ${D.guidances.join(",")}    consistency is measured at each guidance
+  --guidance ${D.mainGuidance}       FID, near-copies, diversity and backgrounds at this guidance
+                     (default: the page's)
+  --steps ${D.steps}         DDIM steps (eta 0)
+  --seed ${D.seed}           the sprites' noise
   --no-clean         keep the sprites the cleaning rule removes (with --sprites/--labels)
   --classifier DIR   the classifier's folder (default <model>/classifier, or <run>/classifier)
   --retrain-classifier   train a new classifier even if one is there
@@ -154,10 +156,16 @@ export async function evalCommand(argv: string[]): Promise<void> {
     throw new InputError(`cannot write into ${out}: ${(e as Error).message}`);
   }
   if (f.json) console.log(JSON.stringify(report, null, 2));
-  else console.log(reportTable(result.report, `quality of ${modelDir}`));
+  else console.log(reportTable(result.report, `quality of ${relative(modelDir)}`));
   console.error(
     `wrote ${out}/report.json, ${out}/samples.png (a row per class) and ${out}/nearest.png ` +
       `(generated over nearest training sprite, closest first) in ` +
       `${result.report.seconds.toFixed(0)} s`,
   );
+}
+
+/** A path under the working folder without it (the shipped model's default is absolute). */
+function relative(path: string): string {
+  const cwd = `${Deno.cwd().replace(/\/+$/, "")}/`;
+  return path.startsWith(cwd) ? path.slice(cwd.length) : path;
 }
