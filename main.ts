@@ -39,6 +39,10 @@ const commands: Record<string, { about: string; load: () => Promise<Command> }> 
     about: "measure kernels and training/sampling speed on this adapter",
     load: async () => (await import("./cli/bench.ts")).benchCommand,
   },
+  "export-site": {
+    about: "write the page and a model as a static site (sprites made in the browser)",
+    load: async () => (await import("./cli/export_site.ts")).exportSiteCommand,
+  },
 };
 
 function usage(): string {

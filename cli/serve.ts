@@ -1,18 +1,33 @@
-// `deno task start`: the HTTP service and the page on 127.0.0.1:8000 unless told otherwise.
+// `deno task start`: the HTTP service and the page on 127.0.0.1:8000 unless told otherwise. The GPU
+// work runs in a worker (routes/gpu_worker.ts); this thread answers HTTP. SIGINT or SIGTERM stops
+// accepting, lets a training job write its checkpoint, and exits; a second signal exits at once.
 import { InputError } from "../errors.ts";
-import { adapterLine, getGpu, withPrecision } from "../gpu/runtime/device.ts";
 import { createApp } from "../routes/app.ts";
+import { LOOPBACK_HOSTS } from "../routes/context.ts";
+import type { ModelSpec } from "../routes/gpu_protocol.ts";
+import { serve } from "../routes/server.ts";
 import { numberFlag, parseFlags, precisionFlag } from "./args.ts";
-import { DEFAULT_MODEL_DIR, openModel } from "../data/model_source.ts";
+import { DEFAULT_MODEL_DIR } from "../data/model_source.ts";
 
 const help = `usage: deno task start [--host 127.0.0.1] [--port 8000]
-    [--model DIR | --random-init [--config compact|reference]]
-    [--allow-train [--token SECRET]] [--precision f32|f16]
+    [--model DIR | --random-init [--config compact|reference|FILE.json]]
+    [--allow-train [--token SECRET]] [--precision f32|f16] [--allowed-hosts NAME,...]
+    [--memory-budget MIB] [--max-work N] [--max-runs 8]
+    [--read-timeout 10] [--idle-timeout 30] [--max-connections 256]
   Serves the API and the page. The model is the shipped checkpoint unless --model names another
-  folder (ours or a diffusers UNet folder). --precision f16 samples with f16 GEMM/conv operands. Training jobs are off unless --allow-train; bound to
-  an address other than loopback they also need --token (sent as "Authorization: Bearer SECRET").`;
+  folder (ours or a diffusers UNet folder). --precision f16 samples with f16 GEMM/conv operands.
+  Training jobs are off unless --allow-train; bound to an address other than loopback they also
+  need --token (sent as "Authorization: Bearer SECRET").
+  --allowed-hosts   names the Host header may carry besides loopback's (and --host's own)
+  --memory-budget   MiB the GPU work may hold at once (default: a quarter of the host's memory,
+                    at most 4 of the adapter's largest buffers); more is refused with 413
+  --max-work        UNet item-steps per request: sprites x steps, x2 with guidance
+                    (default 8192 on a CPU adapter, 131072 on a GPU)
+  --max-runs        web training runs kept on disk before a new job is refused
+  --read-timeout    seconds a request head or body may take to arrive
+  --idle-timeout    seconds a kept-alive connection may sit unused`;
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+const WILDCARD = new Set(["0.0.0.0", "::", "[::]"]);
 
 export async function serveCommand(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
@@ -24,6 +39,13 @@ export async function serveCommand(argv: string[]): Promise<void> {
     "allow-train": { type: "boolean" },
     token: { type: "string" },
     precision: { type: "string" },
+    "allowed-hosts": { type: "string" },
+    "memory-budget": { type: "string" },
+    "max-work": { type: "string" },
+    "max-runs": { type: "string" },
+    "read-timeout": { type: "string" },
+    "idle-timeout": { type: "string" },
+    "max-connections": { type: "string" },
     help: { type: "boolean" },
   }, "serve");
   if (f.help) return console.log(help);
@@ -32,48 +54,91 @@ export async function serveCommand(argv: string[]): Promise<void> {
   if (f.model !== undefined && f["random-init"]) {
     throw new InputError("give --model or --random-init, not both");
   }
-  if (f["allow-train"] && !LOOPBACK.has(host) && !f.token) {
+  if (f.config !== undefined && !f["random-init"]) {
+    throw new InputError("--config goes with --random-init");
+  }
+  const loopback = LOOPBACK_HOSTS.includes(host.replace(/^\[|\]$/g, ""));
+  if (f["allow-train"] && !loopback && !f.token) {
     throw new InputError(
       `--allow-train on ${host} (beyond loopback) needs --token, so that strangers cannot train`,
     );
   }
+  const budgetMib = f["memory-budget"] === undefined
+    ? undefined
+    : numberFlag(f["memory-budget"], "memory-budget", 0, { min: 16, max: 2 ** 30 });
+  const maxWork = f["max-work"] === undefined
+    ? undefined
+    : numberFlag(f["max-work"], "max-work", 0, { min: 1, max: 1e9, integer: true });
+  const maxRuns = numberFlag(f["max-runs"], "max-runs", 8, { min: 1, max: 10_000, integer: true });
+  const second = { min: 0.1, max: 86_400 };
+  const readTimeout = numberFlag(f["read-timeout"], "read-timeout", 10, second);
+  const idleTimeout = numberFlag(f["idle-timeout"], "idle-timeout", 30, second);
+  const maxConnections = numberFlag(f["max-connections"], "max-connections", 256, {
+    min: 1,
+    max: 1e6,
+    integer: true,
+  });
+  const allowedHosts = (f["allowed-hosts"] ?? "").split(",").map((h) => h.trim()).filter(Boolean);
+  // A server bound to one address answers to it; a wildcard one only to the names it is given.
+  if (!loopback && !WILDCARD.has(host)) allowedHosts.push(host);
 
   const precision = precisionFlag(f.precision, ["f32", "f16"] as const, "f32");
-  const gpu = withPrecision(await getGpu(), precision);
-  console.log(adapterLine(gpu));
-  const model = await openModel(gpu, {
-    model: f.model,
-    randomInit: f["random-init"],
-    preset: f.config,
-  });
-  const modelDir = f["random-init"] ? undefined : f.model ?? DEFAULT_MODEL_DIR;
-  console.log(`model: ${modelDir ?? `random init (${f.config ?? "compact"}, untrained)`}`);
-  const app = createApp({
-    gpu,
+  const model: ModelSpec = f["random-init"]
+    ? { kind: "random", config: f.config ?? "compact" }
+    : { kind: "folder", dir: f.model ?? DEFAULT_MODEL_DIR };
+  const app = await createApp({
     model,
-    modelDir,
+    precision,
     allowTrain: f["allow-train"],
     token: f.token,
+    allowedHosts,
+    memoryBudgetBytes: budgetMib === undefined ? undefined : Math.floor(budgetMib * 2 ** 20),
+    limits: { maxRuns, bodyTimeoutMs: readTimeout * 1000, ...(maxWork && { maxWork }) },
     warm: true,
   });
-  const server = Deno.serve({
+  const ctx = app.context;
+  console.log(ctx.adapter);
+  console.log(`model: ${ctx.model.source}`);
+  const memory = ctx.worker.stats.memory;
+  console.log(
+    `memory budget: ${Math.round(memory.budgetBytes / 2 ** 20)} MiB; at most ` +
+      `${ctx.limits.maxWork} UNet item-steps per request`,
+  );
+  const server = await serve(app.handler, {
     hostname: host,
     port,
+    readTimeoutMs: readTimeout * 1000,
+    idleTimeoutMs: idleTimeout * 1000,
+    maxConnections,
     onListen: ({ hostname, port }) => {
       const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
       console.log(`listening on http://${shown}:${port}/`);
       if (f["allow-train"]) console.log("training jobs: allowed");
     },
-  }, app.handler);
+  });
   const started = performance.now();
   app.warmup.then(() =>
     console.log(`sampler ready (${((performance.now() - started) / 1000).toFixed(1)} s warm-up)`)
   );
-  const stop = () => {
-    server.shutdown();
-    app.close();
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    if (stopping) {
+      console.error(`${signal} again: exiting now`);
+      Deno.exit(130);
+    }
+    console.log(`${signal}: stopping (a training job writes its checkpoint first)`);
+    stopping = (async () => {
+      await app.close();
+      await server.shutdown();
+    })();
   };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  const onInt = () => stop("SIGINT");
+  const onTerm = () => stop("SIGTERM");
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
   await server.finished;
+  await stopping;
+  Deno.removeSignalListener("SIGINT", onInt);
+  Deno.removeSignalListener("SIGTERM", onTerm);
+  console.log("stopped");
 }

@@ -4,7 +4,7 @@
 // Flags are translated into the engine's recipe parser (gpu/train/recipe.ts), the same one the
 // training route uses, and the run is the engine's epoch loop (gpu/train/run.ts).
 import { configFromSource } from "../data/model_source.ts";
-import { loadSpriteModel } from "../data/model_folder.ts";
+import { loadSpriteModel, recoverCheckpointFolder } from "../data/model_folder.ts";
 import { loadOptimizerState, readTrainingState, RunFolder } from "../data/run_folder.ts";
 import { classIndices, type SpriteDataset } from "../data/sprites.ts";
 import { dataSourceOf, loadTrainingSet } from "../data/training_set.ts";
@@ -22,7 +22,7 @@ import {
   RESUMABLE_FIELD_NAMES,
   type TrainRecipe,
 } from "../gpu/train/recipe.ts";
-import { runTraining } from "../gpu/train/run.ts";
+import { type EpochRecord, runTraining } from "../gpu/train/run.ts";
 import {
   initialState,
   Trainer,
@@ -128,6 +128,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   let config: UNetConfig | undefined;
   let store: RunFolder;
   let extra: Record<string, unknown>;
+  let lastEpoch: EpochRecord | undefined;
   if (f.resume !== undefined) {
     const fixed = Object.keys(f).find((k) => !RESUME_FLAGS.includes(k));
     if (fixed) {
@@ -137,10 +138,15 @@ export async function trainCommand(argv: string[]): Promise<void> {
       );
     }
     if (!(await isDir(f.resume))) throw new InputError(`--resume ${f.resume} does not exist`);
+    // This run writes the folder from now on: a swap that a kill cut short is repaired first.
     const nested = `${f.resume.replace(/\/+$/, "")}/checkpoint`;
+    await recoverCheckpointFolder(nested, { clean: true });
     const checkpointDir = (await isDir(nested)) ? nested : f.resume;
+    if (checkpointDir === f.resume) await recoverCheckpointFolder(checkpointDir, { clean: true });
     store = new RunFolder(f.out ?? parentOf(checkpointDir), checkpointDir);
     const saved = await readTrainingState(checkpointDir);
+    await store.completeLog(saved);
+    lastEpoch = saved.lastEpoch as EpochRecord | undefined;
     // A new --lr is how a long run is annealed by hand; the log's per-epoch lr keeps the history.
     recipe = parseResumedRecipe(fields, saved.recipe, saved.state.epoch, flagName);
     state = saved.state;
@@ -202,7 +208,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   describeRun(trainer, dataset, removed, extra, store);
   const note = freezeNote(recipe, flagName);
   if (note) console.error(`note: ${note}`);
-  await train(trainer, store, { ...limits, extra });
+  await train(trainer, store, { ...limits, extra, lastEpoch });
 }
 
 function describeRun(
@@ -235,7 +241,12 @@ function describeRun(
 async function train(
   trainer: Trainer,
   store: RunFolder,
-  o: { logEvery: number; maxSteps?: number; extra: Record<string, unknown> },
+  o: {
+    logEvery: number;
+    maxSteps?: number;
+    extra: Record<string, unknown>;
+    lastEpoch?: EpochRecord;
+  },
 ): Promise<void> {
   const { state, recipe } = trainer;
   const stepLimit = o.maxSteps === undefined ? undefined : state.step + o.maxSteps;
@@ -254,6 +265,7 @@ async function train(
       stepLimit,
       shouldStop: () => interrupted,
       extra: o.extra,
+      lastEpoch: o.lastEpoch,
       onLog: (l) => progress.update(l),
       onEpoch: (r) =>
         progress.note(

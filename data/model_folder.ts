@@ -1,5 +1,5 @@
-// Checkpoint folders on disk: reading the files a checkpoint may hold, and writing a whole folder
-// atomically. The engine turns a model into files and back (gpu/formats/checkpoint.ts,
+// Checkpoint folders on disk: reading the files a checkpoint may hold (regular files only), writing
+// a whole folder atomically, and repairing a swap that a kill interrupted. The engine turns a model into files and back (gpu/formats/checkpoint.ts,
 // gpu/model/sprite_model.ts, gpu/train/checkpoint.ts); this is where those files meet the disk.
 import {
   CHECKPOINT_FILES,
@@ -16,6 +16,12 @@ import {
 } from "../gpu/model/sprite_model.ts";
 import type { Gpu } from "../gpu/runtime/device.ts";
 import { CheckpointError } from "../gpu/runtime/errors.ts";
+import {
+  FileReadError,
+  MAX_DATA_FILE_BYTES,
+  MAX_JSON_FILE_BYTES,
+  readRegularFile,
+} from "./files.ts";
 
 // Checkpoint paths are POSIX-style (the service runs on Linux); no jsr std here, only npm.
 export const joinPath = (dir: string, name: string) => `${dir.replace(/\/+$/, "")}/${name}`;
@@ -25,6 +31,7 @@ export async function readFolderFiles(
   dir: string,
   names: readonly string[],
 ): Promise<CheckpointFiles> {
+  await recoverCheckpointFolder(dir);
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(dir);
@@ -35,28 +42,117 @@ export async function readFolderFiles(
   const files: CheckpointFiles = new Map();
   for (const name of names) {
     const path = joinPath(dir, name);
+    const limit = name.endsWith(".json") ? MAX_JSON_FILE_BYTES : MAX_DATA_FILE_BYTES;
     try {
-      files.set(name, await Deno.readFile(path));
+      files.set(name, await readRegularFile(path, limit));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) continue;
+      if (e instanceof FileReadError) throw new CheckpointError(e.message);
       throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
     }
   }
   return files;
 }
 
+// A folder swap goes through side folders named after the folder: <dir>.tmp-<stamp> while its
+// files are written, <dir>.new-<stamp> once all of them are (a rename marks it complete), and
+// <dir>.old-<stamp> for the folder it replaces until the new one is in place. A kill at any point
+// leaves a state recoverCheckpointFolder repairs.
+const SIDE = /^(.*)\.(tmp|new|old)-(\d+)-\d+-\d+$/;
+
+interface SideFolder {
+  path: string;
+  kind: "tmp" | "new" | "old";
+  /** Milliseconds since the epoch when its swap began. */
+  time: number;
+}
+
+async function sideFolders(dir: string): Promise<SideFolder[]> {
+  const trimmed = dir.replace(/\/+$/, "");
+  const slash = trimmed.lastIndexOf("/");
+  const parent = slash < 0 ? "." : slash === 0 ? "/" : trimmed.slice(0, slash);
+  const base = trimmed.slice(slash + 1);
+  const out: SideFolder[] = [];
+  try {
+    for await (const e of Deno.readDir(parent)) {
+      const m = SIDE.exec(e.name);
+      if (!e.isDirectory || !m || m[1] !== base) continue;
+      out.push({ path: joinPath(parent, e.name), kind: m[2] as SideFolder["kind"], time: +m[3] });
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return out.sort((a, b) => a.time - b.time);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
 /**
- * Writes the folder atomically: everything goes into a sibling temporary folder first, which then
- * replaces `dir`; a failure part way leaves any previous checkpoint at `dir` untouched.
+ * Repairs what a swap killed part way left behind. `dir` missing: the newest complete copy
+ * (`.new-*`) takes its place, or else the replaced one (`.old-*`) goes back. With `clean` (the
+ * folder's writer, before it writes) every other side folder is removed: half-written copies and
+ * replaced folders. Readers leave side folders alone, since a writer may be at work on them.
+ * Returns what it did, for messages and tests.
+ */
+export async function recoverCheckpointFolder(
+  dir: string,
+  o: { clean?: boolean } = {},
+): Promise<{ promoted?: string; removed: string[] }> {
+  const trimmed = dir.replace(/\/+$/, "");
+  let side = await sideFolders(trimmed);
+  if (!side.length) return { removed: [] };
+  let promoted: string | undefined;
+  if (!(await exists(trimmed))) {
+    const candidate = side.filter((s) => s.kind === "new").at(-1) ??
+      side.filter((s) => s.kind === "old").at(-1);
+    if (candidate) {
+      try {
+        await Deno.rename(candidate.path, trimmed);
+        promoted = candidate.path;
+      } catch (e) {
+        // A writer finishing its own swap got there first.
+        if (!(e instanceof Deno.errors.NotFound) && !(e instanceof Deno.errors.AlreadyExists)) {
+          throw e;
+        }
+      }
+      side = side.filter((s) => s !== candidate);
+    }
+  }
+  const removed: string[] = [];
+  if (o.clean) {
+    for (const s of side) {
+      await Deno.remove(s.path, { recursive: true }).catch(() => {});
+      removed.push(s.path);
+    }
+  }
+  return { promoted, removed };
+}
+
+/**
+ * Writes the folder atomically: everything goes into a side folder first, which then replaces
+ * `dir`; a failure or a kill part way leaves the previous checkpoint at `dir`, or a complete copy
+ * that recoverCheckpointFolder puts in its place.
  */
 export async function writeFolderFiles(dir: string, files: CheckpointFiles): Promise<void> {
-  const stamp = `${Deno.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
   const trimmed = dir.replace(/\/+$/, "");
+  const stamp = `${Date.now()}-${Deno.pid}-${Math.floor(Math.random() * 1e9)}`;
   const temp = `${trimmed}.tmp-${stamp}`;
+  const ready = `${trimmed}.new-${stamp}`;
   const old = `${trimmed}.old-${stamp}`;
   try {
+    await recoverCheckpointFolder(trimmed, { clean: true });
     await Deno.mkdir(temp, { recursive: true });
     for (const [name, bytes] of files) await Deno.writeFile(joinPath(temp, name), bytes);
+    await Deno.rename(temp, ready);
     // A directory cannot be renamed over a non-empty one: move the old one aside, then swap.
     let hadOld = false;
     try {
@@ -65,10 +161,13 @@ export async function writeFolderFiles(dir: string, files: CheckpointFiles): Pro
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
-    await Deno.rename(temp, trimmed);
+    await Deno.rename(ready, trimmed);
     if (hadOld) await Deno.remove(old, { recursive: true });
   } catch (e) {
     await Deno.remove(temp, { recursive: true }).catch(() => {});
+    await Deno.remove(ready, { recursive: true }).catch(() => {});
+    // The replaced folder goes back if the new one did not take its place.
+    if (!(await exists(trimmed))) await Deno.rename(old, trimmed).catch(() => {});
     throw new CheckpointError(`saving checkpoint ${dir} failed: ${(e as Error).message}`);
   }
 }

@@ -7,7 +7,8 @@ import { parseUNetConfig, type UNetConfig } from "../gpu/model/config.ts";
 import { PRESET_NAMES, presetConfig } from "../gpu/model/presets.ts";
 import { randomSpriteModel, type SpriteModel } from "../gpu/model/sprite_model.ts";
 import type { Gpu } from "../gpu/runtime/device.ts";
-import { joinPath, loadSpriteModel } from "./model_folder.ts";
+import { MAX_JSON_FILE_BYTES, readRegularFile } from "./files.ts";
+import { joinPath, loadSpriteModel, recoverCheckpointFolder } from "./model_folder.ts";
 
 /** The shipped checkpoint, relative to the project root. */
 export const DEFAULT_MODEL_DIR = decodeURIComponent(
@@ -31,7 +32,7 @@ export async function configFromSource(source: string, flag = "--config"): Promi
   }
   let json: unknown;
   try {
-    json = JSON.parse(await Deno.readTextFile(source));
+    json = JSON.parse(new TextDecoder().decode(await readRegularFile(source, MAX_JSON_FILE_BYTES)));
   } catch (e) {
     throw new InputError(`${flag} ${source}: ${(e as Error).message}`);
   }
@@ -62,20 +63,21 @@ export async function openModel(gpu: Gpu, choice: ModelChoice): Promise<SpriteMo
 
 /**
  * The checkpoint folder `dir` names: itself, or the checkpoint/ inside a training run's folder
- * (what `--resume` takes), so both spellings work wherever a model is asked for.
+ * (what `--resume` takes), so both spellings work wherever a model is asked for. A checkpoint
+ * whose swap a kill cut short is repaired first (its complete copy promoted).
  */
 export async function resolveModelDir(dir: string): Promise<string> {
+  await recoverCheckpointFolder(dir);
   if (!(await exists(dir))) {
     throw new InputError(
       `no model at ${dir}: pass --model DIR (a checkpoint folder), train one with ` +
         "`deno task train`, or use --random-init for an untrained model",
     );
   }
+  if (await exists(joinPath(dir, CHECKPOINT_FILES.config))) return dir;
   const nested = joinPath(dir, "checkpoint");
-  if (!(await exists(joinPath(dir, CHECKPOINT_FILES.config))) && (await exists(nested))) {
-    return nested;
-  }
-  return dir;
+  await recoverCheckpointFolder(nested);
+  return (await exists(nested)) ? nested : dir;
 }
 
 async function exists(path: string): Promise<boolean> {

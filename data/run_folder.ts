@@ -16,7 +16,13 @@ import {
 import type { EpochRecord, RunStore } from "../gpu/train/run.ts";
 import type { Trainer } from "../gpu/train/trainer.ts";
 import { InputError } from "../errors.ts";
-import { joinPath, writeFolderFiles } from "./model_folder.ts";
+import {
+  FileReadError,
+  MAX_DATA_FILE_BYTES,
+  MAX_JSON_FILE_BYTES,
+  readRegularFile,
+} from "./files.ts";
+import { joinPath, recoverCheckpointFolder, writeFolderFiles } from "./model_folder.ts";
 
 export const TRAIN_LOG_FILE = "train_log.jsonl";
 
@@ -39,7 +45,45 @@ export class RunFolder implements RunStore {
   async appendLog(record: EpochRecord): Promise<void> {
     await Deno.writeTextFile(this.logPath, JSON.stringify(record) + "\n", { append: true });
   }
+
+  /**
+   * Brings the log in line with a resumed checkpoint: a line cut short by a kill is dropped, lines
+   * of epochs past the checkpoint's are dropped (they would be logged again), and the checkpoint's
+   * last finished epoch is appended if a kill came between the checkpoint and its line.
+   */
+  async completeLog(saved: SavedTraining): Promise<{ dropped: number; appended: boolean }> {
+    let text: string;
+    try {
+      text = new TextDecoder().decode(await readRegularFile(this.logPath, MAX_LOG_BYTES));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      text = "";
+    }
+    const lines = text.split("\n").filter((l) => l.trim() !== "");
+    const kept: string[] = [];
+    let last = 0;
+    for (const line of lines) {
+      let epoch: unknown;
+      try {
+        epoch = JSON.parse(line).epoch;
+      } catch {
+        continue; // cut short by a kill mid-append
+      }
+      if (typeof epoch !== "number" || epoch > saved.state.epoch) continue;
+      kept.push(line);
+      last = Math.max(last, epoch);
+    }
+    const lost = saved.lastEpoch && saved.lastEpoch.epoch > last ? saved.lastEpoch : undefined;
+    if (lost) kept.push(JSON.stringify(lost));
+    const dropped = lines.length - (kept.length - (lost ? 1 : 0));
+    if (dropped || lost) {
+      await Deno.writeTextFile(this.logPath, kept.map((l) => l + "\n").join(""));
+    }
+    return { dropped, appended: lost !== undefined };
+  }
 }
+
+const MAX_LOG_BYTES = 256 * 2 ** 20;
 
 /** Writes model + optimizer + state atomically; refuses (keeping `dir`) if a weight is not finite. */
 export async function saveTrainingCheckpoint(
@@ -52,10 +96,11 @@ export async function saveTrainingCheckpoint(
 
 /** Reads and checks <dir>/training_state.json (no GPU needed): a folder without one is refused. */
 export async function readTrainingState(dir: string): Promise<SavedTraining> {
+  await recoverCheckpointFolder(dir);
   const path = joinPath(dir, TRAINING_STATE_FILE);
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readRegularFile(path, MAX_JSON_FILE_BYTES);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new InputError(
@@ -63,7 +108,7 @@ export async function readTrainingState(dir: string): Promise<SavedTraining> {
           "--resume takes a folder written by `deno task train`",
       );
     }
-    throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
+    throw new CheckpointError((e as Error).message);
   }
   return parseTrainingState(path, bytes);
 }
@@ -76,9 +121,11 @@ export async function loadOptimizerState(trainer: Trainer, dir: string): Promise
   const read = async (name: string) => {
     const path = joinPath(dir, name);
     try {
-      return { path, bytes: await Deno.readFile(path) };
+      return { path, bytes: await readRegularFile(path, MAX_DATA_FILE_BYTES) };
     } catch (e) {
-      throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
+      throw new CheckpointError(
+        e instanceof FileReadError ? e.message : `cannot read ${path}: ${(e as Error).message}`,
+      );
     }
   };
   const optimizer = await read(OPTIMIZER_FILE);

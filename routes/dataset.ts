@@ -1,14 +1,14 @@
 // GET /api/dataset: the report of the serving model's training data (counts per class before and
 // after cleaning); GET /api/dataset/examples.png: sprites the cleaning removed or kept. The files
-// are the ones the checkpoint names, else the bundled set. Loaded once per file pair.
+// are the ones the checkpoint names, else the bundled set, shown by name. Loaded once per file pair.
 import { type DatasetReport, datasetReport } from "../data/clean.ts";
-import { BUNDLED_LABELS_PATH, BUNDLED_SPRITES_PATH } from "../data/generate.ts";
 import { classIndex } from "../gpu/sample/labels.ts";
 import { encodePng, spriteGrid } from "../data/png.ts";
 import { reportJson } from "../data/report.ts";
 import { classIndices, loadSpriteDataset, type SpriteDataset } from "../data/sprites.ts";
 import { InputError } from "../errors.ts";
-import type { SpriteModel } from "../gpu/model/sprite_model.ts";
+import type { ServingModel } from "./gpu_protocol.ts";
+import { publicName } from "./serving_model.ts";
 import { json, numberField, png, queryObject, route } from "./http.ts";
 
 interface Loaded {
@@ -20,18 +20,8 @@ interface Loaded {
 
 const cache = new Map<string, Promise<Loaded>>();
 
-/** The training files a checkpoint records (`data: {sprites, labels}`), else the bundled set. */
-export function trainingFiles(model: SpriteModel): { sprites: string; labels: string } {
-  const info = model.info as Record<string, unknown>;
-  const data = (info.data ?? info.dataset ?? info) as Record<string, unknown>;
-  if (typeof data?.sprites === "string" && typeof data?.labels === "string") {
-    return { sprites: data.sprites, labels: data.labels };
-  }
-  return { sprites: BUNDLED_SPRITES_PATH, labels: BUNDLED_LABELS_PATH };
-}
-
-function load(model: SpriteModel): Promise<Loaded> {
-  const files = trainingFiles(model);
+function load(model: ServingModel): Promise<Loaded> {
+  const files = model.trainingFiles;
   const key = `${files.sprites}\n${files.labels}\n${model.classNames.join(",")}`;
   let loaded = cache.get(key);
   if (!loaded) {
@@ -48,7 +38,11 @@ function load(model: SpriteModel): Promise<Loaded> {
 export const datasetRoutes = [
   route("GET", "/api/dataset", async (_req, ctx) => {
     const { report, files } = await load(ctx.model);
-    return json(reportJson(report, files));
+    // By name: where the server keeps its files is not the client's business.
+    return json(reportJson(report, {
+      sprites: publicName(files.sprites),
+      labels: publicName(files.labels),
+    }));
   }),
   route("GET", "/api/dataset/examples.png", async (req, ctx) => {
     const q = queryObject(new URL(req.url));

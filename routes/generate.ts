@@ -34,15 +34,19 @@ export function dataUrl(png: Uint8Array): string {
   return `data:image/png;base64,${btoa(s)}`;
 }
 
-/** Runs a parsed request through the queue; answers with the grid PNG or JSON, timed. */
+/**
+ * Runs a parsed request through the GPU worker's queue; answers with the grid PNG or JSON, timed.
+ * A client that goes away while its request waits cancels it (`req.signal`).
+ */
 export async function spritesResponse(
+  req: Request,
   ctx: AppContext,
   request: SamplingRequest,
   format: "png" | "json",
 ): Promise<Response> {
   const { job, rows, cols, scale } = request;
   const started = performance.now();
-  const sprites = await ctx.queue.generate(job);
+  const sprites = await ctx.worker.generate(job, req.signal);
   const ms = Math.round(performance.now() - started);
   // The size of the sprites themselves ([count, size, size, 3]), not ctx.model's: a model swapped in
   // while this job waited may have been trained at another sample_size.
@@ -85,7 +89,7 @@ const FIELDS = [...samplingFields(FORMS), "format"];
 
 export const generateRoutes = [
   route("POST", "/api/generate", async (req, ctx) => {
-    const body = await readJsonObject(req, ctx.limits.maxBodyBytes);
+    const body = await readJsonObject(req, ctx.limits.maxBodyBytes, ctx.limits.bodyTimeoutMs);
     refuseUnknownFields(body, FIELDS);
     const format = responseFormat(req, body);
     const request = parseSamplingRequest(body, {
@@ -93,6 +97,6 @@ export const generateRoutes = [
       limits: ctx.limits,
       forms: FORMS,
     });
-    return await spritesResponse(ctx, request, format);
+    return await spritesResponse(req, ctx, request, format);
   }),
 ];

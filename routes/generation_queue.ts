@@ -1,13 +1,30 @@
-// One GPU worker for every sampling request of the server. Requests wait in arrival order; a pass
-// takes the oldest one plus every waiting request with the same (steps, eta, guidance, scheduler),
-// up to `maxBatch` sprites, and runs them as one batch. Each request keeps its own seed through the
-// sampler's per-item seeds, so merging never changes the bytes a request gets.
+// The GPU's schedule in the service's worker (routes/gpu_worker.ts): sampling requests and the
+// training job's steps share one device, generation first.
+//
+// Sampling requests wait in arrival order; a pass takes the oldest one plus every waiting request
+// with the same (steps, eta, guidance, scheduler), up to `maxBatch` sprites and as many as the
+// memory budget holds, and runs them as one batch. Each request keeps its own seed through the
+// sampler's per-item seeds, so merging never changes the bytes a request gets. A request whose
+// client has gone (its signal aborted) is dropped before its pass.
+//
+// Training steps wait for their turn (`trainingTurn`) before each step: at once while no pass is
+// waiting, otherwise after the pass in progress once `passesPerStep` passes have run since the
+// last step, so a stream of requests slows training down but never stops it.
 import type { SampleRequest, SpriteSampler } from "../gpu/sample/sampler.ts";
 
 export type GenerationJob = Omit<SampleRequest, "itemSeeds">;
 
+/** A request dropped before its pass because its client went away. */
+export class GenerationCancelledError extends Error {
+  constructor() {
+    super("the request was cancelled before its pass");
+    this.name = "GenerationCancelledError";
+  }
+}
+
 interface Waiting {
   job: GenerationJob;
+  signal?: AbortSignal;
   resolve: (sprites: Uint8Array) => void;
   reject: (e: unknown) => void;
 }
@@ -18,34 +35,69 @@ export interface QueueStats {
   /** The most requests one pass has served. */
   largestMerge: number;
   waiting: number;
+  /** Requests dropped before their pass because their client had gone. */
+  cancelled: number;
+  /** Training steps given a turn while requests were waiting. */
+  trainingTurns: number;
 }
 
 function passKey(j: GenerationJob): string {
   return [j.steps, j.eta, j.guidance, j.scheduler].join("|");
 }
 
+/** One turn of the event loop, so that messages and timers queued meanwhile are handled. */
+const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 export class GenerationQueue {
   #waiting: Waiting[] = [];
   #running = false;
-  #stats = { passes: 0, requests: 0, largestMerge: 0 };
+  #stats = { passes: 0, requests: 0, largestMerge: 0, cancelled: 0, trainingTurns: 0 };
+  /** The training loop waiting for its next step. */
+  #training?: () => void;
+  /** Wakes the pass loop when the training step it let through has been submitted. */
+  #resume?: () => void;
+  #passesSinceStep = 0;
 
   /**
    * `gatherMs`: how long an idle worker waits before a pass, so requests sent together (the page
-   * asks for five grids at once) share it.
+   * asks for five grids at once) share it. `passesPerStep`: passes in a row before a waiting
+   * training step gets a turn.
    */
-  constructor(public sampler: SpriteSampler, readonly maxBatch = 128, readonly gatherMs = 2) {}
+  constructor(
+    public sampler: SpriteSampler,
+    readonly maxBatch = 128,
+    readonly gatherMs = 2,
+    readonly passesPerStep = 4,
+  ) {}
 
   get stats(): QueueStats {
     return { ...this.#stats, waiting: this.#waiting.length };
   }
 
+  /** Whether a pass is running or requests are waiting. */
+  get busy(): boolean {
+    return this.#running;
+  }
+
   /** Sprites for one request, uint8 [count, H, W, 3], exactly as `sampler.generate` gives them. */
-  generate(job: GenerationJob): Promise<Uint8Array> {
+  generate(job: GenerationJob, signal?: AbortSignal): Promise<Uint8Array> {
     if (job.count > this.maxBatch) {
       throw new Error(`a request of ${job.count} sprites exceeds the batch limit ${this.maxBatch}`);
     }
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ job, resolve, reject });
+      if (signal?.aborted) {
+        this.#stats.cancelled++;
+        return reject(new GenerationCancelledError());
+      }
+      const w: Waiting = { job, signal, resolve, reject };
+      this.#waiting.push(w);
+      signal?.addEventListener("abort", () => {
+        const at = this.#waiting.indexOf(w);
+        if (at < 0) return; // its pass has begun: the result is dropped by the caller
+        this.#waiting.splice(at, 1);
+        this.#stats.cancelled++;
+        reject(new GenerationCancelledError());
+      }, { once: true });
       if (!this.#running) {
         this.#running = true;
         setTimeout(() => this.#work(), this.gatherMs);
@@ -53,17 +105,64 @@ export class GenerationQueue {
     });
   }
 
+  /** Rejects every waiting request (the service is closing); the pass in progress finishes. */
+  rejectWaiting(e: unknown): void {
+    for (const w of this.#waiting.splice(0)) w.reject(e);
+  }
+
+  /**
+   * Awaited by the training loop before each step (see the header). Calling it again means the
+   * step it let through has been submitted.
+   */
+  async trainingTurn(): Promise<void> {
+    this.trainingPaused();
+    await nextTask();
+    if (!this.#running) return;
+    await new Promise<void>((resolve) => this.#training = resolve);
+  }
+
+  /** The training loop is between steps for a while (a checkpoint) or has ended: passes go on. */
+  trainingPaused(): void {
+    const resume = this.#resume;
+    this.#resume = undefined;
+    resume?.();
+  }
+
   async #work(): Promise<void> {
     while (this.#waiting.length) {
-      const pass = this.#takePass();
-      try {
-        const sprites = await this.#run(pass.map((w) => w.job));
-        pass.forEach((w, i) => w.resolve(sprites[i]));
-      } catch (e) {
-        for (const w of pass) w.reject(e);
+      const pass = await this.#fit(this.#takePass());
+      if (pass.length) {
+        try {
+          const sprites = await this.#run(pass.map((w) => w.job));
+          pass.forEach((w, i) => w.resolve(sprites[i]));
+        } catch (e) {
+          for (const w of pass) w.reject(e);
+        }
+      }
+      this.#passesSinceStep++;
+      if (
+        this.#training && (!this.#waiting.length || this.#passesSinceStep >= this.passesPerStep)
+      ) {
+        if (this.#waiting.length) this.#stats.trainingTurns++;
+        await this.#letTrainingStep();
       }
     }
     this.#running = false;
+    this.#passesSinceStep = 0;
+    const training = this.#training;
+    this.#training = undefined;
+    training?.();
+  }
+
+  /** Lets the waiting training step run; resolves once it has been submitted. */
+  #letTrainingStep(): Promise<void> {
+    this.#passesSinceStep = 0;
+    const go = this.#training!;
+    this.#training = undefined;
+    return new Promise<void>((resume) => {
+      this.#resume = resume;
+      go();
+    });
   }
 
   #takePass(): Waiting[] {
@@ -79,6 +178,23 @@ export class GenerationQueue {
     }
     this.#waiting = rest;
     return pass;
+  }
+
+  /**
+   * The leading requests of a pass whose merged program the memory budget holds; the others wait
+   * for the next pass, in their order. A request alone always runs (the sampler refuses it if it
+   * cannot fit).
+   */
+  async #fit(pass: Waiting[]): Promise<Waiting[]> {
+    const live = pass.filter((w) => !w.signal?.aborted);
+    const back: Waiting[] = [];
+    while (live.length > 1) {
+      const count = live.reduce((n, w) => n + w.job.count, 0);
+      if (await this.sampler.fits({ ...live[0].job, count })) break;
+      back.unshift(live.pop()!);
+    }
+    this.#waiting = [...back, ...this.#waiting];
+    return live;
   }
 
   async #run(jobs: GenerationJob[]): Promise<Uint8Array[]> {

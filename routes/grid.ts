@@ -21,6 +21,6 @@ export function perClassRequest(
 export const gridRoutes = [
   route("GET", "/api/grid.png", async (req, ctx) => {
     const request = perClassRequest(ctx, queryObject(new URL(req.url)));
-    return await spritesResponse(ctx, request, "png");
+    return await spritesResponse(req, ctx, request, "png");
   }),
 ];

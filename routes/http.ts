@@ -1,7 +1,7 @@
 // What every route shares: JSON answers, the {error, detail} error body, bounded JSON bodies and
 // checked query and body fields. Every refusal is an InputError carrying its HTTP status, or one of
 // the engine's input errors (400).
-import { InputError } from "../errors.ts";
+import { ClientGoneError, InputError } from "../errors.ts";
 import type { AppContext } from "./context.ts";
 
 export type Handler = (req: Request, ctx: AppContext, match: URLPatternResult) => Promise<Response>;
@@ -23,9 +23,11 @@ export const STATUS_TEXT: Record<number, string> = {
   404: "not found",
   405: "method not allowed",
   406: "not acceptable",
+  408: "request timeout",
   409: "conflict",
   413: "payload too large",
   415: "unsupported media type",
+  422: "unprocessable",
   500: "internal error",
   503: "unavailable",
 };
@@ -47,10 +49,15 @@ export function png(bytes: Uint8Array, headers: HeadersInit = {}): Response {
   });
 }
 
-/** Reads a JSON object body of at most `limit` bytes: 413 past it, 400 for anything not JSON. */
+/**
+ * Reads a JSON object body of at most `limit` bytes within `timeoutMs`: 413 past the size, 408 past
+ * the time (a body that trickles or never ends), 400 for anything not JSON, ClientGoneError when the
+ * client goes away while sending it.
+ */
 export async function readJsonObject(
   req: Request,
   limit: number,
+  timeoutMs = 10_000,
 ): Promise<Record<string, unknown>> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > limit) {
@@ -59,10 +66,31 @@ export async function readJsonObject(
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (req.body) {
-    for await (const chunk of req.body) {
-      size += chunk.length;
-      if (size > limit) throw new InputError(`the body is over the limit of ${limit} bytes`, 413);
-      chunks.push(chunk);
+    const reader = req.body.getReader();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) =>
+      timer = setTimeout(() => resolve("late"), timeoutMs)
+    );
+    try {
+      while (true) {
+        let next: ReadableStreamReadResult<Uint8Array> | "late";
+        try {
+          next = await Promise.race([reader.read(), late]);
+        } catch (e) {
+          if (req.signal.aborted) throw new ClientGoneError();
+          throw new InputError(`the body could not be read: ${(e as Error).message}`);
+        }
+        if (next === "late") {
+          throw new InputError(`the body did not arrive within ${timeoutMs / 1000} s`, 408);
+        }
+        if (next.done) break;
+        size += next.value.length;
+        if (size > limit) throw new InputError(`the body is over the limit of ${limit} bytes`, 413);
+        chunks.push(next.value);
+      }
+    } finally {
+      clearTimeout(timer);
+      reader.cancel().catch(() => {});
     }
   }
   const text = new TextDecoder().decode(concat(chunks, size));

@@ -1,16 +1,12 @@
 // GET /api/model: what is serving: the UNet's configuration in diffusers' keys, parameter counts,
-// classes, the adapter, and what the checkpoint says about its training (recipe, epoch).
-import { adapterLine } from "../gpu/runtime/device.ts";
-import type { SpriteModel } from "../gpu/model/sprite_model.ts";
+// classes, the adapter, and what the checkpoint says about its training (recipe, epoch). File paths
+// are shown by name only: a client learns which model, not where the server keeps its files.
+import type { ServingModel } from "./gpu_protocol.ts";
 import { json, route } from "./http.ts";
 
-function parameterCount(store: SpriteModel["unetParams"] | undefined): number {
-  return store ? store.layout.entries.reduce((n, e) => n + e.size, 0) : 0;
-}
-
-export function modelSummary(model: SpriteModel) {
+export function modelSummary(model: ServingModel) {
   const c = model.config;
-  const { class_names: _names, ...info } = model.info;
+  const info = model.info;
   return {
     config: {
       sample_size: c.sample_size,
@@ -26,11 +22,7 @@ export function modelSummary(model: SpriteModel) {
       encoder_hid_dim: c.encoder_hid_dim,
       dropout: c.dropout,
     },
-    parameters: {
-      unet: parameterCount(model.unetParams),
-      embedding: parameterCount(model.embeddingParams),
-      total: parameterCount(model.unetParams) + parameterCount(model.embeddingParams),
-    },
+    parameters: model.parameters,
     classes: model.classNames,
     recipe: info.recipe ?? info.training ?? null,
     epoch: info.epoch ?? null,
@@ -42,7 +34,7 @@ export const modelRoutes = [
   route("GET", "/api/model", (_req, ctx) =>
     Promise.resolve(json({
       ...modelSummary(ctx.model),
-      source: ctx.modelDir ?? "random init (untrained)",
-      adapter: adapterLine(ctx.gpu),
+      source: ctx.model.source,
+      adapter: ctx.adapter,
     }))),
 ];

@@ -1,6 +1,7 @@
 // The page: files from static/ only, by name, with their content types. A name is one path
-// segment without a leading dot, so nothing outside static/ (or hidden inside it) can be reached,
-// however the path is encoded.
+// segment without a leading dot, and one of the files static/ held when the server started, so
+// nothing outside static/ (or hidden inside it) can be reached however the path is encoded, and no
+// name a client makes up reaches the file system (a 300-character one used to fail there).
 import { InputError } from "../errors.ts";
 import { route } from "./http.ts";
 
@@ -16,16 +17,31 @@ const TYPES: Record<string, string> = {
   json: "application/json; charset=utf-8",
 };
 
+let listing: Promise<Set<string>> | undefined;
+
+/** The names of static/'s files, read once. */
+function staticNames(): Promise<Set<string>> {
+  listing ??= (async () => {
+    const names = new Set<string>();
+    for await (const e of Deno.readDir(STATIC_DIR)) if (e.isFile) names.add(e.name);
+    return names;
+  })();
+  return listing;
+}
+
 async function serveFile(name: string): Promise<Response> {
   let decoded: string;
   try {
     decoded = decodeURIComponent(name);
   } catch {
-    throw new InputError(`bad file name "${name}"`);
+    throw new InputError(`bad file name "${name.slice(0, 100)}"`);
   }
   const type = TYPES[decoded.split(".").pop() ?? ""];
-  if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(decoded) || decoded.includes("..") || !type) {
-    throw new InputError(`no such file: ${decoded}`, 404);
+  if (
+    !/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/.test(decoded) || decoded.includes("..") || !type ||
+    !(await staticNames()).has(decoded)
+  ) {
+    throw new InputError(`no such file: ${decoded.slice(0, 100)}`, 404);
   }
   let body: Uint8Array;
   try {

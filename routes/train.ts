@@ -1,15 +1,12 @@
 // Training jobs over HTTP, off unless the server runs with --allow-train: one job at a time (409
-// otherwise), its state, a Server-Sent Events stream of its progress, a stop that writes a
-// checkpoint, and swapping the serving model to that checkpoint. The job is the engine's epoch loop
-// (gpu/train/run.ts) on the bundled set (cleaned), with the same recipe parser and limits as
-// `deno task train`, writing <trainDir>/web-run-<time>/checkpoint/ every epoch and train_log.jsonl.
-import { RunFolder } from "../data/run_folder.ts";
-import { loadTrainingSet } from "../data/training_set.ts";
-import { loadSpriteModel } from "../data/model_folder.ts";
+// otherwise, decided before anything is awaited), its state, a Server-Sent Events stream of its
+// progress, a stop that writes a checkpoint, swapping the serving model to that checkpoint, and the
+// web runs kept on disk (listed, capped in number, deletable). The recipe is read here with the same
+// parser and limits as `deno task train`; the job itself runs in the GPU worker (the engine's epoch
+// loop on the bundled set, cleaned), writing <trainDir>/web-run-<time>/checkpoint/ every epoch and
+// on a stop, and train_log.jsonl.
 import { InputError } from "../errors.ts";
 import { presetConfig } from "../gpu/model/presets.ts";
-import { randomSpriteModel } from "../gpu/model/sprite_model.ts";
-import { defaultPrecision } from "../gpu/runtime/device.ts";
 import { refuseUnknownFields } from "../gpu/runtime/fields.ts";
 import {
   parseRecipe,
@@ -17,159 +14,152 @@ import {
   RECIPE_FIELD_NAMES,
   REFERENCE_RECIPE,
   RUN_LIMIT_NAMES,
-  type TrainRecipe,
 } from "../gpu/train/recipe.ts";
-import { runTraining } from "../gpu/train/run.ts";
-import { Trainer } from "../gpu/train/trainer.ts";
 import type { AppContext } from "./context.ts";
+import type { JobView } from "./gpu_protocol.ts";
+import { authorizeTraining } from "./guard.ts";
 import { json, readJsonObject, type Route, route } from "./http.ts";
-
-export interface Progress {
-  step: number;
-  epoch: number;
-  stepsPerEpoch: number;
-  totalSteps: number;
-  loss: number | null;
-  itPerSec: number | null;
-  etaSeconds: number | null;
-}
-
-interface Job {
-  status: "running" | "stopping" | "done" | "stopped" | "failed";
-  recipe: TrainRecipe;
-  checkpoint: string;
-  progress: Progress;
-  losses: { step: number; loss: number }[];
-  error?: string;
-  stop: boolean;
-  listeners: Set<(event: string, data: unknown) => void>;
-  finished: Promise<void>;
-}
-
-// One job per app context (the tests run several apps in one process).
-const jobs = new WeakMap<AppContext, Job>();
-
-function authorize(req: Request, ctx: AppContext): void {
-  if (!ctx.allowTrain) {
-    throw new InputError("training is off: start the server with --allow-train", 403);
-  }
-  if (!ctx.token) return;
-  const header = req.headers.get("authorization") ?? "";
-  const query = new URL(req.url).searchParams.get("token");
-  if (header !== `Bearer ${ctx.token}` && query !== ctx.token) {
-    throw new InputError("training needs the server's token (Authorization: Bearer TOKEN)", 401);
-  }
-}
-
-function view(job: Job | undefined) {
-  if (!job) return { status: "idle" };
-  const { status, recipe, checkpoint, progress, losses, error } = job;
-  return { status, recipe, checkpoint, progress, losses, error: error ?? null };
-}
-
-function emit(job: Job, event: string, data: unknown) {
-  for (const l of job.listeners) l(event, data);
-}
 
 /** The fields a job request may hold: the recipe's, the preset, and the run's limits. */
 const JOB_FIELDS = ["config", ...RECIPE_FIELD_NAMES, ...RUN_LIMIT_NAMES];
 
-async function startJob(ctx: AppContext, body: Record<string, unknown>): Promise<Job> {
+/** Web runs' folder names: web-run-<date>-<time>[-n]. */
+const RUN_NAME = /^web-run-\d{8}-\d{6}(-\d+)?$/;
+
+/** SSE comment lines keep idle connections (and the server's idle timeout) from closing streams. */
+const HEARTBEAT_MS = 15_000;
+
+const active = (job: JobView | undefined) =>
+  job !== undefined && (job.status === "running" || job.status === "stopping");
+
+function view(job: JobView | undefined) {
+  return job ?? { status: "idle" };
+}
+
+export interface RunInfo {
+  name: string;
+  bytes: number;
+  /** Epochs its train_log.jsonl records. */
+  epochs: number;
+  running: boolean;
+  serving: boolean;
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let n = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) n += await folderBytes(path);
+    else if (e.isFile) n += (await Deno.stat(path)).size;
+  }
+  return n;
+}
+
+/** The web runs in the training folder, oldest first. */
+export async function listRuns(ctx: AppContext): Promise<RunInfo[]> {
+  const runs: RunInfo[] = [];
+  try {
+    for await (const e of Deno.readDir(ctx.trainDir)) {
+      if (!e.isDirectory || !RUN_NAME.test(e.name)) continue;
+      const dir = `${ctx.trainDir}/${e.name}`;
+      const log = await Deno.readTextFile(`${dir}/train_log.jsonl`).catch(() => "");
+      const job = ctx.worker.job;
+      runs.push({
+        name: e.name,
+        bytes: await folderBytes(dir).catch(() => 0),
+        epochs: log.split("\n").filter((l) => l.trim()).length,
+        running: active(job) && job!.run === e.name,
+        serving: ctx.servingDir === `${dir}/checkpoint`,
+      });
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  // The running job's run counts before its first checkpoint makes its folder.
+  const job = ctx.worker.job;
+  if (active(job) && !runs.some((r) => r.name === job!.run)) {
+    runs.push({ name: job!.run, bytes: 0, epochs: 0, running: true, serving: false });
+  }
+  return runs.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
+}
+
+/** A fresh run name (two jobs in one second get -2, -3, ...). */
+function newRunName(existing: RunInfo[]): string {
+  const base = `web-run-${stamp()}`;
+  const names = new Set(existing.map((r) => r.name));
+  let name = base;
+  for (let i = 2; names.has(name); i++) name = `${base}-${i}`;
+  return name;
+}
+
+async function startJob(req: Request, ctx: AppContext): Promise<Response> {
+  const body = await readJsonObject(req, ctx.limits.maxBodyBytes, ctx.limits.bodyTimeoutMs);
   refuseUnknownFields(body, JOB_FIELDS);
   // The serving model's config unless a preset is named.
   const config = body.config === undefined ? ctx.model.config : presetConfig(String(body.config));
   const parsed = parseRecipe(body, { ...REFERENCE_RECIPE, dropout: config.dropout }, {
     precisionDefaultsToAuto: true,
   });
-  const recipe = parsed.autoPrecision
-    ? { ...parsed.recipe, precision: defaultPrecision(ctx.gpu) }
-    : parsed.recipe;
   const limits = parseRunLimits(body);
-  const source = { sprites: null, labels: null, clean: true };
-  const { dataset } = await loadTrainingSet(source);
-  const model = randomSpriteModel(ctx.gpu, config, recipe.seed, dataset.classNames);
-  model.info = { ...model.info, data: source };
-  const trainer = await Trainer.create(ctx.gpu, model, dataset, recipe);
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
-  const store = new RunFolder(`${ctx.trainDir}/web-run-${stamp}`);
-  const totalSteps = Math.min(recipe.epochs * trainer.stepsPerEpoch, limits.maxSteps ?? Infinity);
-  const job: Job = {
-    status: "running",
-    recipe,
-    checkpoint: store.checkpointDir,
-    progress: {
-      step: 0,
-      epoch: 0,
-      stepsPerEpoch: trainer.stepsPerEpoch,
-      totalSteps,
-      loss: null,
-      itPerSec: null,
-      etaSeconds: null,
-    },
-    losses: [],
-    stop: false,
-    listeners: new Set(),
-    finished: Promise.resolve(),
-  };
-  const logEvery = body.log_every === undefined
-    ? Math.max(1, Math.min(10, Math.floor(trainer.stepsPerEpoch / 4)))
-    : limits.logEvery;
-  job.finished = (async () => {
-    try {
-      await runTraining(trainer, store, {
-        logEvery,
-        stepLimit: totalSteps,
-        shouldStop: () => job.stop,
-        extra: { data: source },
-        onLog: (l) => {
-          job.progress = {
-            ...job.progress,
-            step: l.step,
-            epoch: l.epoch,
-            loss: l.loss,
-            itPerSec: l.itPerSec,
-            etaSeconds: (totalSteps - l.step) / l.itPerSec,
-          };
-          job.losses.push({ step: l.step, loss: l.loss });
-          emit(job, "progress", job.progress);
-        },
-        onEpoch: () => job.progress.epoch = trainer.state.epoch,
-      });
-      // A step limit reached is the job's end; only a DELETE stops it.
-      job.status = job.stop ? "stopped" : "done";
-    } catch (e) {
-      job.status = "failed";
-      job.error = (e as Error).message;
-      console.error("training job failed:", e);
+  // Decided before the next await: of concurrent requests exactly one gets past here.
+  if (ctx.trainingStarting || active(ctx.worker.job)) {
+    throw new InputError("a training job is already running (one at a time)", 409);
+  }
+  ctx.trainingStarting = true;
+  try {
+    const runs = await listRuns(ctx);
+    if (runs.length >= ctx.limits.maxRuns) {
+      throw new InputError(
+        `${runs.length} web training runs are kept (the limit is ${ctx.limits.maxRuns}): delete ` +
+          "one first (GET /api/train/runs lists them; DELETE /api/train/runs/NAME)",
+        409,
+      );
     }
-    emit(job, "end", view(job));
-  })();
-  return job;
+    const job = await ctx.worker.train({
+      config,
+      recipe: parsed.recipe,
+      autoPrecision: parsed.autoPrecision,
+      logEvery: body.log_every === undefined ? undefined : limits.logEvery,
+      maxSteps: limits.maxSteps,
+      run: newRunName(runs),
+    });
+    return json(job, 202);
+  } finally {
+    ctx.trainingStarting = false;
+  }
 }
 
-function events(job: Job | undefined): Response {
+function events(ctx: AppContext): Response {
   const encoder = new TextEncoder();
   let close = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      const send = (event: string, data: unknown) =>
-        controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
-      send("state", view(job));
-      if (!job || job.status !== "running" && job.status !== "stopping") {
-        send("end", view(job));
+      const send = (text: string) => controller.enqueue(encoder.encode(text));
+      const event = (name: string, data: unknown) =>
+        send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      const job = ctx.worker.job;
+      event("state", view(job));
+      if (!active(job)) {
+        event("end", view(job));
         return controller.close();
       }
-      const listener = (event: string, data: unknown) => {
-        send(event, data);
-        if (event === "end") close();
-      };
+      const heartbeat = setInterval(() => send(": keep-alive\n\n"), HEARTBEAT_MS);
+      const stop = ctx.worker.onTraining((name, j) => {
+        if (name === "epoch") return;
+        event(name === "end" ? "end" : "progress", name === "end" ? j : j.progress);
+        if (name === "end") close();
+      });
       close = () => {
-        job.listeners.delete(listener);
+        clearInterval(heartbeat);
+        stop();
         try {
           controller.close();
         } catch { /* the client went away first */ }
       };
-      job.listeners.add(listener);
     },
     cancel() {
       close();
@@ -185,46 +175,50 @@ function events(job: Job | undefined): Response {
 
 export const trainRoutes: Route[] = [
   route("GET", "/api/train", (req, ctx) => {
-    authorize(req, ctx);
-    return Promise.resolve(json(view(jobs.get(ctx))));
+    authorizeTraining(req, ctx);
+    return Promise.resolve(json(view(ctx.worker.job)));
   }),
-  route("POST", "/api/train", async (req, ctx) => {
-    authorize(req, ctx);
-    const current = jobs.get(ctx);
-    if (current && (current.status === "running" || current.status === "stopping")) {
-      throw new InputError("a training job is already running (one at a time)", 409);
-    }
-    const body = await readJsonObject(req, ctx.limits.maxBodyBytes);
-    const job = await startJob(ctx, body);
-    jobs.set(ctx, job);
-    ctx.onClose.push(async () => {
-      job.stop = true;
-      await job.finished;
-    });
-    return json(view(job), 202);
+  route("POST", "/api/train", (req, ctx) => {
+    authorizeTraining(req, ctx);
+    return startJob(req, ctx);
   }),
   route("GET", "/api/train/events", (req, ctx) => {
-    authorize(req, ctx);
-    return Promise.resolve(events(jobs.get(ctx)));
+    authorizeTraining(req, ctx);
+    return Promise.resolve(events(ctx));
   }),
   route("DELETE", "/api/train", async (req, ctx) => {
-    authorize(req, ctx);
-    const job = jobs.get(ctx);
-    if (!job || (job.status !== "running" && job.status !== "stopping")) {
-      throw new InputError("no training job is running", 409);
-    }
-    job.stop = true;
-    job.status = "stopping";
-    await job.finished;
-    return json(view(job));
+    authorizeTraining(req, ctx);
+    if (!active(ctx.worker.job)) throw new InputError("no training job is running", 409);
+    return json(await ctx.worker.stopTraining());
   }),
   route("POST", "/api/train/swap", async (req, ctx) => {
-    authorize(req, ctx);
-    const job = jobs.get(ctx);
+    authorizeTraining(req, ctx);
+    const job = ctx.worker.job;
     if (!job || (job.status !== "done" && job.status !== "stopped")) {
       throw new InputError("no finished training job has a checkpoint to serve", 409);
     }
-    ctx.swapModel(await loadSpriteModel(ctx.gpu, job.checkpoint), job.checkpoint);
+    const dir = `${ctx.trainDir}/${job.checkpoint}`;
+    await ctx.worker.swap(dir, job.checkpoint);
+    ctx.servingDir = dir;
     return json({ serving: job.checkpoint });
+  }),
+  route("GET", "/api/train/runs", async (req, ctx) => {
+    authorizeTraining(req, ctx);
+    return json({ runs: await listRuns(ctx), limit: ctx.limits.maxRuns });
+  }),
+  route("DELETE", "/api/train/runs/:name", async (req, ctx, m) => {
+    authorizeTraining(req, ctx);
+    let name = m.pathname.groups.name ?? "";
+    try {
+      name = decodeURIComponent(name);
+    } catch { /* left as sent: it matches no run */ }
+    const run = (await listRuns(ctx)).find((r) => r.name === name);
+    if (!RUN_NAME.test(name) || !run) {
+      throw new InputError(`no web training run named "${name.slice(0, 100)}"`, 404);
+    }
+    if (run.running) throw new InputError(`${name} is training: stop it first`, 409);
+    if (run.serving) throw new InputError(`${name} is the serving model`, 409);
+    await Deno.remove(`${ctx.trainDir}/${name}`, { recursive: true });
+    return json({ deleted: name });
   }),
 ];

@@ -1,10 +1,21 @@
 /** @jsxImportSource preact */
 /** @jsxRuntime automatic */
 // The page: one sprite grid per class with the sampling controls, a class-mix panel, the dataset
-// report, and (when the server allows it) a training job with its live loss curve. Everything
-// comes from our own API; bundled into static/app.js by `deno bundle --platform browser`.
+// report, and (when the server allows it) a training job with its live loss curve. Sprites are made
+// on this device (static/engine.ts: the served model's files on the page's own WebGPU) where the
+// browser gives an adapter, else by the server; a switch picks either. An exported site
+// (cli/export_site.ts) has no server: its index.html names the model folder, and the page runs on
+// the device only. Bundled into static/app.js by `deno bundle --platform browser`.
 import { render } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { spriteGrid } from "../data/png.ts";
+import {
+  loadOnDevice,
+  type OnDevice,
+  type OnDeviceSprites,
+  SERVER_MODEL_URL,
+  webGpuAdapter,
+} from "./engine.ts";
 
 interface ClassInfo {
   index: number;
@@ -55,6 +66,57 @@ function generate(body: Record<string, unknown>): Promise<GridResult> {
   });
 }
 
+/** Where sprites are made: "device" (this browser's WebGPU) or "server" (/api/generate). */
+type Mode = "device" | "server";
+
+/** The on-device engine: being loaded, ready, or not available here (and why). */
+type Engine =
+  | { state: "loading" }
+  | { state: "ready"; device: OnDevice }
+  | { state: "unavailable"; reason: string };
+
+/** An exported site's index.html names its model folder; the server's page has no such tag. */
+function siteConfig(): { model: string } | undefined {
+  const tag = document.getElementById("sprite-site");
+  return tag ? JSON.parse(tag.textContent ?? "{}") : undefined;
+}
+
+/** The server's grid as a PNG data URL, laid out by the same code (data/png.ts's spriteGrid). */
+function gridDataUrl({ sprites, size, request }: OnDeviceSprites): string {
+  const g = spriteGrid(sprites, request.rows, request.cols, request.scale, {
+    spriteHeight: size,
+    spriteWidth: size,
+  });
+  const canvas = document.createElement("canvas");
+  canvas.width = g.width;
+  canvas.height = g.height;
+  const context = canvas.getContext("2d")!;
+  const image = context.createImageData(g.width, g.height);
+  for (let p = 0; p < g.width * g.height; p++) {
+    image.data.set(g.rgb.subarray(p * 3, p * 3 + 3), p * 4);
+    image.data[p * 4 + 3] = 255;
+  }
+  context.putImageData(image, 0, 0);
+  return canvas.toDataURL("image/png");
+}
+
+/** One grid: on the device (progress after every step) or from the server. */
+async function makeGrid(
+  engine: OnDevice | undefined,
+  body: Record<string, unknown>,
+  onProgress: (fraction: number) => void,
+): Promise<GridResult> {
+  if (!engine) return generate(body);
+  const made = await engine.generate(body, (done, total) => onProgress(done / total));
+  return { grid: gridDataUrl(made), ms: made.ms };
+}
+
+const replaced = <T,>(list: readonly T[], i: number, value: T): T[] => {
+  const next = [...list];
+  next[i] = value;
+  return next;
+};
+
 function Field(
   props: { label: string; name: keyof Settings; settings: Settings; set: (s: Settings) => void },
 ) {
@@ -72,7 +134,7 @@ function Field(
   );
 }
 
-function SpritesTab({ classes }: { classes: ClassInfo[] }) {
+function SpritesTab({ classes, engine }: { classes: ClassInfo[]; engine?: OnDevice }) {
   const [settings, setSettings] = useState<Settings>({
     count: "4",
     steps: "10",
@@ -83,40 +145,65 @@ function SpritesTab({ classes }: { classes: ClassInfo[] }) {
   const [grids, setGrids] = useState<(GridResult | undefined)[]>([]);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
-  const [total, setTotal] = useState<number | null>(null);
+  // The last run's time, and where it ran.
+  const [total, setTotal] = useState<{ ms: number; where: string } | null>(null);
   const [mix, setMix] = useState<number[]>(classes.map((_, i) => (i < 2 ? 0.5 : 0)));
   const [mixed, setMixed] = useState<GridResult | undefined>();
+  // Per grid: steps done / steps (on the device), null while the server works, undefined at rest.
+  const [progress, setProgress] = useState<(number | null | undefined)[]>([]);
+  // A newer run makes an older one's remaining grids moot.
+  const latest = useRef(0);
 
   async function run(s: Settings) {
+    const id = ++latest.current;
+    const current = () => id === latest.current;
     setBusy(true);
     setError("");
     const started = performance.now();
+    const body = (c: ClassInfo) => ({ class: c.index, count: Number(s.count), ...numbersOf(s) });
     try {
-      // Sent together, so the server merges them into one GPU pass.
-      const results = await Promise.all(
-        classes.map((c) => generate({ class: c.index, count: Number(s.count), ...numbersOf(s) })),
-      );
-      setGrids(results);
-      setTotal(Math.round(performance.now() - started));
+      if (engine) {
+        // One grid after another on the device, each shown as soon as it is done.
+        setProgress(classes.map(() => 0));
+        for (const [i, c] of classes.entries()) {
+          if (!current()) return;
+          const grid = await makeGrid(engine, body(c), (f) => {
+            if (current()) setProgress((p) => replaced(p, i, f));
+          });
+          if (!current()) return;
+          setGrids((g) => replaced(g, i, grid));
+          setProgress((p) => replaced(p, i, undefined));
+        }
+      } else {
+        // Sent together, so the server merges them into one GPU pass.
+        setProgress(classes.map(() => null));
+        setGrids(await Promise.all(classes.map((c) => generate(body(c)))));
+      }
+      const ms = Math.round(performance.now() - started);
+      if (current()) setTotal({ ms, where: engine ? "on this device" : "on the server" });
     } catch (e) {
-      setError((e as Error).message);
+      if (current()) setError((e as Error).message);
     } finally {
-      setBusy(false);
+      if (current()) {
+        setBusy(false);
+        setProgress([]);
+      }
     }
   }
 
   async function runMix() {
     setError("");
     try {
-      setMixed(await generate({ labels: mix, count: 8, ...numbersOf(settings) }));
+      setMixed(await makeGrid(engine, { labels: mix, count: 8, ...numbersOf(settings) }, () => {}));
     } catch (e) {
       setError((e as Error).message);
     }
   }
 
+  // Again whenever the mode changes: the grids are then the other side's.
   useEffect(() => {
     run(settings);
-  }, []);
+  }, [engine]);
   const update = (s: Settings) => {
     setSettings(s);
     run(s);
@@ -139,7 +226,11 @@ function SpritesTab({ classes }: { classes: ClassInfo[] }) {
           New seed
         </button>
         <span class="note" id="timing">
-          {busy ? "generating…" : total !== null ? `${total} ms for ${classes.length} grids` : ""}
+          {busy
+            ? "generating…"
+            : total !== null
+            ? `${total.ms} ms for ${classes.length} grids ${total.where}`
+            : ""}
         </span>
       </div>
       {error && <div class="error" role="alert">{error}</div>}
@@ -147,6 +238,14 @@ function SpritesTab({ classes }: { classes: ClassInfo[] }) {
         {classes.map((c, i) => (
           <div class="card" key={c.index}>
             <h2>{c.index} {c.name}</h2>
+            {progress[i] !== undefined && (
+              <progress
+                class="grid-progress"
+                data-class={c.name}
+                max={1}
+                value={progress[i] ?? undefined}
+              />
+            )}
             {grids[i]
               ? (
                 <>
@@ -360,30 +459,72 @@ function TrainTab() {
 }
 
 function App() {
+  const site = siteConfig();
   const [classes, setClasses] = useState<ClassInfo[] | undefined>();
   const [training, setTraining] = useState(false);
   const [model, setModel] = useState("");
   const [tab, setTab] = useState("sprites");
   const [error, setError] = useState("");
+  const [engine, setEngine] = useState<Engine>({ state: "loading" });
+  const [mode, setMode] = useState<Mode | undefined>();
   useEffect(() => {
-    api<{ classes: ClassInfo[] }>("/api/classes").then(
-      (r) => setClasses(r.classes),
-      (e) => setError(e.message),
-    );
-    api<{ training: boolean; adapter: string }>("/api/health").then((h) => {
-      setTraining(h.training);
-      setModel(h.adapter);
-    }, () => {});
+    if (!site) {
+      api<{ classes: ClassInfo[] }>("/api/classes").then(
+        (r) => setClasses(r.classes),
+        (e) => setError(e.message),
+      );
+      api<{ training: boolean; adapter: string }>("/api/health").then((h) => {
+        setTraining(h.training);
+        setModel(h.adapter);
+      }, () => {});
+    }
+    (async () => {
+      if (!await webGpuAdapter()) {
+        return setEngine({ state: "unavailable", reason: "this browser gives no WebGPU adapter" });
+      }
+      const device = await loadOnDevice(site?.model ?? SERVER_MODEL_URL);
+      setEngine({ state: "ready", device });
+      if (site) setClasses(device.model.classNames.map((name, index) => ({ index, name })));
+    })().catch((e) => setEngine({ state: "unavailable", reason: (e as Error).message }));
   }, []);
+  // On the device by default where it can; the server's page falls back to the server.
+  useEffect(() => {
+    if (engine.state !== "loading" && mode === undefined) {
+      setMode(engine.state === "ready" ? "device" : "server");
+    }
+  }, [engine]);
+  const ready = engine.state === "ready" ? engine.device : undefined;
+  const onDevice = mode === "device" && ready ? ready : undefined;
   const tabs = [
     ["sprites", "Sprites"],
-    ["dataset", "Dataset"],
+    ...(site ? [] : [["dataset", "Dataset"]]),
     ...(training ? [["train", "Training"]] : []),
   ];
   return (
     <>
       <h1>Sprite Diffusion</h1>
-      <p class="note">{model}</p>
+      <p class="note">{onDevice ? `on this device: ${onDevice.gpu.description}` : model}</p>
+      <div class="mode">
+        <label>
+          <input
+            type="checkbox"
+            id="on-device"
+            checked={mode === "device"}
+            disabled={!ready || Boolean(site)}
+            onChange={(e) => setMode((e.target as HTMLInputElement).checked ? "device" : "server")}
+          />
+          run on this device
+        </label>
+        <span class="note" id="engine-note">
+          {engine.state === "loading"
+            ? "loading the model for this device…"
+            : engine.state === "unavailable"
+            ? `${site ? "no WebGPU here" : "on the server"}: ${engine.reason}`
+            : site
+            ? "a static site: sprites are made in this browser only"
+            : "or on the server, unticked"}
+        </span>
+      </div>
       <nav role="tablist">
         {tabs.map(([id, label]) => (
           <button
@@ -398,7 +539,16 @@ function App() {
         ))}
       </nav>
       {error && <div class="error" role="alert">{error}</div>}
-      {tab === "sprites" && classes && <SpritesTab classes={classes} />}
+      {site && engine.state === "unavailable" && (
+        <div class="error" role="alert">
+          This site makes its sprites with WebGPU, and there is none here ({engine.reason}). Current
+          Chrome and Edge have it, as do Safari 26 and Firefox 141 on Windows; elsewhere it may be
+          behind a flag.
+        </div>
+      )}
+      {tab === "sprites" && classes && mode && (!site || onDevice) && (
+        <SpritesTab classes={classes} engine={onDevice} />
+      )}
       {tab === "dataset" && <DatasetTab />}
       {tab === "train" && <TrainTab />}
     </>

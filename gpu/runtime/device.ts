@@ -32,6 +32,7 @@ export interface Gpu {
    * (gpu/runtime/profile.ts). profileFor's choice for the adapter, or `withProfile`'s.
    */
   profile: BackendProfile;
+  /** The adapter offers shader-f16 (shown in adapterLine; no kernel needs it, none requests it). */
   hasF16: boolean;
   hasTimestamps: boolean;
   limits: GPUSupportedLimits;
@@ -91,7 +92,7 @@ let acquired: Promise<Gpu> | undefined;
 
 /** Acquires the adapter and device once per process; every later call returns the same device. */
 export function getGpu(): Promise<Gpu> {
-  acquired ??= acquire();
+  acquired ??= requestGpu();
   return acquired;
 }
 
@@ -101,24 +102,35 @@ function describe(info: GPUAdapterInfo): string {
     "unknown adapter";
 }
 
-const limitNames = [
-  "maxStorageBufferBindingSize",
-  "maxBufferSize",
-  "maxComputeWorkgroupStorageSize",
-  "maxComputeInvocationsPerWorkgroup",
-  "maxComputeWorkgroupSizeX",
-  "maxComputeWorkgroupSizeY",
-  "maxComputeWorkgroupSizeZ",
-  "maxComputeWorkgroupsPerDimension",
-  "maxStorageBuffersPerShaderStage",
-  "maxUniformBufferBindingSize",
-  "maxBindGroups",
-  "maxTextureDimension2D",
-] as const;
+/** What a device asks for beyond WebGPU's defaults. */
+export interface GpuRequest {
+  /**
+   * Raise maxStorageBufferBindingSize and maxBufferSize to the adapter's (default true). They
+   * bound only how large a model or a batch fits, never which kernel a build takes: training's
+   * batch goes to 4096, whose activations pass the 128 MiB default. A page's sampling program
+   * needs nothing past the defaults, and asks for none.
+   */
+  largeBuffers?: boolean;
+  /**
+   * timestamp-query where the adapter has it (default true): only bench/ reads the timestamps.
+   */
+  timestamps?: boolean;
+}
 
-async function acquire(): Promise<Gpu> {
+/**
+ * A new device on the first adapter, within WebGPU's default limits (8 storage buffers and 4
+ * storage textures per stage, 16 KiB of workgroup storage, 256 invocations, 8192-texel textures,
+ * 128 MiB bindings), the only ones a web page can count on. Measured: no dispatch of the sampling
+ * program, of the fixture's forward and backward or of a training step (either preset, batch 128,
+ * either profile) needs more (at most 8 storage buffers, 2 storage textures, 256 invocations,
+ * 8 KiB of workgroup storage, a 104 MiB binding: tests/runtime/default_limits_test.ts), so no
+ * limit is raised but the two buffer sizes of `GpuRequest`. No feature is required: no kernel
+ * enables f16 (f16 operands are rgba16float textures, read as f32).
+ */
+export async function requestGpu(request: GpuRequest = {}): Promise<Gpu> {
+  const { largeBuffers = true, timestamps = true } = request;
   if (!("gpu" in navigator) || !navigator.gpu) {
-    throw new GpuUnavailableError("this Deno build has no navigator.gpu");
+    throw new GpuUnavailableError("this runtime has no navigator.gpu");
   }
   let adapter: GPUAdapter | null;
   try {
@@ -128,12 +140,14 @@ async function acquire(): Promise<Gpu> {
   }
   if (!adapter) throw new GpuUnavailableError("requestAdapter returned no adapter");
 
-  const wanted: GPUFeatureName[] = ["shader-f16", "timestamp-query"];
-  const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
-  // WebGPU's default limits are far below what any adapter offers (128 MiB bindings, 8 buffers);
-  // ask for the adapter's own so large activations and many-buffer kernels fit.
+  const requiredFeatures: GPUFeatureName[] = timestamps && adapter.features.has("timestamp-query")
+    ? ["timestamp-query"]
+    : [];
   const requiredLimits: Record<string, number> = {};
-  for (const name of limitNames) requiredLimits[name] = adapter.limits[name];
+  if (largeBuffers) {
+    requiredLimits.maxStorageBufferBindingSize = adapter.limits.maxStorageBufferBindingSize;
+    requiredLimits.maxBufferSize = adapter.limits.maxBufferSize;
+  }
 
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   device.addEventListener("uncapturederror", (event) => {
@@ -145,15 +159,18 @@ async function acquire(): Promise<Gpu> {
   });
 
   const info = adapter.info;
+  // adapter.info.isFallbackAdapter in current browsers, adapter.isFallbackAdapter before.
   const isFallback =
-    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ===
+      true ||
+    (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   const description = describe(info);
   return {
     device,
     description,
     adapterKind: isCpuAdapter(description, isFallback) ? "cpu" : "gpu",
     profile: profileFor(description, isFallback),
-    hasF16: requiredFeatures.includes("shader-f16"),
+    hasF16: adapter.features.has("shader-f16"),
     hasTimestamps: requiredFeatures.includes("timestamp-query"),
     limits: device.limits,
     operandFormat: "rgba32float",

@@ -17,3 +17,9 @@ export class ConfigError extends EngineInputError {}
 
 /** A checkpoint's files are missing, malformed, or do not fit the model they describe. */
 export class CheckpointError extends EngineInputError {}
+
+/**
+ * A result that is not finite (NaN or infinite sprites): reported rather than returned as blank
+ * images. Input to the engine (a model's weights, a request) drove it out of float32's range.
+ */
+export class NonFiniteResultError extends EngineInputError {}

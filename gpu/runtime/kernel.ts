@@ -8,6 +8,7 @@
 // plus `const NAME = value;` for each entry of `consts` (specialisation: tile sizes, flags).
 import type { Gpu, OperandFormat } from "./device.ts";
 import { bindingSize, type Tensor } from "./tensor.ts";
+import { trackAllocation } from "./memory.ts";
 
 export type ParamType = "u32" | "i32" | "f32";
 
@@ -201,6 +202,7 @@ export async function createDispatch(
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       label: `${spec.name}.params`,
     });
+    trackAllocation(gpu, paramBuffer, data.byteLength);
     device.queue.writeBuffer(paramBuffer, 0, data);
     entries.push({ binding: binding++, resource: { buffer: paramBuffer } });
   }

@@ -1,5 +1,6 @@
 // GPU tensors: a storage buffer with a shape and an element type, and the one allocator.
 import type { Gpu } from "./device.ts";
+import { MemoryBudgetError, trackAllocation } from "./memory.ts";
 
 export type DType = "f32" | "u32" | "i32" | "f16";
 
@@ -22,7 +23,10 @@ export function sizeOf(shape: readonly number[]): number {
 
 const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
-/** Every tensor of the project is made here, so buffer sizes and usages have one rule. */
+/**
+ * Every tensor of the project is made here, so buffer sizes and usages have one rule, and the
+ * context's allocation scope (gpu/runtime/memory.ts) owns the buffer.
+ */
 export function createTensor(gpu: Gpu, shape: number[], dtype: DType = "f32", label = ""): Tensor {
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new Error(`tensor ${label}: bad shape [${shape}]`);
@@ -31,12 +35,15 @@ export function createTensor(gpu: Gpu, shape: number[], dtype: DType = "f32", la
   // Round up to 16 bytes so vec4 loads past an odd tail stay inside the binding.
   const bytes = Math.max(16, Math.ceil((size * bytesPerElement[dtype]) / 16) * 16);
   if (bytes > gpu.limits.maxStorageBufferBindingSize) {
-    throw new Error(
+    // A request's size (a batch) that this adapter cannot hold at all.
+    throw new MemoryBudgetError(
       `tensor ${label} [${shape}] needs ${bytes} bytes, over the adapter's binding limit ` +
         `${gpu.limits.maxStorageBufferBindingSize}: lower the batch size`,
+      413,
     );
   }
   const buffer = gpu.device.createBuffer({ size: bytes, usage, label });
+  trackAllocation(gpu, buffer, bytes);
   return { buffer, shape: [...shape], dtype, size, label, offset: 0 };
 }
 

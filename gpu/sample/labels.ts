@@ -23,8 +23,14 @@ export function oneHot(classes: number, index: number): Float32Array {
 }
 
 /**
- * "0.5,0,0,0.5,0" -> weights; each finite and >= 0, exactly one per class. `name` is the field as
- * the person wrote it (`--labels`, `labels`).
+ * The largest class weight: 1 is a whole class, and far past it the embedding net's output, and
+ * then the UNet's, leaves float32's range (1e39 is not even a float32).
+ */
+export const MAX_LABEL_WEIGHT = 1000;
+
+/**
+ * "0.5,0,0,0.5,0" -> weights; each finite, in [0, MAX_LABEL_WEIGHT], exactly one per class. `name`
+ * is the field as the person wrote it (`--labels`, `labels`).
  */
 export function parseWeights(
   text: string | readonly unknown[],
@@ -43,6 +49,11 @@ export function parseWeights(
       : NaN;
     if (!Number.isFinite(v) || v < 0) {
       throw new RequestError(`label weights must be finite numbers >= 0, got "${String(p)}"`);
+    }
+    if (v > MAX_LABEL_WEIGHT) {
+      throw new RequestError(
+        `label weights must be at most ${MAX_LABEL_WEIGHT} (1 is a whole class), got ${v}`,
+      );
     }
     return v;
   });

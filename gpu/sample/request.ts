@@ -31,6 +31,16 @@ export interface SamplingLimits {
   maxPerClass: number;
   /** PNG pixels per sprite pixel. */
   maxScale: number;
+  /**
+   * The work one request may ask for, in UNet item-steps: sprites x steps, twice that with
+   * guidance (the UNet runs on the unconditioned half too). Absent: no cap beyond the fields'.
+   */
+  maxWork?: number;
+}
+
+/** UNet item-steps of a request: what its pass costs, whatever the sprites' layout. */
+export function samplingWork(job: Pick<SampleRequest, "count" | "steps" | "guidance">): number {
+  return job.count * job.steps * (job.guidance !== 1 ? 2 : 1);
 }
 
 export type SamplingForm = "class" | "classes" | "labels" | "per_class";
@@ -133,8 +143,18 @@ export function parseSamplingRequest(
     integer: true,
   });
   const { labels, count, rows, cols } = layout;
+  const options = samplingOptions(fields, nameOf);
+  const max = spec.limits.maxWork;
+  const work = samplingWork({ count, ...options });
+  if (max !== undefined && work > max) {
+    throw new RequestError(
+      `${count} sprites x ${options.steps} steps${
+        options.guidance !== 1 ? " x 2 (guidance)" : ""
+      } is ${work} UNet passes; one request may ask for ${max}: fewer sprites or fewer steps`,
+    );
+  }
   return {
-    job: { labels, count, ...samplingOptions(fields, nameOf) },
+    job: { labels, count, ...options },
     layout: layout.layout,
     rows,
     cols,

@@ -12,6 +12,15 @@ import { RANDOM_WGSL } from "../runtime/random.ts";
 import { DDIMScheduler, ddimStep, DDPMScheduler, ddpmStep } from "./scheduler.ts";
 import type { SpriteModel } from "../model/sprite_model.ts";
 import { createTensor, readback, type Tensor, tensorView, upload } from "../runtime/tensor.ts";
+import { NonFiniteResultError } from "../runtime/errors.ts";
+import {
+  AllocationScope,
+  dryRunAllocations,
+  estimateTotal,
+  type MemoryBudget,
+  type MemoryEstimate,
+  withAllocations,
+} from "../runtime/memory.ts";
 import { buildUNet } from "../model/unet.ts";
 
 export type SchedulerName = "ddim" | "ddpm";
@@ -97,12 +106,39 @@ interface Program {
   dispatches: Dispatch[];
   /** One per step; each holds the guidance scale, rewritten per request. */
   guidance: Dispatch[];
+  /** Where each step's dispatches end in `dispatches` (the progress reports' submit points). */
+  stepEnds: number[];
+}
+
+/** Called after each denoising step has run on the GPU: (steps done, steps in all). */
+export type SampleProgress = (done: number, total: number) => void;
+
+/** A cached program: built once, destroyed when evicted and no pass is using it. */
+interface Entry {
+  key: string;
+  program: Promise<Program>;
+  scope: AllocationScope;
+  estimate: MemoryEstimate;
+  running: number;
+  evicted: boolean;
+}
+
+export interface SamplerOptions {
+  /** Programs kept for reuse (default 6); the least recently used is destroyed past it. */
+  maxPrograms?: number;
+  /** Programs reserve their estimated bytes here before they are built. */
+  budget?: MemoryBudget;
 }
 
 /** Holds compiled sampling programs of one model; programs are kept for reuse (a few at most). */
 export class SpriteSampler {
-  #programs = new Map<string, Promise<Program>>();
-  constructor(readonly gpu: Gpu, readonly model: SpriteModel, readonly maxPrograms = 6) {
+  #programs = new Map<string, Entry>();
+  #estimates = new Map<string, Promise<MemoryEstimate>>();
+  readonly maxPrograms: number;
+  readonly budget?: MemoryBudget;
+  constructor(readonly gpu: Gpu, readonly model: SpriteModel, options: SamplerOptions = {}) {
+    this.maxPrograms = options.maxPrograms ?? 6;
+    this.budget = options.budget;
     if (!model.embeddingParams) {
       throw new CheckpointError(
         `this model has no class-embedding net (${CHECKPOINT_FILES.embedding}), so it cannot ` +
@@ -134,27 +170,150 @@ export class SpriteSampler {
     return this.model.embedding.inFeatures;
   }
 
-  /** Returns count sprites as uint8 HWC RGB, [count, H, W, 3]. Same request, same bytes. */
-  async generate(req: SampleRequest): Promise<Uint8Array> {
-    return toBytes(await this.generateFloats(req), this.size);
+  /** Bytes the programs hold now (their buffers and textures as allocated). */
+  get programBytes(): number {
+    let n = 0;
+    for (const e of this.#programs.values()) n += e.scope.bytes;
+    return n;
+  }
+
+  get programCount(): number {
+    return this.#programs.size;
+  }
+
+  /**
+   * Returns count sprites as uint8 HWC RGB, [count, H, W, 3]. Same request, same bytes, with or
+   * without `onProgress`.
+   */
+  async generate(req: SampleRequest, onProgress?: SampleProgress): Promise<Uint8Array> {
+    return toBytes(await this.generateFloats(req, onProgress), this.size);
+  }
+
+  /**
+   * What the program for this request holds, before it is built: a dry run of its builder against a
+   * counting device (gpu/runtime/memory.ts) gives the device bytes; the host keeps the readback.
+   */
+  estimate(req: Pick<SampleRequest, "count" | "steps" | "eta" | "scheduler" | "guidance">) {
+    const batch = bucket(req.count);
+    const key = programKey(batch, req);
+    let e = this.#estimates.get(key);
+    if (!e) {
+      e = dryRunAllocations(this.gpu, (g) => this.#build(g, batch, req)).then((c) => ({
+        deviceBytes: c.bytes,
+        // The readback's copy, the floats cut from it and the bytes made from them.
+        hostBytes: 3 * batch * itemSize(this.model) * 4,
+      }));
+      this.#estimates.set(key, e);
+      e.catch(() => this.#estimates.delete(key));
+    }
+    return e;
+  }
+
+  /** Whether a program for this request is built already (no new memory needed). */
+  isBuilt(req: Pick<SampleRequest, "count" | "steps" | "eta" | "scheduler" | "guidance">): boolean {
+    return this.#programs.has(programKey(bucket(req.count), req));
+  }
+
+  /** Whether this request's program is built or fits the budget once idle programs are evicted. */
+  async fits(req: Pick<SampleRequest, "count" | "steps" | "eta" | "scheduler" | "guidance">) {
+    if (!this.budget || this.isBuilt(req)) return true;
+    const need = estimateTotal(await this.estimate(req));
+    let evictable = 0;
+    for (const e of this.#programs.values()) {
+      if (e.running === 0) evictable += estimateTotal(e.estimate);
+    }
+    return this.budget.usedBytes - evictable + need <= this.budget.limitBytes;
   }
 
   /**
    * The sampler's output before the conversion to bytes: [count, 3, H, W] f32, clipped to [-1, 1]
-   * by the last scheduler step. Same request, same numbers.
+   * by the last scheduler step. Same request, same numbers. A result that is not finite throws
+   * NonFiniteResultError.
    */
-  async generateFloats(req: SampleRequest): Promise<Float32Array> {
-    const batch = bucket(req.count);
-    const key = [batch, req.steps, req.eta, req.scheduler, req.guidance !== 1].join("|");
-    let program = this.#programs.get(key);
-    if (!program) {
-      if (this.#programs.size >= this.maxPrograms) {
-        this.#programs.delete(this.#programs.keys().next().value!);
+  async generateFloats(req: SampleRequest, onProgress?: SampleProgress): Promise<Float32Array> {
+    const entry = this.#entry(req);
+    entry.running++;
+    try {
+      const p = await entry.program;
+      const out = await this.#run(p, req, onProgress);
+      const bad = out.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        const count = out.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
+        throw new NonFiniteResultError(
+          `the model's output is not finite (${out[bad]} in ${count} of ${out.length} values): ` +
+            "its weights or this request's class weights overflow float32",
+        );
       }
-      program = this.#build(batch, req);
-      this.#programs.set(key, program);
+      return out;
+    } finally {
+      entry.running--;
+      if (entry.evicted && entry.running === 0) this.#destroy(entry);
     }
-    const p = await program;
+  }
+
+  /** Destroys every program now (a swapped-out model's sampler); passes in flight finish first. */
+  close(): void {
+    for (const e of [...this.#programs.values()]) this.#evict(e);
+  }
+
+  #entry(req: SampleRequest): Entry {
+    const batch = bucket(req.count);
+    const key = programKey(batch, req);
+    const cached = this.#programs.get(key);
+    if (cached) {
+      // Least recently used last out.
+      this.#programs.delete(key);
+      this.#programs.set(key, cached);
+      return cached;
+    }
+    const scope = new AllocationScope(`sampler ${key}`);
+    const entry: Entry = {
+      key,
+      scope,
+      estimate: { deviceBytes: 0, hostBytes: 0 },
+      program: Promise.resolve(undefined as unknown as Program),
+      running: 0,
+      evicted: false,
+    };
+    entry.program = (async () => {
+      entry.estimate = await this.estimate(req);
+      this.#makeRoom(entry);
+      this.budget?.reserve(
+        entry,
+        estimateTotal(entry.estimate),
+        `a sampling program of ${batch} sprites x ${req.steps} steps` +
+          (req.guidance !== 1 ? " with guidance" : ""),
+      );
+      return await this.#build(withAllocations(this.gpu, scope), batch, req);
+    })();
+    entry.program.catch(() => this.#evict(entry));
+    this.#programs.set(key, entry);
+    return entry;
+  }
+
+  /** Evicts idle programs, least recently used first, until `entry` fits the count and budget. */
+  #makeRoom(entry: Entry): void {
+    const need = estimateTotal(entry.estimate);
+    for (const other of [...this.#programs.values()]) {
+      if (other === entry || other.running > 0) continue;
+      const full = this.#programs.size > this.maxPrograms;
+      if (!full && (!this.budget || this.budget.fits(need))) break;
+      this.#evict(other);
+    }
+  }
+
+  #evict(entry: Entry): void {
+    if (this.#programs.get(entry.key) === entry) this.#programs.delete(entry.key);
+    entry.evicted = true;
+    if (entry.running === 0) this.#destroy(entry);
+  }
+
+  #destroy(entry: Entry): void {
+    entry.scope.destroy();
+    this.budget?.release(entry);
+  }
+
+  async #run(p: Program, req: SampleRequest, onProgress?: SampleProgress): Promise<Float32Array> {
     const labels = new Float32Array(p.labels.size); // padding rows and the guidance half stay 0
     labels.set(req.labels.subarray(0, req.count * this.classes));
     upload(this.gpu, p.labels, labels);
@@ -167,17 +326,33 @@ export class SpriteSampler {
     for (const d of p.guidance) {
       setParams(this.gpu, d, { n: p.batch * itemSize(this.model), scale: req.guidance });
     }
-    const encoder = this.gpu.device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    record(pass, p.dispatches);
-    pass.end();
-    this.gpu.device.queue.submit([encoder.finish()]);
+    // One command buffer; with onProgress one per step, each waited for (the same dispatches in
+    // the same order, so the same numbers).
+    const ends = onProgress ? p.stepEnds : [p.dispatches.length];
+    let start = 0;
+    for (const [k, end] of ends.entries()) {
+      const encoder = this.gpu.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      record(pass, p.dispatches.slice(start, end));
+      pass.end();
+      this.gpu.device.queue.submit([encoder.finish()]);
+      start = end;
+      if (onProgress) {
+        await this.gpu.device.queue.onSubmittedWorkDone();
+        onProgress(k + 1, ends.length);
+      }
+    }
     const x = await readback(this.gpu, p.sample);
     return x.subarray(0, req.count * itemSize(this.model));
   }
 
-  async #build(batch: number, req: SampleRequest): Promise<Program> {
-    const { gpu, model } = this;
+  /** Builds the program on `gpu` (the sampler's device with a scope, or a counting device). */
+  async #build(
+    gpu: Gpu,
+    batch: number,
+    req: Pick<SampleRequest, "steps" | "eta" | "scheduler" | "guidance">,
+  ): Promise<Program> {
+    const { model } = this;
     const guided = req.guidance !== 1;
     const rows = guided ? 2 * batch : batch;
     const unet = await buildUNet(gpu, model.config, {
@@ -222,6 +397,7 @@ export class SpriteSampler {
     const scheduler = req.scheduler === "ddim" ? new DDIMScheduler() : new DDPMScheduler();
     scheduler.setTimesteps(req.steps);
     const guidance: Dispatch[] = [];
+    const stepEnds: number[] = [];
     for (const [k, t] of scheduler.timesteps.entries()) {
       for (const half of halves) dispatches.push(await addInto(gpu, { x: sample, y: half }));
       dispatches.push(
@@ -261,9 +437,17 @@ export class SpriteSampler {
       dispatches.push(
         await (ddim ? ddimStep(gpu, { ...step, eta: req.eta }) : ddpmStep(gpu, step)),
       );
+      stepEnds.push(dispatches.length);
     }
-    return { batch, labels: emb.input, itemSeeds, sample, dispatches, guidance };
+    return { batch, labels: emb.input, itemSeeds, sample, dispatches, guidance, stepEnds };
   }
+}
+
+function programKey(
+  batch: number,
+  req: Pick<SampleRequest, "steps" | "eta" | "scheduler" | "guidance">,
+): string {
+  return [batch, req.steps, req.eta, req.scheduler, req.guidance !== 1].join("|");
 }
 
 function itemSize(model: SpriteModel): number {

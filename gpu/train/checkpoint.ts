@@ -33,6 +33,8 @@ export interface SavedTraining {
   state: TrainingState;
   /** The caller's own record (dataset paths, config name, ...), kept as it is. */
   extra: Record<string, unknown>;
+  /** The last finished epoch's log record (train_log.jsonl's line), when the run wrote one. */
+  lastEpoch?: { epoch: number } & Record<string, unknown>;
 }
 
 function storesOf(trainer: Trainer): [string, ParamStore, Moments][] {
@@ -183,9 +185,24 @@ export function parseTrainingState(path: string, bytes: Uint8Array): SavedTraini
       "loss_scale",
       "embedding_frozen",
       "seeds",
+      "last_epoch",
     ]);
     const extra = Object.fromEntries(Object.entries(o).filter(([k]) => !known.has(k)));
-    return { recipe, state, extra };
+    let lastEpoch: SavedTraining["lastEpoch"];
+    if (o.last_epoch !== undefined) {
+      const l = o.last_epoch as Record<string, unknown>;
+      if (typeof l !== "object" || l === null || Array.isArray(l)) {
+        throw new CheckpointError(`${path}: "last_epoch" must be an object`);
+      }
+      const epoch = count(l, "epoch", `${path} last_epoch`);
+      if (epoch > state.epoch || epoch < 1) {
+        throw new CheckpointError(
+          `${path}: "last_epoch" is epoch ${epoch}, but the state has finished ${state.epoch}`,
+        );
+      }
+      lastEpoch = { ...l, epoch };
+    }
+    return { recipe, state, extra, lastEpoch };
   } catch (e) {
     // Field errors arrive as RequestErrors; in a file they describe a bad checkpoint.
     if (e instanceof EngineInputError && !(e instanceof CheckpointError)) {

@@ -37,7 +37,11 @@ export interface RunOptions {
   shouldStop?: () => boolean;
   /** The caller's own record for training_state.json (dataset, config source). */
   extra?: Record<string, unknown>;
+  /** A resumed run: the last finished epoch's record, as its checkpoint holds it. */
+  lastEpoch?: EpochRecord;
   onLog?: (log: StepLog) => void;
+  /** Awaited before every step (Trainer's EpochOptions.beforeStep). */
+  beforeStep?: () => Promise<void>;
   /** After an epoch's checkpoint and log line are written. */
   onEpoch?: (record: EpochRecord) => void;
 }
@@ -61,8 +65,12 @@ export async function runTraining(
 ): Promise<RunOutcome> {
   const { state, recipe } = trainer;
   let lastSaved = state.step ? { epoch: state.epoch, step: state.step } : undefined;
+  // Every checkpoint carries the record of the last finished epoch, so that a log line lost to a
+  // kill between the checkpoint and its line can be written on resume (RunFolder.completeLog).
+  let lastEpoch = o.lastEpoch;
   const save = async () => {
-    await store.saveCheckpoint(await trainingCheckpointFiles(trainer, store.where, o.extra));
+    const extra = { ...o.extra, ...(lastEpoch && { last_epoch: lastEpoch }) };
+    await store.saveCheckpoint(await trainingCheckpointFiles(trainer, store.where, extra));
     lastSaved = { epoch: state.epoch, step: state.step };
   };
   const outcome = (status: RunOutcome["status"]): RunOutcome => ({
@@ -79,9 +87,9 @@ export async function runTraining(
         stepLimit: o.stepLimit,
         shouldStop: o.shouldStop,
         onLog: o.onLog,
+        beforeStep: o.beforeStep,
       });
       if (result.finished) {
-        await save();
         const record: EpochRecord = {
           epoch: epoch + 1,
           mean_loss: result.meanLoss,
@@ -95,6 +103,8 @@ export async function runTraining(
           }),
           embedding_frozen: epoch >= recipe.freezeEpoch,
         };
+        lastEpoch = record;
+        await save();
         await store.appendLog(record);
         o.onEpoch?.(record);
       }

@@ -17,6 +17,11 @@ import type { TrainRecipe } from "./recipe.ts";
 import { createEma, type EmaWeights } from "./ema.ts";
 import { emaDecayAt, learningRateAt } from "./schedule.ts";
 import { buildTrainingStep, type TrainingStep } from "./step.ts";
+import type { UNetConfig } from "../model/config.ts";
+import { createParamStore, unetParamSpecs } from "../model/params.ts";
+import { classEmbeddingParamSpecs } from "../model/class_embedding.ts";
+import { embeddingFor } from "../model/sprite_model.ts";
+import { dryRunAllocations, type MemoryEstimate } from "../runtime/memory.ts";
 
 /** Where training stands; with the recipe and the optimizer state it resumes a run exactly. */
 export interface TrainingState {
@@ -60,6 +65,11 @@ export interface EpochOptions {
   /** Stop once this many optimizer steps are done in all. */
   stepLimit?: number;
   onLog?: (log: StepLog) => void;
+  /**
+   * Awaited before every step: where a service lets other GPU work (a generation pass) run between
+   * training steps, and where a stop asked for meanwhile is seen.
+   */
+  beforeStep?: () => Promise<void>;
 }
 
 export interface StepLog {
@@ -82,6 +92,37 @@ export interface EpochResult {
   meanLoss: number;
   steps: number;
   seconds: number;
+}
+
+/**
+ * What a new run of `config` on `dataset` holds, before anything is built: the model, its optimizer
+ * moments, the step's activations and the uploaded data on the device (a dry run of the builders
+ * against a counting device), and on the host the dataset's copy plus what a checkpoint reads back
+ * and encodes (weights and both moments, twice).
+ */
+export async function estimateTraining(
+  gpu: Gpu,
+  config: UNetConfig,
+  dataset: SpriteDataset,
+  recipe: TrainRecipe,
+): Promise<MemoryEstimate> {
+  let parameters = 0;
+  const count = await dryRunAllocations(gpu, async (g) => {
+    const embedding = embeddingFor(config, dataset.classNames.length, recipe.embDropout);
+    const model: SpriteModel = {
+      config: { ...config, dropout: recipe.dropout },
+      embedding,
+      unetParams: createParamStore(g, unetParamSpecs(config), "unet"),
+      embeddingParams: createParamStore(g, classEmbeddingParamSpecs(embedding), "emb"),
+      classNames: dataset.classNames,
+      info: {},
+    };
+    parameters = model.unetParams.layout.totalElements +
+      model.embeddingParams!.layout.totalElements;
+    await buildTrainingStep(g, model, dataset, recipe);
+  });
+  const datasetBytes = dataset.images.byteLength + dataset.labels.byteLength;
+  return { deviceBytes: count.bytes, hostBytes: datasetBytes + 2 * 3 * parameters * 4 };
 }
 
 export class Trainer {
@@ -177,7 +218,8 @@ export class Trainer {
     let steps = 0;
     upload(gpu, step.lossSum, new Float32Array(1));
     while (state.stepInEpoch < this.stepsPerEpoch) {
-      // A stop asked for during the last readback's wait (the only time other code runs).
+      await o.beforeStep?.();
+      // A stop asked for during the last readback's wait or beforeStep (when other code runs).
       if (o.shouldStop?.() || (o.stepLimit !== undefined && state.step >= o.stepLimit)) break;
       const k = state.stepInEpoch;
       upload(gpu, step.indices, order.subarray(k * B, (k + 1) * B));

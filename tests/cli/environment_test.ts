@@ -4,18 +4,23 @@ import { ok } from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+/** stderr of `code` run with the permissions the tasks grant (no --allow-sys, no --allow-run). */
 async function stderrOf(code: string): Promise<string> {
   const env = Deno.env.toObject();
   delete env.XDG_RUNTIME_DIR;
+  const script = await Deno.makeTempFile({ dir: ROOT, prefix: ".env-test-", suffix: ".ts" });
+  await Deno.writeTextFile(script, code);
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", code],
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", script],
     cwd: ROOT,
     env,
     clearEnv: true,
     stdout: "null",
     stderr: "piped",
-  }).output();
-  return new TextDecoder().decode(out.stderr);
+  }).output().finally(() => Deno.remove(script));
+  const text = new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`the process failed: ${text}`);
+  return text;
 }
 
 const ADAPTER = "await navigator.gpu.requestAdapter();";

@@ -6,7 +6,7 @@ import { sampleCommand } from "../../cli/sample.ts";
 import { decodePngRgb } from "../../data/png.ts";
 import { inputErrorStatus } from "../../errors.ts";
 import type { UNetConfig } from "../../gpu/model/config.ts";
-import { loadSpriteModel, saveSpriteModel } from "../../data/model_folder.ts";
+import { saveSpriteModel } from "../../data/model_folder.ts";
 import { randomSpriteModel } from "../../gpu/model/sprite_model.ts";
 import { createApp } from "../../routes/app.ts";
 import { getGpu, tinyConfig } from "../util.ts";
@@ -41,7 +41,7 @@ Deno.test("sample command: class and labels grids at the model's size; the per-c
     const cliGrid = await run("--per-class", "3", "--seed", "5", "--scale", "1");
     const img = decodePngRgb(cliGrid);
     assertEquals([img.width, img.height], [3 * 10 + 2, 5 * 10 + 2]);
-    const app = createApp({ gpu, model: await loadSpriteModel(gpu, model) });
+    const app = await createApp({ model: { kind: "folder", dir: model } });
     try {
       const res = await app.handler(
         new Request("http://localhost/api/grid.png?per_class=3&steps=2&seed=5&scale=1"),

@@ -1,4 +1,9 @@
-import { loadCheckpointFolder, saveCheckpointFolder } from "../../data/model_folder.ts";
+import {
+  loadCheckpointFolder,
+  recoverCheckpointFolder,
+  saveCheckpointFolder,
+  writeFolderFiles,
+} from "../../data/model_folder.ts";
 import { CHECKPOINT_FILES, checkTensors } from "../../gpu/formats/checkpoint.ts";
 import { CheckpointError } from "../../gpu/runtime/errors.ts";
 import type { NamedTensor } from "../../gpu/formats/safetensors.ts";
@@ -200,4 +205,42 @@ Deno.test("checkTensors names the first missing, misshapen or unknown tensor", (
     /^unet: tensor a has shape \[2\], expected \[2,3\] \(and 2 more problems\)$/,
     "several",
   );
+});
+
+Deno.test("a swap cut short by a kill is repaired: complete copy promoted, side folders removed", async () => {
+  const root = await Deno.makeTempDir({ prefix: "folder_recover_" });
+  const folder = (path: string, version: string) =>
+    Deno.mkdir(path, { recursive: true }).then(() =>
+      Deno.writeTextFile(`${path}/config.json`, version)
+    );
+  const version = (path: string) => Deno.readTextFile(`${path}/config.json`);
+  const left = async () => {
+    const names: string[] = [];
+    for await (const e of Deno.readDir(root)) names.push(e.name);
+    return names.sort();
+  };
+  try {
+    const dir = `${root}/checkpoint`;
+    // Killed between the two renames: no checkpoint, the old one aside, the new one complete.
+    await folder(`${dir}.old-100-1-1`, "old");
+    await folder(`${dir}.new-100-1-1`, "new");
+    await folder(`${dir}.tmp-200-1-1`, "half");
+    const reader = await recoverCheckpointFolder(dir);
+    check(reader.promoted?.endsWith(".new-100-1-1") === true, JSON.stringify(reader));
+    check((await version(dir)) === "new", "the complete copy is in place");
+    check((await left()).length === 3, "a reader leaves the other side folders alone");
+    const writer = await recoverCheckpointFolder(dir, { clean: true });
+    check(writer.removed.length === 2 && (await left()).join() === "checkpoint", "writer cleans");
+    // Killed after moving the old one aside, before the new one was complete: the old one returns.
+    await Deno.rename(dir, `${dir}.old-300-1-1`);
+    await folder(`${dir}.tmp-300-1-1`, "half");
+    await recoverCheckpointFolder(dir, { clean: true });
+    check((await version(dir)) === "new" && (await left()).join() === "checkpoint", "old back");
+    // A save after a kill mid-write cleans up what the kill left.
+    await folder(`${dir}.tmp-400-1-1`, "half");
+    await writeFolderFiles(dir, new Map([["config.json", new TextEncoder().encode("next")]]));
+    check((await version(dir)) === "next" && (await left()).join() === "checkpoint", "saved");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

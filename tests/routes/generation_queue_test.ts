@@ -64,3 +64,57 @@ Deno.test("guidance 0 gives the unconditional sprites; guidance 3 differs from b
   assertNotEquals(three, uncond);
   assertNotEquals(three, plain);
 });
+
+/** A sampler stand-in whose passes take `ms` and record their seeds: the schedule alone. */
+function fakeSampler(ms: number, log: string[]) {
+  return {
+    classes: 5,
+    fits: () => Promise.resolve(true),
+    generate: async (r: { count: number; itemSeeds?: Uint32Array }) => {
+      log.push(`pass ${r.itemSeeds![0]}`);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return new Uint8Array(r.count * 16 * 16 * 3);
+    },
+  } as unknown as SpriteSampler;
+}
+
+Deno.test("schedule: generation first, a training step after every 4 passes while requests wait", async () => {
+  const log: string[] = [];
+  const queue = new GenerationQueue(fakeSampler(5, log), 128, 0, 4);
+  // Ten requests with distinct settings (one pass each), and a training loop of 3 steps.
+  const requests = Array.from(
+    { length: 10 },
+    (_, i) => queue.generate(job(0, 1, i, { steps: i + 1 })),
+  );
+  const training = (async () => {
+    for (let step = 0; step < 3; step++) {
+      await queue.trainingTurn();
+      log.push("step");
+    }
+    queue.trainingPaused();
+  })();
+  await Promise.all([...requests, training]);
+  assertEquals(
+    log.join(", "),
+    [
+      ...["pass 0", "pass 1", "pass 2", "pass 3", "step"],
+      ...["pass 4", "pass 5", "pass 6", "pass 7", "step"],
+      ...["pass 8", "pass 9", "step"],
+    ].join(", "),
+  );
+  assertEquals(queue.stats.trainingTurns, 2);
+});
+
+Deno.test("schedule: a request whose client has gone is dropped before its pass", async () => {
+  const log: string[] = [];
+  const queue = new GenerationQueue(fakeSampler(20, log), 128, 0);
+  const first = queue.generate(job(0, 1, 1));
+  const gone = new AbortController();
+  const dropped = queue.generate(job(0, 1, 2, { steps: 4 }), gone.signal).catch((e) => e.name);
+  const kept = queue.generate(job(0, 1, 3, { steps: 5 }));
+  setTimeout(() => gone.abort(), 5);
+  await Promise.all([first, kept]);
+  assertEquals(await dropped, "GenerationCancelledError");
+  assertEquals(log, ["pass 1", "pass 3"]);
+  assertEquals(queue.stats.cancelled, 1);
+});

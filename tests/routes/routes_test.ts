@@ -2,18 +2,16 @@
 // same seed same bytes, and many concurrent requests merged onto the one GPU queue.
 import { deepStrictEqual as assertEquals, notDeepStrictEqual, ok } from "node:assert/strict";
 import { decodePngRgb } from "../../data/png.ts";
-import { getGpu } from "../../gpu/runtime/device.ts";
 import { startTestServer, type TestServer } from "./helpers.ts";
 
-const gpu = await getGpu();
 let server: TestServer | undefined;
-function url(path: string): string {
-  server ??= startTestServer(gpu, { limits: { maxBodyBytes: 4096 } });
+async function url(path: string): Promise<string> {
+  server ??= await startTestServer({ limits: { maxBodyBytes: 4096 } });
   return server.url + path;
 }
 
 async function get(path: string, init?: RequestInit) {
-  const res = await fetch(url(path), init);
+  const res = await fetch(await url(path), init);
   const bytes = new Uint8Array(await res.arrayBuffer());
   return { res, bytes, text: () => new TextDecoder().decode(bytes) };
 }
@@ -163,7 +161,7 @@ Deno.test("training routes are off unless the server allows them", async () => {
 });
 
 Deno.test("32 concurrent requests all succeed, merged into few GPU passes", async () => {
-  const before = server!.app.context.queue.stats;
+  const before = server!.app.context.worker.stats.queue;
   const results = await Promise.all(
     Array.from(
       { length: 32 },
@@ -174,7 +172,7 @@ Deno.test("32 concurrent requests all succeed, merged into few GPU passes", asyn
     ),
   );
   for (const r of results) assertEquals(r.res.status, 200);
-  const after = server!.app.context.queue.stats;
+  const after = server!.app.context.worker.stats.queue;
   assertEquals(after.requests - before.requests, 32);
   ok(after.passes - before.passes < 32, `${after.passes - before.passes} passes for 32 requests`);
   // A request alone gives the bytes it got inside the merged pass.
@@ -188,7 +186,7 @@ Deno.test("close the server", async () => {
 
 Deno.test("training routes: a bad recipe is refused; an f16 job trains, checkpoints and swaps in", async () => {
   const dir = await Deno.makeTempDir({ prefix: "routes_train_" });
-  const trainServer = startTestServer(gpu, { allowTrain: true, trainDir: dir });
+  const trainServer = await startTestServer({ allowTrain: true, trainDir: dir });
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(trainServer.url + path, {
       method,
@@ -226,7 +224,7 @@ Deno.test("training routes: a bad recipe is refused; an f16 job trains, checkpoi
     assertEquals(state.progress.step, 2);
     ok(state.losses.every((l: { loss: number }) => Number.isFinite(l.loss)));
     const saved = JSON.parse(
-      await Deno.readTextFile(`${state.checkpoint}/training_state.json`),
+      await Deno.readTextFile(`${dir}/${state.checkpoint}/training_state.json`),
     );
     assertEquals([saved.recipe.precision, saved.loss_scale.good_steps], ["f16", 2]);
     const swapped = await call("POST", "/api/train/swap");

@@ -1,46 +1,23 @@
 // The page in a real browser: Debian's Chromium, headless, driven by playwright-core against a
-// running server with a tiny model. The five grids appear with real images, a new seed changes
-// them, and an error from the API is shown. Screenshots go to $TMPDIR (default /tmp).
+// running server with a tiny model, without WebGPU: the page falls back to the server and says so.
+// The five grids appear with real images, a new seed changes them, and an error from the API is
+// shown. Screenshots go to $TMPDIR (default /tmp).
 import { ok } from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { getGpu } from "../../gpu/runtime/device.ts";
 import { startTestServer } from "../routes/helpers.ts";
+import { launchChromium, skipBrowser } from "./chromium.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
-const inCi = Boolean(Deno.env.get("CI"));
-if (!hasChromium && !inCi) {
-  console.warn(`browser test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-}
 const shots = Deno.env.get("TMPDIR") ?? "/tmp";
 
 Deno.test({
-  name: "the page: five grids, a new seed changes them, API errors are shown",
-  ignore: !hasChromium && !inCi,
+  name: "the page without WebGPU: the server's five grids, a new seed changes them, errors shown",
+  ignore: skipBrowser,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    ok(hasChromium, `CI is set but there is no Chromium at ${CHROMIUM}`);
-    const gpu = await getGpu();
-    const server = startTestServer(gpu);
-    const profile = await Deno.makeTempDir({ prefix: "sprite-chromium-" });
-    // A fresh profile each run (Playwright's persistent context is its --user-data-dir).
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 390, height: 844 },
-    });
+    const server = await startTestServer();
+    const browser = await launchChromium({ viewport: { width: 390, height: 844 } });
     try {
-      const page = await browser.newPage();
+      const page = await browser.context.newPage();
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(e.message));
       await page.goto(server.url + "/");
@@ -54,6 +31,11 @@ Deno.test({
         undefined,
         { timeout: 60_000 },
       );
+      const toggle = page.locator("#on-device");
+      ok(!(await toggle.isChecked()) && await toggle.isDisabled(), "no WebGPU: the server's");
+      const note = await page.locator("#engine-note").innerText();
+      ok(/on the server: this browser gives no WebGPU adapter/.test(note), note);
+      ok(/on the server/.test(await page.locator("#timing").innerText()));
       const first = await images.evaluateAll((els) => els.map((e) => (e as HTMLImageElement).src));
       ok(first.every((s) => s.startsWith("data:image/png;base64,") && s.length > 200));
       ok(new Set(first).size === 5, "each class has its own grid");
@@ -97,7 +79,34 @@ Deno.test({
     } finally {
       await browser.close();
       await server.close();
-      await Deno.remove(profile, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "the page with WebGPU but a model without files: the server's grids, and the reason shown",
+  ignore: skipBrowser,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const server = await startTestServer(); // random init: /api/model/files/ has nothing
+    const browser = await launchChromium({ webgpu: true });
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url + "/");
+      await page.waitForFunction(
+        () => /on the server/.test(document.querySelector("#timing")?.textContent ?? ""),
+        undefined,
+        { timeout: 60_000 },
+      );
+      const toggle = page.locator("#on-device");
+      ok(!(await toggle.isChecked()) && await toggle.isDisabled());
+      const note = await page.locator("#engine-note").innerText();
+      ok(/on the server: .*config\.json: 404/.test(note), note);
+      ok((await page.locator("img.sprites").count()) === 5);
+    } finally {
+      await browser.close();
+      await server.close();
     }
   },
 });

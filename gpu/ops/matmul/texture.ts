@@ -25,6 +25,7 @@ import type { RegisterTile } from "../../runtime/profile.ts";
 import type { Tensor } from "../../runtime/tensor.ts";
 import { range, XYZW } from "../../runtime/wgsl.ts";
 import { storeTileWgsl } from "./buffer.ts";
+import { trackAllocation } from "../../runtime/memory.ts";
 
 /**
  * texel (x, y) of t = op(X_item)[r, 4x..4x+3], item = y / itemRows, r = y % itemRows.
@@ -232,14 +233,17 @@ export function textureOperandsFit(gpu: Gpu, g: PackedShape): boolean {
 
 /** A storage texture of the context's operand format, [width, height] texels, built once. */
 export function storageTexture(gpu: Gpu, size: number[], label: string): GPUTextureView {
-  const view = gpu.device.createTexture({
+  const texture = gpu.device.createTexture({
     size: [size[0], size[1]],
     format: gpu.operandFormat,
     usage: GPUTextureUsage.STORAGE_BINDING,
     label,
-  }).createView();
-  const texelBytes = gpu.operandFormat === "rgba16float" ? 8 : 16;
-  registerTextureBytes(view, size[0] * size[1] * texelBytes);
+  });
+  const bytes = size[0] * size[1] * (gpu.operandFormat === "rgba16float" ? 8 : 16);
+  // The context's allocation scope owns it: an evicted program destroys it at once.
+  trackAllocation(gpu, texture, bytes);
+  const view = texture.createView();
+  registerTextureBytes(view, bytes);
   return view;
 }
 

@@ -1,0 +1,122 @@
+// The messages between the HTTP side of the service and its GPU worker (routes/gpu_worker.ts), which
+// owns the device, the serving model, its sampler queue and the training job. Everything in them is
+// plain data (structured-clonable); requests carry an id their reply repeats.
+import type { UNetConfig } from "../gpu/model/config.ts";
+import type { TrainRecipe } from "../gpu/train/recipe.ts";
+import type { GenerationJob, QueueStats } from "./generation_queue.ts";
+
+/** Which model the worker serves. */
+export type ModelSpec =
+  | { kind: "folder"; dir: string }
+  /** A freshly initialised model: a preset name, a config.json path, or the config itself. */
+  | { kind: "random"; config: string | UNetConfig; seed?: number };
+
+export interface WorkerInit {
+  model: ModelSpec;
+  precision: "f32" | "f16";
+  /** Sprites one merged pass may hold. */
+  maxBatch: number;
+  /** The memory budget in bytes; absent: the default from the adapter and the host. */
+  memoryBudgetBytes?: number;
+  /** Where training jobs write their run folders. */
+  trainDir: string;
+  /** What training jobs train on (default: the bundled set, cleaned). */
+  trainingData?: { sprites: string | null; labels: string | null; clean: boolean };
+}
+
+/** What the HTTP side knows of the serving model (no GPU objects). */
+export interface ServingModel {
+  config: UNetConfig;
+  classNames: string[];
+  /** sprite_diffusion.json, with file paths cut to their names. */
+  info: Record<string, unknown>;
+  parameters: { unet: number; embedding: number; total: number };
+  /** Where it came from, as shown to clients (a folder's name, never an absolute path). */
+  source: string;
+  /** The files it was trained on (the bundled set unless its checkpoint names others): for the
+   * server's /api/dataset only, never shown. */
+  trainingFiles: { sprites: string; labels: string };
+}
+
+/** A training job, as GET /api/train shows it. */
+export interface JobView {
+  status: "running" | "stopping" | "done" | "stopped" | "failed";
+  recipe: TrainRecipe;
+  /** The run folder's name under the training folder. */
+  run: string;
+  /** `<run>/checkpoint`: where its checkpoint is, relative to the training folder. */
+  checkpoint: string;
+  progress: Progress;
+  losses: { step: number; loss: number }[];
+  error: string | null;
+}
+
+export interface Progress {
+  step: number;
+  epoch: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  loss: number | null;
+  itPerSec: number | null;
+  etaSeconds: number | null;
+}
+
+/** A training job as the HTTP side asks for it: the parsed recipe and the run's limits. */
+export interface TrainRequest {
+  config: UNetConfig;
+  recipe: TrainRecipe;
+  /** `precision: "auto"`: the worker picks the adapter's choice. */
+  autoPrecision: boolean;
+  /** Read the loss back every N steps; absent: a quarter epoch, at most 10. */
+  logEvery?: number;
+  maxSteps?: number;
+  /** The run folder's name (under WorkerInit.trainDir). */
+  run: string;
+}
+
+export interface MemoryStats {
+  budgetBytes: number;
+  usedBytes: number;
+  peakBytes: number;
+  /** Bytes the sampler's programs hold as allocated, and how many are built. */
+  programBytes: number;
+  programs: number;
+  holders: { what: string; bytes: number }[];
+}
+
+export interface WorkerStats {
+  queue: QueueStats;
+  memory: MemoryStats;
+  trainingSteps: number;
+}
+
+/** An error sent across: `status` for bad input (the HTTP status), absent for a bug. */
+export interface WireError {
+  message: string;
+  status?: number;
+  /** The request was dropped because its client had gone. */
+  cancelled?: boolean;
+}
+
+export type ToWorker =
+  | { type: "init"; init: WorkerInit }
+  | { type: "generate"; id: number; job: GenerationJob }
+  | { type: "cancel"; id: number }
+  | { type: "train"; id: number; request: TrainRequest }
+  | { type: "stop-training"; id: number }
+  | { type: "swap"; id: number; dir: string; source: string }
+  | { type: "close"; id: number };
+
+export type FromWorker =
+  | {
+    type: "ready";
+    adapter: string;
+    adapterKind: "cpu" | "gpu";
+    model: ServingModel;
+    stats: WorkerStats;
+  }
+  | { type: "init-failed"; error: WireError }
+  | { type: "reply"; id: number; value?: unknown; error?: WireError }
+  | { type: "stats"; stats: WorkerStats }
+  | { type: "training"; event: "progress" | "end" | "epoch"; job: JobView }
+  | { type: "closed" };
