@@ -2,6 +2,7 @@
 // not the course set's five (the sub-classes `deno task subclasses` finds, named by the person).
 // A labels file `X.npy` takes its names from `X.names.txt` beside it unless told otherwise.
 import { InputError } from "../errors.ts";
+import { MAX_JSON_FILE_BYTES, readRegularFile } from "./files.ts";
 
 /** `dir/labels.npy` -> `dir/labels.names.txt`. */
 export function namesFileFor(labelsPath: string): string {
@@ -30,7 +31,7 @@ export function parseClassNames(text: string, what = "names file"): string[] {
 export async function readClassNames(path: string): Promise<string[]> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = new TextDecoder().decode(await readRegularFile(path, MAX_JSON_FILE_BYTES));
   } catch (e) {
     throw new InputError(`cannot read names file ${path}: ${(e as Error).message}`);
   }
