@@ -1,6 +1,6 @@
 // What a web training job runs, decided before it starts and shown as it runs. By default it
 // fine-tunes the served model: the served checkpoint's own recipe (batch, dropouts, seed, ...) with
-// a tenth of its learning rate, one epoch, and the embedding kept frozen from the first step (so
+// a tenth of its learning rate at a constant rate (no warm-up, no EMA), one epoch, and the embedding kept frozen from the first step (so
 // the 5 % class masking that guidance needs goes on, and the class embedding is not retrained from
 // a few steps). "From scratch" is asked for explicitly, with a preset: `compact` with the recipe the
 // shipped model started from on a CPU adapter (README: batch 32, lr 1e-3, 24 epochs, frozen after
@@ -89,7 +89,17 @@ export function planJob(fields: Record<string, unknown>, model: ServingModel): J
     configSource = `${model.source} (served)`;
     const own = servedRecipe(model) ?? scratchRecipe("compact", config);
     const lr = Number((own.lr * FINE_TUNE_LR_FACTOR).toPrecision(6));
-    recipe = { ...own, lr, epochs: 1, freezeEpoch: 0 };
+    // One short epoch at a constant rate: the served run's warm-up and cosine belong to its own
+    // length, and an average over one epoch's steps would be mostly the starting weights.
+    recipe = {
+      ...own,
+      lr,
+      epochs: 1,
+      freezeEpoch: 0,
+      lrSchedule: "constant",
+      warmupSteps: 0,
+      emaDecay: 0,
+    };
   } else {
     const preset = hasConfig ? String(fields.config) : "compact";
     config = presetConfig(preset); // its own refusal: `unknown config preset "x": use ...`

@@ -27,7 +27,24 @@ Deno.test("train plan: the served model fine-tuned with its own recipe, a tenth 
     lr: 1e-5, // the shipped model's last stage ran at 1e-4
     epochs: 1,
     freezeEpoch: 0, // the embedding stays as it was trained; class masking goes on
+    lrSchedule: "constant",
+    warmupSteps: 0,
+    emaDecay: 0,
+    sampling: "balanced",
   });
+  // A served run's schedule and EMA are its own: a fine-tune steps at one constant rate.
+  const scheduled = planJob({}, {
+    ...shipped,
+    info: {
+      ...info,
+      recipe: { ...info.recipe, lr_schedule: "cosine", warmup_steps: 500, ema_decay: 0.9999 },
+    },
+  }).recipe;
+  assertEquals([scheduled.lrSchedule, scheduled.warmupSteps, scheduled.emaDecay], [
+    "constant",
+    0,
+    0,
+  ]);
   assertEquals([plan.autoPrecision, plan.note], [true, null]);
   // Any recipe field the request names wins, with the training parser's limits and names.
   const longer = planJob({ epochs: "3", lr: 2e-5, max_steps: 9 }, shipped).recipe;
