@@ -27,6 +27,14 @@ const commands: Record<string, { about: string; load: () => Promise<Command> }> 
     about: "check a diffusers UNet against a reference case file",
     load: async () => (await import("./cli/check_reference.ts")).checkReferenceCommand,
   },
+  eval: {
+    about: "measure a model's quality (class consistency, FID, near-copies, diversity)",
+    load: async () => (await import("./cli/eval.ts")).evalCommand,
+  },
+  subclasses: {
+    about: "find sub-classes by k-means on the UNet's mid-block features",
+    load: async () => (await import("./cli/subclasses.ts")).subclassesCommand,
+  },
   bench: {
     about: "measure kernels and training/sampling speed on this adapter",
     load: async () => (await import("./cli/bench.ts")).benchCommand,

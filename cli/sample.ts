@@ -12,6 +12,7 @@ import {
 import { SpriteSampler } from "../gpu/sample/sampler.ts";
 import { flagFields, flagName, parseFlags, precisionFlag } from "./args.ts";
 import { openModel } from "../data/model_source.ts";
+import { type NpyArray, readNpy } from "../data/npy.ts";
 
 /** Bounds on one `deno task sample` run: looser than the server's (one person, their own GPU). */
 export const CLI_SAMPLING_LIMITS: SamplingLimits = {
@@ -23,9 +24,12 @@ export const CLI_SAMPLING_LIMITS: SamplingLimits = {
 const help = `usage: deno task sample [--model DIR | --random-init [--config compact|reference]]
     [--class NAME|INDEX | --labels w0,w1,...] [--count N] [--per-class N]
     [--steps 10] [--eta 0] [--guidance 1] [--scheduler ddim|ddpm] [--seed 1]
-    [--scale 4] [--precision f32|f16] [--out out/grid.png]
+    [--scale 4] [--precision f32|f16] [--noise FILE.npy] [--out out/grid.png]
   Without --class or --labels: a grid with one row per class (--per-class sprites each, default 4).
-  Same seed, same sprites. --precision f16: f16 GEMM/conv operands (f32 sums).`;
+  Same seed, same sprites. --precision f16: f16 GEMM/conv operands (f32 sums).
+  --noise FILE.npy   the starting noise instead of the seed's first draw (diffusers' latents=):
+                     float32 or float64 [count, 3, size, size] (NCHW), or [3, size, size] for one
+                     sprite; --count (or --per-class) defaults to the sprites it holds`;
 
 export async function sampleCommand(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
@@ -43,6 +47,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     seed: { type: "string" },
     scale: { type: "string" },
     precision: { type: "string" },
+    noise: { type: "string" },
     out: { type: "string" },
     help: { type: "boolean" },
   }, "sample");
@@ -67,6 +72,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   samplingOptions(fields, flagName);
   const out = await pngOutput(f.out ?? "out/grid.png");
   const precision = precisionFlag(f.precision, ["f32", "f16"] as const, "f32");
+  const noise = f.noise === undefined ? undefined : await noiseFile(f.noise);
 
   const gpu = withPrecision(await getGpu(), precision);
   console.error(adapterLine(gpu));
@@ -75,12 +81,19 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     randomInit: f["random-init"],
     preset: f.config,
   });
+  const noiseShape = [
+    model.config.in_channels,
+    model.config.sample_size!,
+    model.config.sample_size!,
+  ] as const;
+  if (noise) fields.latents = noiseValues(noise, f.noise!, noiseShape);
   const { job, rows, cols, scale } = parseSamplingRequest(fields, {
     classNames: model.classNames,
     limits: CLI_SAMPLING_LIMITS,
     forms: ["class", "labels", "per_class"],
     defaultCount: 16,
-    nameOf: flagName,
+    nameOf: (key) => (key === "latents" ? "--noise" : flagName(key)),
+    noiseShape,
   });
   const sampler = new SpriteSampler(gpu, model);
   const started = performance.now();
@@ -97,6 +110,32 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     `wrote ${out}: ${job.count} sprites, ${job.steps} ${job.scheduler} steps, ` +
       `${seconds.toFixed(2)} s (including the one-time kernel compilation)`,
   );
+}
+
+/** The --noise file, read before the adapter is asked for: float32 or float64, 3 or 4 dimensions. */
+async function noiseFile(path: string): Promise<NpyArray> {
+  const npy = await readNpy(path);
+  if (npy.dtype !== "f4" && npy.dtype !== "f8") {
+    throw new InputError(`--noise ${path}: ${npy.dtype} values; the noise is float32 or float64`);
+  }
+  if (npy.shape.length !== 3 && npy.shape.length !== 4) {
+    throw new InputError(
+      `--noise ${path} is [${npy.shape.join(", ")}]; the noise is [count, channels, height, width]`,
+    );
+  }
+  return npy;
+}
+
+/** The file's values, once its shape is known to be this model's noise. */
+function noiseValues(npy: NpyArray, path: string, shape: readonly number[]) {
+  if (npy.shape.slice(-3).join() !== shape.join()) {
+    throw new InputError(
+      `--noise ${path} is [${npy.shape.join(", ")}]; this model's noise is [count, ${
+        shape.join(", ")
+      }] (NCHW, as diffusers' latents)`,
+    );
+  }
+  return npy.data as Float32Array | Float64Array;
 }
 
 /**

@@ -39,11 +39,21 @@ const help = `usage: deno task train [flags]
   --loss l1|mse (default ${R.loss})    noise-prediction loss
   --precision auto|f32|f16   f16: GEMM/conv operands in f16, f32 sums, dynamic loss scaling;
                      auto (default): the adapter's choice (f32 on every adapter measured)
+  --lr-schedule constant|cosine (default ${R.lrSchedule})   cosine: from --lr down to 0 at the
+                     last epoch (diffusers' cosine schedule)
+  --warmup-steps ${R.warmupSteps}    linear learning-rate warm-up from 0 over N steps
+  --ema-decay ${R.emaDecay}      keep an exponential moving average of the weights (diffusers' EMAModel,
+                     warm-up power 3/4), decay at most this (e.g. 0.9999); 0: none. The checkpoint's
+                     model is then the average, the trained weights stay beside it for --resume
+  --sampling balanced|uniform (default ${R.sampling})   class-balanced draws as the reference,
+                     or every sprite alike (the tutorial's first recipe)
   --dropout P        UNet dropout (default: the config's; reference ${R.dropout})
   --emb-dropout ${R.embDropout}  class-embedding dropout while it trains
   --freeze-epoch ${R.freezeEpoch}  the embedding trains before this epoch, then is frozen
   --mask-prob ${R.maskProb}   after the freeze, each class vector is zeroed with this probability
   --sprites FILE.npy --labels FILE.npy   dataset (default: the bundled procedural set)
+  --names FILE       the labels' class names, one per line (default: FILE.names.txt beside
+                     the labels if there is one, else the course set's five classes)
   --no-clean         keep the sprites the reference's cleaning rule removes
   --seed 0           weights, batches and noise; the same seed gives the same run
   --out DIR          run folder (default runs/run-<date>-<time>): DIR/checkpoint/, DIR/train_log.jsonl
@@ -90,11 +100,16 @@ export async function trainCommand(argv: string[]): Promise<void> {
     loss: { type: "string" },
     precision: { type: "string" },
     dropout: { type: "string" },
+    "lr-schedule": { type: "string" },
+    "warmup-steps": { type: "string" },
+    "ema-decay": { type: "string" },
+    sampling: { type: "string" },
     "emb-dropout": { type: "string" },
     "freeze-epoch": { type: "string" },
     "mask-prob": { type: "string" },
     sprites: { type: "string" },
     labels: { type: "string" },
+    names: { type: "string" },
     "no-clean": { type: "boolean" },
     seed: { type: "string" },
     out: { type: "string" },
@@ -153,6 +168,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
     if ((f.sprites === undefined) !== (f.labels === undefined)) {
       throw new InputError("give both --sprites and --labels, or neither (the bundled set)");
     }
+    if (f.names !== undefined && f.labels === undefined) {
+      throw new InputError(
+        "--names names the classes of --labels: give it with --sprites and --labels",
+      );
+    }
     store = new RunFolder(f.out ?? `runs/run-${stamp()}`);
     if (await isDir(store.checkpointDir)) {
       throw new InputError(
@@ -161,7 +181,12 @@ export async function trainCommand(argv: string[]): Promise<void> {
     }
     extra = {
       config_source: f.config ?? "reference",
-      data: { sprites: f.sprites ?? null, labels: f.labels ?? null, clean: !f["no-clean"] },
+      data: {
+        sprites: f.sprites ?? null,
+        labels: f.labels ?? null,
+        ...(f.names !== undefined && { names: f.names }),
+        clean: !f["no-clean"],
+      },
     };
   }
   const { dataset, removed } = await loadTrainingSet(dataSourceOf(extra.data));
@@ -201,7 +226,11 @@ function describeRun(
   console.error(
     `data: ${dataset.count} sprites (${removed} removed by cleaning): ${classes}\n` +
       `model: ${extra.config_source} config, ${params.toLocaleString("en")} parameters\n` +
-      `recipe: batch ${r.batch}, ${r.epochs} epoch(s) of ${t.stepsPerEpoch} steps, lr ${r.lr}, ` +
+      `recipe: batch ${r.batch}, ${r.epochs} epoch(s) of ${t.stepsPerEpoch} steps, lr ${r.lr}` +
+      `${r.lrSchedule === "cosine" ? " cosine" : ""}` +
+      `${r.warmupSteps ? ` (warm-up ${r.warmupSteps} steps)` : ""}, ` +
+      `${r.emaDecay ? `EMA ${r.emaDecay}, ` : ""}` +
+      `${r.sampling === "uniform" ? "uniform sampling (no class balancing), " : ""}` +
       `weight decay ${r.weightDecay}, ${r.loss} loss, ${r.precision}, dropout ${r.dropout}/${r.embDropout}, ` +
       `embedding frozen from epoch ${r.freezeEpoch + 1}, mask ${r.maskProb}, seed ${r.seed}\n` +
       `checkpoint: ${store.checkpointDir}   log: ${store.logPath} (a line per finished epoch)` +

@@ -7,8 +7,10 @@ import {
   OPTIMIZER_FILE,
   parseTrainingState,
   restoreOptimizerState,
+  restoreTrainingWeights,
   type SavedTraining,
   TRAINING_STATE_FILE,
+  TRAINING_WEIGHTS_FILE,
   trainingCheckpointFiles,
 } from "../gpu/train/checkpoint.ts";
 import type { EpochRecord, RunStore } from "../gpu/train/run.ts";
@@ -111,16 +113,25 @@ export async function readTrainingState(dir: string): Promise<SavedTraining> {
   return parseTrainingState(path, bytes);
 }
 
-/** Loads <dir>/optimizer.safetensors into the trainer's moments. */
+/**
+ * Loads <dir>/optimizer.safetensors into the trainer's moments and, for an EMA run (whose model
+ * files hold the average), <dir>/training_weights.safetensors into its weights.
+ */
 export async function loadOptimizerState(trainer: Trainer, dir: string): Promise<void> {
-  const path = joinPath(dir, OPTIMIZER_FILE);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readRegularFile(path, MAX_DATA_FILE_BYTES);
-  } catch (e) {
-    throw new CheckpointError(
-      e instanceof FileReadError ? e.message : `cannot read ${path}: ${(e as Error).message}`,
-    );
+  const read = async (name: string) => {
+    const path = joinPath(dir, name);
+    try {
+      return { path, bytes: await readRegularFile(path, MAX_DATA_FILE_BYTES) };
+    } catch (e) {
+      throw new CheckpointError(
+        e instanceof FileReadError ? e.message : `cannot read ${path}: ${(e as Error).message}`,
+      );
+    }
+  };
+  const optimizer = await read(OPTIMIZER_FILE);
+  restoreOptimizerState(trainer, optimizer.path, optimizer.bytes);
+  if (trainer.ema) {
+    const weights = await read(TRAINING_WEIGHTS_FILE);
+    restoreTrainingWeights(trainer, weights.path, weights.bytes);
   }
-  restoreOptimizerState(trainer, path, bytes);
 }

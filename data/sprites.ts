@@ -4,6 +4,7 @@
 import { InputError } from "../errors.ts";
 import { DEFAULT_CLASS_NAMES } from "../gpu/model/sprite_model.ts";
 import type { SpriteDataset } from "../gpu/train/dataset.ts";
+import { namesBeside, namesFileFor, readClassNames } from "./class_names.ts";
 import { type NpyArray, readNpy } from "./npy.ts";
 
 // The dataset type and its class helpers belong to the engine (the trainer takes them); they are
@@ -102,17 +103,29 @@ export function labelsFromNpy(
   return out;
 }
 
+/**
+ * The sprites and labels of a file pair. The class names are `classNames` if given, else those of
+ * the names file `namesPath`, else of the names file beside the labels (data/class_names.ts), else
+ * the course set's five; labels of another width need names.
+ */
 export async function loadSpriteDataset(
   spritesPath: string,
   labelsPath: string,
-  classNames: string[] = DEFAULT_CLASS_NAMES,
+  classNames?: string[],
+  namesPath?: string,
 ): Promise<SpriteDataset> {
   const sprites = spritesFromNpy(await readNpy(spritesPath), spritesPath);
-  const labels = labelsFromNpy(
-    await readNpy(labelsPath),
-    sprites.count,
-    classNames.length,
-    labelsPath,
-  );
-  return { ...sprites, labels, classNames: [...classNames] };
+  const labelArray = await readNpy(labelsPath);
+  const names = classNames ??
+    (namesPath ? await readClassNames(namesPath) : await namesBeside(labelsPath));
+  const width = labelArray.shape.length === 2 ? labelArray.shape[1] : DEFAULT_CLASS_NAMES.length;
+  if (!names && width !== DEFAULT_CLASS_NAMES.length) {
+    throw new InputError(
+      `${labelsPath}: the labels have ${width} columns, so their ${width} classes need names: ` +
+        `write them one per line in ${namesFileFor(labelsPath)} (or pass --names FILE)`,
+    );
+  }
+  const resolved = names ?? DEFAULT_CLASS_NAMES;
+  const labels = labelsFromNpy(labelArray, sprites.count, resolved.length, labelsPath);
+  return { ...sprites, labels, classNames: [...resolved] };
 }

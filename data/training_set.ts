@@ -11,6 +11,8 @@ export interface DataSource {
   /** null: the bundled set. */
   sprites: string | null;
   labels: string | null;
+  /** The labels' class names file; null: the one beside the labels, or the course set's names. */
+  names?: string | null;
   clean: boolean;
 }
 
@@ -18,15 +20,24 @@ export interface DataSource {
 export function dataSourceOf(value: unknown): DataSource {
   const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
   const path = (p: unknown) => (typeof p === "string" ? p : null);
-  return { sprites: path(v.sprites), labels: path(v.labels), clean: v.clean !== false };
+  return {
+    sprites: path(v.sprites),
+    labels: path(v.labels),
+    names: path(v.names),
+    clean: v.clean !== false,
+  };
 }
 
+/** The set a run trains on; `classNames` (a model's own) overrides the names the files give. */
 export async function loadTrainingSet(
   src: DataSource,
+  classNames?: string[],
 ): Promise<{ dataset: SpriteDataset; removed: number }> {
   const raw = await loadSpriteDataset(
     src.sprites ?? BUNDLED_SPRITES_PATH,
     src.labels ?? BUNDLED_LABELS_PATH,
+    classNames,
+    src.names ?? undefined,
   );
   if (!src.clean) return { dataset: raw, removed: 0 };
   const { dataset, removed } = cleanDataset(raw);

@@ -11,6 +11,7 @@ import { GpuWorker } from "./gpu_client.ts";
 import type { ModelSpec, WorkerInit } from "./gpu_protocol.ts";
 import { gridRoutes, perClassRequest } from "./grid.ts";
 import { checkRequest } from "./guard.ts";
+import { RECOMMENDED_GUIDANCE } from "../gpu/sample/request.ts";
 import { healthRoutes } from "./health.ts";
 import {
   type AppContext,
@@ -141,9 +142,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
     }
   };
 
-  // The page's first request is the per-class grid: compile its program before anyone asks.
+  // The page's first requests are the per-class grid at the recommended guidance (one request a
+  // class, merged into one pass): compile that program before anyone asks.
   const warmup = opts.warm
-    ? worker.generate(perClassRequest(context).job)
+    ? worker.generate({ ...perClassRequest(context).job, guidance: RECOMMENDED_GUIDANCE })
       .then(() => {}, (e) => console.error("warm-up failed:", (e as Error).message))
     : Promise.resolve();
 

@@ -42,7 +42,7 @@ export interface AppContext {
   worker: GpuWorker;
   /** The model the worker serves (swapped by the training routes). */
   readonly model: ServingModel;
-  /** The adapter line, e.g. "adapter: llvmpipe (...) [cpu]". */
+  /** The adapter, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) [cpu, llvmpipe profile]". */
   adapter: string;
   limits: Limits;
   allowTrain: boolean;
@@ -50,6 +50,8 @@ export interface AppContext {
   trainDir: string;
   /** The folder the serving model was loaded from (undefined for a random init). */
   servingDir?: string;
+  /** The folder of the model the last swap or revert replaced (undefined for a random init). */
+  previousDir?: string;
   /** Host names (without port) the Host header may carry; lower case. */
   allowedHosts: readonly string[];
   startedAt: number;

@@ -1,12 +1,13 @@
 // GET /api/dataset: the report of the serving model's training data (counts per class before and
 // after cleaning); GET /api/dataset/examples.png: sprites the cleaning removed or kept. The files
-// are the ones the checkpoint names, else the bundled set, shown by name. Loaded once per file pair.
+// are the ones the checkpoint names, else the bundled set, shown by name. Loaded once per file pair;
+// files that do not fit the model (other classes) are a 409 naming them, never where they are.
 import { type DatasetReport, datasetReport } from "../data/clean.ts";
 import { classIndex } from "../gpu/sample/labels.ts";
 import { encodePng, spriteGrid } from "../data/png.ts";
 import { reportJson } from "../data/report.ts";
 import { classIndices, loadSpriteDataset, type SpriteDataset } from "../data/sprites.ts";
-import { InputError } from "../errors.ts";
+import { InputError, inputErrorStatus } from "../errors.ts";
 import type { ServingModel } from "./gpu_protocol.ts";
 import { publicName } from "./serving_model.ts";
 import { json, numberField, png, queryObject, route } from "./http.ts";
@@ -26,7 +27,18 @@ function load(model: ServingModel): Promise<Loaded> {
   let loaded = cache.get(key);
   if (!loaded) {
     loaded = (async () => {
-      const dataset = await loadSpriteDataset(files.sprites, files.labels, model.classNames);
+      let dataset: SpriteDataset;
+      try {
+        dataset = await loadSpriteDataset(files.sprites, files.labels, model.classNames);
+      } catch (e) {
+        // Data that does not fit the model (other classes, say) is said so, by the files' names.
+        if (inputErrorStatus(e) === undefined) throw e;
+        let message = (e as Error).message;
+        for (const f of [files.sprites, files.labels]) {
+          message = message.replaceAll(f, publicName(f));
+        }
+        throw new InputError(`the served model's training data does not fit it: ${message}`, 409);
+      }
       return { files, dataset, report: datasetReport(dataset), classes: classIndices(dataset) };
     })();
     cache.set(key, loaded);

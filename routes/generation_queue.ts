@@ -5,7 +5,9 @@
 // with the same (steps, eta, guidance, scheduler), up to `maxBatch` sprites and as many as the
 // memory budget holds, and runs them as one batch. Each request keeps its own seed through the
 // sampler's per-item seeds, so merging never changes the bytes a request gets. A request whose
-// client has gone (its signal aborted) is dropped before its pass.
+// client has gone (its signal aborted) is dropped before its pass. Each request learns the pass it
+// was made in (its time, how many requests and sprites it held) and how long it waited for it, and
+// one that asks for progress hears (0, steps) when its pass begins and (k, steps) after each step.
 //
 // Training steps wait for their turn (`trainingTurn`) before each step: at once while no pass is
 // waiting, otherwise after the pass in progress once `passesPerStep` passes have run since the
@@ -13,6 +15,19 @@
 import type { SampleRequest, SpriteSampler } from "../gpu/sample/sampler.ts";
 
 export type GenerationJob = Omit<SampleRequest, "itemSeeds">;
+
+/** Steps done of steps: (0, total) when the request's pass begins, then after every step. */
+export type GenerationProgress = (done: number, total: number) => void;
+
+/** A request's sprites and where its time went. */
+export interface Generated {
+  /** uint8 [count, H, W, 3]. */
+  sprites: Uint8Array;
+  /** The GPU pass that made them: its milliseconds (a new program's build included), its size. */
+  pass: { ms: number; requests: number; sprites: number };
+  /** Milliseconds between the request's arrival and the start of its pass. */
+  waitedMs: number;
+}
 
 /** A request dropped before its pass because its client went away. */
 export class GenerationCancelledError extends Error {
@@ -25,7 +40,9 @@ export class GenerationCancelledError extends Error {
 interface Waiting {
   job: GenerationJob;
   signal?: AbortSignal;
-  resolve: (sprites: Uint8Array) => void;
+  onProgress?: GenerationProgress;
+  arrived: number;
+  resolve: (made: Generated) => void;
   reject: (e: unknown) => void;
 }
 
@@ -41,8 +58,9 @@ export interface QueueStats {
   trainingTurns: number;
 }
 
+/** Requests that may share a pass: the same program and scalars, and noise of their own or not. */
 function passKey(j: GenerationJob): string {
-  return [j.steps, j.eta, j.guidance, j.scheduler].join("|");
+  return [j.steps, j.eta, j.guidance, j.scheduler, j.latents ? "latents" : "drawn"].join("|");
 }
 
 /** One turn of the event loop, so that messages and timers queued meanwhile are handled. */
@@ -60,13 +78,13 @@ export class GenerationQueue {
 
   /**
    * `gatherMs`: how long an idle worker waits before a pass, so requests sent together (the page
-   * asks for five grids at once) share it. `passesPerStep`: passes in a row before a waiting
+   * asks for five grids at once, over as many connections) share it. `passesPerStep`: passes in a row before a waiting
    * training step gets a turn.
    */
   constructor(
     public sampler: SpriteSampler,
     readonly maxBatch = 128,
-    readonly gatherMs = 2,
+    readonly gatherMs = 40,
     readonly passesPerStep = 4,
   ) {}
 
@@ -80,7 +98,11 @@ export class GenerationQueue {
   }
 
   /** Sprites for one request, uint8 [count, H, W, 3], exactly as `sampler.generate` gives them. */
-  generate(job: GenerationJob, signal?: AbortSignal): Promise<Uint8Array> {
+  generate(
+    job: GenerationJob,
+    signal?: AbortSignal,
+    onProgress?: GenerationProgress,
+  ): Promise<Generated> {
     if (job.count > this.maxBatch) {
       throw new Error(`a request of ${job.count} sprites exceeds the batch limit ${this.maxBatch}`);
     }
@@ -89,7 +111,7 @@ export class GenerationQueue {
         this.#stats.cancelled++;
         return reject(new GenerationCancelledError());
       }
-      const w: Waiting = { job, signal, resolve, reject };
+      const w: Waiting = { job, signal, onProgress, arrived: performance.now(), resolve, reject };
       this.#waiting.push(w);
       signal?.addEventListener("abort", () => {
         const at = this.#waiting.indexOf(w);
@@ -132,9 +154,21 @@ export class GenerationQueue {
     while (this.#waiting.length) {
       const pass = await this.#fit(this.#takePass());
       if (pass.length) {
+        const started = performance.now();
         try {
-          const sprites = await this.#run(pass.map((w) => w.job));
-          pass.forEach((w, i) => w.resolve(sprites[i]));
+          const sprites = await this.#run(pass);
+          const info = {
+            ms: Math.round(performance.now() - started),
+            requests: pass.length,
+            sprites: pass.reduce((n, w) => n + w.job.count, 0),
+          };
+          pass.forEach((w, i) =>
+            w.resolve({
+              sprites: sprites[i],
+              pass: info,
+              waitedMs: Math.round(started - w.arrived),
+            })
+          );
         } catch (e) {
           for (const w of pass) w.reject(e);
         }
@@ -197,7 +231,8 @@ export class GenerationQueue {
     return live;
   }
 
-  async #run(jobs: GenerationJob[]): Promise<Uint8Array[]> {
+  async #run(pass: Waiting[]): Promise<Uint8Array[]> {
+    const jobs = pass.map((w) => w.job);
     const sampler = this.sampler;
     const classes = sampler.classes;
     const count = jobs.reduce((n, j) => n + j.count, 0);
@@ -213,7 +248,26 @@ export class GenerationQueue {
       at += j.count;
     }
     const first = jobs[0];
-    const all = await sampler.generate({ ...first, labels, count, itemSeeds });
+    // The pass key keeps requests with and without their own noise apart.
+    let latents: Float32Array | undefined;
+    if (first.latents) {
+      latents = new Float32Array(jobs.reduce((n, j) => n + j.latents!.length, 0));
+      let offset = 0;
+      for (const j of jobs) {
+        latents.set(j.latents!, offset);
+        offset += j.latents!.length;
+      }
+    }
+    // Per-step reports only where someone listens: they split the pass into a submit a step.
+    const listeners = pass.flatMap((w) => w.onProgress ? [w.onProgress] : []);
+    for (const l of listeners) l(0, first.steps);
+    const report = listeners.length
+      ? (done: number, total: number) => listeners.forEach((l) => l(done, total))
+      : undefined;
+    const all = await sampler.generate(
+      { ...first, labels, count, itemSeeds, latents },
+      report,
+    );
     this.#stats.passes++;
     this.#stats.requests += jobs.length;
     this.#stats.largestMerge = Math.max(this.#stats.largestMerge, jobs.length);

@@ -2,11 +2,14 @@
 // training events and stats back. It keeps the latest stats and training state itself, so that
 // /api/health and GET /api/train answer without waiting for a worker busy with a pass.
 import { ClientGoneError, InputError } from "../errors.ts";
-import type { GenerationJob } from "./generation_queue.ts";
+import type { Generated, GenerationJob, GenerationProgress } from "./generation_queue.ts";
 import type {
   FromWorker,
   JobView,
+  Preview,
+  PreviewRequest,
   ServingModel,
+  Swapped,
   ToWorker,
   TrainRequest,
   WireError,
@@ -35,6 +38,7 @@ export class GpuWorker {
   #nextId = 1;
   #pending = new Map<number, Pending>();
   #listeners = new Set<TrainingListener>();
+  #progress = new Map<number, GenerationProgress>();
   #down?: string;
   #closing = false;
   #closed?: Promise<void>;
@@ -42,6 +46,8 @@ export class GpuWorker {
   /** The last training job's state as the worker last sent it. */
   job?: JobView;
   model: ServingModel;
+  /** The model served before the last swap or revert (POST /api/train/revert serves it again). */
+  previous: string | null = null;
 
   private constructor(
     worker: Worker,
@@ -74,9 +80,14 @@ export class GpuWorker {
         if (m.type === "ready") {
           resolve(new GpuWorker(worker, m.adapter, m.adapterKind, m.model, m.stats));
         } else if (m.type === "init-failed") {
-          // It destroys its device and closes itself (terminating a worker whose device is live
-          // can crash the process).
-          reject(toError(m.error));
+          // It has destroyed its device and closes itself; the process may exit as soon as this
+          // rejects, and one that exits while the worker is still tearing down its GPU context
+          // can crash on the way out (a segfault instead of the error's exit 2), so it is given
+          // the moment its normal close gets too.
+          setTimeout(() => {
+            worker.terminate();
+            reject(toError(m.error));
+          }, 50);
         }
       };
       worker.postMessage({ type: "init", init } satisfies ToWorker);
@@ -87,9 +98,21 @@ export class GpuWorker {
     return this.#down;
   }
 
-  /** Sprites for one request; an aborted `signal` (the client has gone) cancels it if it waits. */
-  generate(job: GenerationJob, signal?: AbortSignal): Promise<Uint8Array> {
-    const { id, reply } = this.#request<Uint8Array>((id) => ({ type: "generate", id, job }));
+  /**
+   * Sprites for one request, with its pass's time and its wait; an aborted `signal` (the client
+   * has gone) cancels it if it waits. `onProgress` hears (0, steps) when its pass begins, then
+   * (k, steps) after each step.
+   */
+  generate(
+    job: GenerationJob,
+    signal?: AbortSignal,
+    onProgress?: GenerationProgress,
+  ): Promise<Generated> {
+    const { id, reply } = this.#request<Generated>((id) => {
+      if (onProgress) this.#progress.set(id, onProgress);
+      return { type: "generate", id, job, progress: onProgress !== undefined };
+    });
+    if (onProgress) reply.finally(() => this.#progress.delete(id)).catch(() => {});
     if (signal) {
       const cancel = () => this.#post({ type: "cancel", id });
       if (signal.aborted) cancel();
@@ -110,12 +133,27 @@ export class GpuWorker {
     return this.#request<JobView | null>((id) => ({ type: "stop-training", id })).reply;
   }
 
-  /** Serves the checkpoint in `dir`, shown to clients as `source`. */
-  async swap(dir: string, source: string): Promise<ServingModel> {
-    const model = await this.#request<ServingModel>((id) => ({ type: "swap", id, dir, source }))
-      .reply;
-    this.model = model;
-    return model;
+  /** Serves the checkpoint in `dir`, shown to clients as `source`; the old model is kept. */
+  async swap(dir: string, source: string): Promise<Swapped> {
+    return this.#served(
+      await this.#request<Swapped>((id) => ({ type: "swap", id, dir, source })).reply,
+    );
+  }
+
+  /** Serves the previous model again (409 when there is none). */
+  async revert(): Promise<Swapped> {
+    return this.#served(await this.#request<Swapped>((id) => ({ type: "revert", id })).reply);
+  }
+
+  #served(s: Swapped): Swapped {
+    this.model = s.model;
+    this.previous = s.previous;
+    return s;
+  }
+
+  /** A per-class grid of the checkpoint in `dir`, made without serving it. */
+  preview(dir: string, source: string, request: PreviewRequest): Promise<Preview> {
+    return this.#request<Preview>((id) => ({ type: "preview", id, dir, source, request })).reply;
   }
 
   onTraining(listener: TrainingListener): () => void {
@@ -162,6 +200,8 @@ export class GpuWorker {
       if (!p) return;
       if (m.error) p.reject(toError(m.error));
       else p.resolve(m.value);
+    } else if (m.type === "generation-progress") {
+      this.#progress.get(m.id)?.(m.done, m.total);
     } else if (m.type === "stats") {
       this.stats = m.stats;
     } else if (m.type === "training") {

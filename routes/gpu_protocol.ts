@@ -9,7 +9,7 @@ import type { GenerationJob, QueueStats } from "./generation_queue.ts";
 export type ModelSpec =
   | { kind: "folder"; dir: string }
   /** A freshly initialised model: a preset name, a config.json path, or the config itself. */
-  | { kind: "random"; config: string | UNetConfig; seed?: number };
+  | { kind: "random"; config: string | UNetConfig; seed?: number; classNames?: string[] };
 
 export interface WorkerInit {
   model: ModelSpec;
@@ -41,7 +41,13 @@ export interface ServingModel {
 /** A training job, as GET /api/train shows it. */
 export interface JobView {
   status: "running" | "stopping" | "done" | "stopped" | "failed";
+  /** "serving": a fine-tune of the served model; "scratch": a new model from a preset. */
+  start: "serving" | "scratch";
+  /** What it started from: the served model's name, or "compact preset, random init". */
+  base: string;
   recipe: TrainRecipe;
+  /** A word about the recipe (an embedding that never freezes), or null. */
+  note: string | null;
   /** The run folder's name under the training folder. */
   run: string;
   /** `<run>/checkpoint`: where its checkpoint is, relative to the training folder. */
@@ -63,6 +69,13 @@ export interface Progress {
 
 /** A training job as the HTTP side asks for it: the parsed recipe and the run's limits. */
 export interface TrainRequest {
+  /** "serving": start from a copy of the served model's weights; "scratch": a random init. */
+  start: "serving" | "scratch";
+  /** What it starts from, as shown (JobView.base). */
+  base: string;
+  /** Where the config came from, as the run's checkpoint records it (`config_source`). */
+  configSource: string;
+  note: string | null;
   config: UNetConfig;
   recipe: TrainRecipe;
   /** `precision: "auto"`: the worker picks the adapter's choice. */
@@ -72,6 +85,32 @@ export interface TrainRequest {
   maxSteps?: number;
   /** The run folder's name (under WorkerInit.trainDir). */
   run: string;
+}
+
+/** The sampler's settings for a preview's per-class grid: `perClass` sprites of each class. */
+export interface PreviewRequest {
+  perClass: number;
+  steps: number;
+  eta: number;
+  seed: number;
+  guidance: number;
+  scheduler: "ddim" | "ddpm";
+}
+
+export interface Preview {
+  /** uint8 [classes x perClass, H, W, 3], class by class. */
+  sprites: Uint8Array;
+  classNames: string[];
+  ms: number;
+}
+
+/** What a swap or a revert answers: the model now served, where from, and the one before it. */
+export interface Swapped {
+  model: ServingModel;
+  /** Its folder (undefined for a random init). */
+  dir?: string;
+  /** The previous model's name (POST /api/train/revert serves it again). */
+  previous: string | null;
 }
 
 export interface MemoryStats {
@@ -100,11 +139,17 @@ export interface WireError {
 
 export type ToWorker =
   | { type: "init"; init: WorkerInit }
-  | { type: "generate"; id: number; job: GenerationJob }
+  /** `progress`: send generation-progress messages for it (its pass then submits a step at a time). */
+  | { type: "generate"; id: number; job: GenerationJob; progress?: boolean }
   | { type: "cancel"; id: number }
   | { type: "train"; id: number; request: TrainRequest }
   | { type: "stop-training"; id: number }
+  /** Serve the checkpoint in `dir` (shown as `source`); the model it replaces becomes `previous`. */
   | { type: "swap"; id: number; dir: string; source: string }
+  /** Serve the previous model again (and the current one becomes the previous). */
+  | { type: "revert"; id: number }
+  /** A per-class grid of the checkpoint in `dir`, without serving it (kept loaded for a swap). */
+  | { type: "preview"; id: number; dir: string; source: string; request: PreviewRequest }
   | { type: "close"; id: number };
 
 export type FromWorker =
@@ -117,6 +162,7 @@ export type FromWorker =
   }
   | { type: "init-failed"; error: WireError }
   | { type: "reply"; id: number; value?: unknown; error?: WireError }
+  | { type: "generation-progress"; id: number; done: number; total: number }
   | { type: "stats"; stats: WorkerStats }
   | { type: "training"; event: "progress" | "end" | "epoch"; job: JobView }
   | { type: "closed" };

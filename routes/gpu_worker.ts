@@ -13,9 +13,15 @@
 import { configFromSource, openModel } from "../data/model_source.ts";
 import { RunFolder } from "../data/run_folder.ts";
 import { loadTrainingSet } from "../data/training_set.ts";
-import { inputErrorStatus } from "../errors.ts";
+import { InputError, inputErrorStatus } from "../errors.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../gpu/formats/checkpoint.ts";
 import { parseUNetConfig } from "../gpu/model/config.ts";
-import { randomSpriteModel, type SpriteModel } from "../gpu/model/sprite_model.ts";
+import {
+  randomSpriteModel,
+  type SpriteModel,
+  spriteModelCheckpoint,
+  spriteModelFromCheckpoint,
+} from "../gpu/model/sprite_model.ts";
 import {
   adapterLine,
   defaultPrecision,
@@ -30,6 +36,7 @@ import {
   MemoryBudget,
   withAllocations,
 } from "../gpu/runtime/memory.ts";
+import { oneHot, repeatVector } from "../gpu/sample/labels.ts";
 import { SpriteSampler } from "../gpu/sample/sampler.ts";
 import { runTraining } from "../gpu/train/run.ts";
 import { estimateTraining, Trainer } from "../gpu/train/trainer.ts";
@@ -38,7 +45,10 @@ import type {
   FromWorker,
   JobView,
   ModelSpec,
+  Preview,
+  PreviewRequest,
   ServingModel,
+  Swapped,
   ToWorker,
   TrainRequest,
   WireError,
@@ -73,6 +83,19 @@ interface Loaded {
   summary: ServingModel;
 }
 
+/** How a served model was loaded, so that it can be loaded again (a revert). */
+interface Served {
+  spec: ModelSpec;
+  source: string;
+}
+
+/** A checkpoint loaded for a preview, with its sampler: a swap to it serves it as it is. */
+interface Candidate {
+  dir: string;
+  loaded: Loaded;
+  sampler: SpriteSampler;
+}
+
 interface Job {
   view: JobView;
   stop: boolean;
@@ -88,6 +111,9 @@ class GpuService {
   #starting = false;
   #pending = new Map<number, AbortController>();
   #trainingSteps = 0;
+  #serving: Served;
+  #previous?: Served;
+  #candidate?: Candidate;
 
   private constructor(
     readonly gpu: Gpu,
@@ -96,6 +122,7 @@ class GpuService {
     loaded: Loaded,
   ) {
     this.#loaded = loaded;
+    this.#serving = { spec: init.model, source: loaded.summary.source };
     this.#sampler = new SpriteSampler(gpu, loaded.model, { budget });
     this.queue = new GenerationQueue(this.#sampler, init.maxBatch);
   }
@@ -137,10 +164,14 @@ class GpuService {
         const abort = new AbortController();
         this.#pending.set(id, abort);
         try {
-          const queued = this.queue.generate(m.job, abort.signal);
+          const onProgress = m.progress
+            ? (done: number, total: number) =>
+              post({ type: "generation-progress", id, done, total })
+            : undefined;
+          const queued = this.queue.generate(m.job, abort.signal, onProgress);
           post({ type: "stats", stats: this.stats() }); // the HTTP side's health sees it waiting
-          const sprites = await queued;
-          post({ type: "reply", id, value: sprites }, [sprites.buffer]);
+          const made = await queued;
+          post({ type: "reply", id, value: made }, [made.sprites.buffer]);
         } finally {
           this.#pending.delete(id);
           post({ type: "stats", stats: this.stats() });
@@ -160,6 +191,11 @@ class GpuService {
         return post({ type: "reply", id, value: job?.view ?? null });
       }
       if (m.type === "swap") return post({ type: "reply", id, value: await this.#swap(m) });
+      if (m.type === "revert") return post({ type: "reply", id, value: await this.#revert() });
+      if (m.type === "preview") {
+        const preview = await this.#preview(m.dir, m.source, m.request);
+        return post({ type: "reply", id, value: preview }, [preview.sprites.buffer]);
+      }
       if (m.type === "close") {
         await this.close();
         post({ type: "reply", id });
@@ -191,6 +227,22 @@ class GpuService {
       : r.recipe;
     const source = this.init.trainingData ?? { sprites: null, labels: null, clean: true };
     const { dataset } = await loadTrainingSet(source);
+    const served = this.#loaded.model;
+    if (r.start === "serving") {
+      const classes = served.classNames.join(", ");
+      if (
+        dataset.classNames.join(", ") !== classes || dataset.height !== served.config.sample_size
+      ) {
+        throw new InputError(
+          `the served model (${classes}; ${served.config.sample_size} px) cannot be fine-tuned on ` +
+            `this training set (${dataset.classNames.join(", ")}; ${dataset.height} px): train ` +
+            'one from scratch ("start": "scratch")',
+          409,
+        );
+      }
+    }
+    // The job's checkpoint replaces what an earlier preview showed.
+    this.#dropCandidate();
     const estimate = await estimateTraining(this.gpu, r.config, dataset, recipe);
     const owner = {};
     this.budget.reserve(
@@ -203,8 +255,14 @@ class GpuService {
     let trainer: Trainer;
     try {
       const gpu = withAllocations(this.gpu, scope);
-      const model = randomSpriteModel(gpu, r.config, recipe.seed, dataset.classNames);
-      model.info = { ...model.info, data: source };
+      const model = r.start === "serving"
+        ? await copyModel(this.gpu, served, gpu)
+        : randomSpriteModel(gpu, r.config, recipe.seed, dataset.classNames);
+      model.info = {
+        ...model.info,
+        data: source,
+        ...(r.start === "serving" && { fine_tuned_from: r.base }),
+      };
       trainer = await Trainer.create(gpu, model, dataset, recipe);
     } catch (e) {
       scope.destroy();
@@ -216,7 +274,10 @@ class GpuService {
     const job: Job = {
       view: {
         status: "running",
+        start: r.start,
+        base: r.base,
         recipe,
+        note: r.note,
         run: r.run,
         checkpoint: `${r.run}/checkpoint`,
         progress: {
@@ -246,7 +307,11 @@ class GpuService {
           logEvery,
           stepLimit: totalSteps,
           shouldStop: () => job.stop,
-          extra: { data: source },
+          extra: {
+            data: source,
+            config_source: r.configSource,
+            ...(r.start === "serving" && { fine_tuned_from: r.base }),
+          },
           beforeStep: async () => {
             await this.queue.trainingTurn();
             this.#trainingSteps++;
@@ -287,22 +352,100 @@ class GpuService {
     return job.view;
   }
 
-  /** Serves another checkpoint; the old model's programs and parameters are destroyed at once. */
-  async #swap(m: { dir: string; source: string }): Promise<ServingModel> {
-    const next = await load(this.gpu, this.budget, { kind: "folder", dir: m.dir }, m.source);
+  /**
+   * Serves another checkpoint (the one a preview loaded, as it is); the model it replaces is
+   * remembered as the previous one, and its programs and parameters are destroyed at once.
+   */
+  async #swap(m: { dir: string; source: string }): Promise<Swapped> {
+    const candidate = this.#candidate?.dir === m.dir ? this.#candidate : undefined;
+    this.#candidate = undefined;
+    const loaded = candidate?.loaded ??
+      await load(this.gpu, this.budget, { kind: "folder", dir: m.dir }, m.source);
+    this.#install(loaded, candidate?.sampler, {
+      spec: { kind: "folder", dir: m.dir },
+      source: m.source,
+    });
+    return this.#swapped();
+  }
+
+  /** Serves the previous model again; the current one becomes the previous. */
+  async #revert(): Promise<Swapped> {
+    const previous = this.#previous;
+    if (!previous) throw new BusyError("there is no previous model to go back to");
+    const loaded = await load(this.gpu, this.budget, previous.spec, previous.source);
+    this.#install(loaded, undefined, previous);
+    return this.#swapped();
+  }
+
+  #swapped(): Swapped {
+    const spec = this.#serving.spec;
+    return {
+      model: this.#loaded.summary,
+      dir: spec.kind === "folder" ? spec.dir : undefined,
+      previous: this.#previous?.source ?? null,
+    };
+  }
+
+  #install(next: Loaded, sampler: SpriteSampler | undefined, served: Served): void {
     const old = this.#loaded;
     const oldSampler = this.#sampler;
+    this.#previous = this.#serving;
+    this.#serving = served;
     this.#loaded = next;
-    this.#sampler = new SpriteSampler(this.gpu, next.model, { budget: this.budget });
+    this.#sampler = sampler ?? new SpriteSampler(this.gpu, next.model, { budget: this.budget });
     this.queue.sampler = this.#sampler;
     // The pass in flight (if any) keeps its program until it ends; the rest go now.
     oldSampler.close();
     if (!this.queue.busy) release(this.budget, old);
-    else {queueMicrotask(async () => {
+    else {
+      queueMicrotask(async () => {
         while (this.queue.busy) await new Promise((r) => setTimeout(r, 50));
         release(this.budget, old);
-      });}
-    return next.summary;
+      });
+    }
+  }
+
+  /**
+   * A per-class grid of the checkpoint in `dir`, made on a model of its own (kept until a swap
+   * serves it, a new job starts, or another checkpoint is previewed), never on the served one.
+   */
+  async #preview(dir: string, source: string, r: PreviewRequest): Promise<Preview> {
+    if (this.#candidate?.dir !== dir) {
+      this.#dropCandidate();
+      const loaded = await load(
+        this.gpu,
+        this.budget,
+        { kind: "folder", dir },
+        source,
+        "a checkpoint being previewed",
+      );
+      try {
+        const sampler = new SpriteSampler(this.gpu, loaded.model, { budget: this.budget });
+        this.#candidate = { dir, loaded, sampler };
+      } catch (e) {
+        release(this.budget, loaded);
+        throw e;
+      }
+    }
+    const { loaded, sampler } = this.#candidate!;
+    const names = loaded.model.classNames;
+    const k = names.length;
+    const labels = new Float32Array(k * r.perClass * k);
+    for (let c = 0; c < k; c++) {
+      labels.set(repeatVector(oneHot(k, c), r.perClass), c * r.perClass * k);
+    }
+    const started = performance.now();
+    const { perClass, ...options } = r;
+    const sprites = await sampler.generate({ labels, count: k * perClass, ...options });
+    return { sprites, classNames: names, ms: Math.round(performance.now() - started) };
+  }
+
+  #dropCandidate(): void {
+    const c = this.#candidate;
+    this.#candidate = undefined;
+    if (!c) return;
+    c.sampler.close();
+    release(this.budget, c.loaded);
   }
 
   /** Stops the job (its checkpoint is written), refuses what waits, and frees the device. */
@@ -314,6 +457,7 @@ class GpuService {
     }
     this.queue.rejectWaiting(new ShuttingDownError());
     while (this.queue.busy) await new Promise((r) => setTimeout(r, 20));
+    this.#dropCandidate();
     this.#sampler.close();
     release(this.budget, this.#loaded);
     this.gpu.device.destroy();
@@ -325,12 +469,20 @@ function release(budget: MemoryBudget, loaded: Loaded): void {
   budget.release(loaded);
 }
 
+/** A copy of `model`'s weights on `gpu` (a job's scoped device): the served model, to fine-tune. */
+async function copyModel(from: Gpu, model: SpriteModel, gpu: Gpu): Promise<SpriteModel> {
+  const where = "the served model";
+  const files = encodeCheckpoint(where, await spriteModelCheckpoint(from, model));
+  return spriteModelFromCheckpoint(gpu, decodeCheckpoint(where, files), where);
+}
+
 /** Loads a model with its parameters counted against the budget. */
 async function load(
   device: Gpu,
   budget: MemoryBudget,
   spec: ModelSpec,
   source?: string,
+  what = "the serving model",
 ): Promise<Loaded> {
   const scope = new AllocationScope("model");
   const gpu = withAllocations(device, scope);
@@ -343,14 +495,14 @@ async function load(
     const config = typeof spec.config === "string"
       ? await configFromSource(spec.config)
       : parseUNetConfig(spec.config as unknown as Record<string, unknown>);
-    model = randomSpriteModel(gpu, config, spec.seed ?? 0);
+    model = randomSpriteModel(gpu, config, spec.seed ?? 0, spec.classNames);
     shown = source ??
       `random init (${typeof spec.config === "string" ? publicName(spec.config) : "config"}, ` +
         "untrained)";
   }
   const loaded: Loaded = { model, scope, summary: describeModel(model, shown) };
   try {
-    budget.reserve(loaded, scope.bytes, "the serving model");
+    budget.reserve(loaded, scope.bytes, what);
   } catch (e) {
     scope.destroy();
     throw e;
@@ -369,15 +521,20 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       const gpu = s.gpu;
       post({
         type: "ready",
-        adapter: adapterLine(gpu),
+        // The adapter itself ("llvmpipe (...) [cpu, llvmpipe profile]"): the word "adapter" is the
+        // key's, not the value's.
+        adapter: adapterLine(gpu).replace(/^adapter: /, ""),
         adapterKind: gpu.adapterKind,
         model: s.model,
         stats: s.stats(),
       });
       for (const e of early.splice(0)) dispatch(s, e);
     }, async (e) => {
-      post({ type: "init-failed", error: wireError(e) });
+      // The device goes first: the HTTP side exits as soon as it hears, and a process that exits
+      // while a worker's device is live can crash on the way out (exit 134, not the error's 2).
+      const error = wireError(e);
       await getGpu().then((g) => g.device.destroy(), () => {});
+      post({ type: "init-failed", error });
       self.close();
     });
     return;

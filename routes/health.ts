@@ -16,6 +16,13 @@ export const healthRoutes = [
       memory,
       trainingSteps,
       training: ctx.allowTrain,
+      // What one sampling request may ask for: the page checks its fields against these.
+      limits: {
+        maxCount: ctx.limits.maxCount,
+        maxPerClass: ctx.limits.maxPerClass,
+        maxScale: ctx.limits.maxScale,
+        maxWork: ctx.limits.maxWork,
+      },
       job: ctx.worker.job?.status ?? "idle",
     }, down ? 503 : 200));
   }),

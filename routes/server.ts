@@ -10,6 +10,7 @@
 // then the request is in progress (no timer: the work is bounded by the request limits) until the
 // server answers; from the answer on the connection idles until the next request's first byte.
 // A Server-Sent Events stream stays open through its heartbeats.
+import { InputError } from "../errors.ts";
 
 export interface ServerOptions {
   hostname: string;
@@ -97,7 +98,34 @@ async function pump(
   }
 }
 
-/** Serves `handler` on hostname:port behind the relay. */
+/** The listening socket, or an InputError saying in one line why there is none. */
+function listen(hostname: string, port: number): Deno.Listener {
+  const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  try {
+    return Deno.listen({ hostname, port });
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new InputError(
+        `port ${port} on ${hostname} is in use (another server, or a second start?): stop it or ` +
+          "pass --port N",
+      );
+    }
+    if (e instanceof Deno.errors.AddrNotAvailable) {
+      throw new InputError(`cannot listen on ${where}: ${hostname} is not an address of this host`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new InputError(
+        `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`,
+      );
+    }
+    throw new InputError(`cannot listen on ${where}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Serves `handler` on hostname:port behind the relay. A port that cannot be had (in use, not an
+ * address of this host) is an InputError, thrown before anything else is set up.
+ */
 export async function serve(
   handler: (req: Request) => Response | Promise<Response>,
   o: ServerOptions,
@@ -105,11 +133,12 @@ export async function serve(
   const readTimeout = o.readTimeoutMs ?? 10_000;
   const idleTimeout = o.idleTimeoutMs ?? 30_000;
   const maxConnections = o.maxConnections ?? 256;
+  // The public socket first: a port in use is refused before anything else is set up.
+  const listener = listen(o.hostname, o.port);
+  const addr = listener.addr as Deno.NetAddr;
   const dir = await Deno.makeTempDir({ prefix: "sprite-serve-" });
   const path = `${dir}/http.sock`;
   const inner = Deno.serve({ path, transport: "unix", onListen() {} }, handler);
-  const listener = Deno.listen({ hostname: o.hostname, port: o.port });
-  const addr = listener.addr as Deno.NetAddr;
   const relays = new Set<Relay>();
   const stats = { accepted: 0, headTimeouts: 0, idleTimeouts: 0, refused: 0 };
   let stopping = false;

@@ -57,5 +57,7 @@ async function serveFile(name: string): Promise<Response> {
 
 export const staticRoutes = [
   route("GET", "/", () => serveFile("index.html")),
+  // What browsers (and bookmarks, and feed readers) ask for without reading the page's <link>.
+  route("GET", "/favicon.ico", () => serveFile("favicon.png")),
   route("GET", "/static/:name", (_req, _ctx, m) => serveFile(m.pathname.groups.name ?? "")),
 ];

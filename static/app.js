@@ -1,4 +1,4 @@
-// node_modules/preact/dist/preact.mjs
+// ../main/node_modules/preact/dist/preact.mjs
 var n;
 var t;
 var r;
@@ -145,32 +145,32 @@ function V(t3) {
   };
 }
 function z(t3, r3, u4, i3, f4, o4, e3, l3, c3, a4) {
-  var s3, p3, v3, d3, k2, b, m3, M, C3, j2, L2, H2, q2, A3, O, P2, T3, N2, V2 = r3.type;
+  var s3, p3, v3, d3, k2, b, m3, M2, C3, j2, L2, H3, q2, A3, O, P2, T3, N2, V2 = r3.type;
   if (r3.constructor !== h) return null;
   128 & u4.__u && (c3 = 32 & u4.__u, s3 = u4.__c.__z) && (r3.__u |= c3, p3 = o4 = [], 8 == s3.nodeType ? l3 = B(s3, o4) : o4.push(s3), l3 = o4[0] || l3), (s3 = n.__b) && s3(r3);
   n: if ("function" == typeof V2) {
     v3 = e3.length;
     try {
-      if (M = r3.props, C3 = (s3 = V2.prototype) && s3.render, j2 = (s3 = V2.contextType) && i3[s3.__c], L2 = s3 ? j2 ? j2.props.value : s3.__ : i3, (d3 = u4.__c) ? (r3.__c = d3, 2 & d3.__g && (d3.__g |= 1)) : (C3 ? r3.__c = d3 = new V2(M, L2) : (r3.__c = d3 = new x(M, L2), d3.constructor = V2, d3.render = K), j2 && j2.sub(d3), d3.state || (d3.state = {}), d3.__n = i3, d3.__g |= 8, d3.__h = [], d3.__k = []), C3 && (d3.__s || (d3.__s = d3.state), V2.getDerivedStateFromProps && (d3.__s == d3.state && (d3.__s = _({}, d3.__s)), _(d3.__s, V2.getDerivedStateFromProps(M, d3.__s)))), k2 = d3.props, b = d3.state, d3.__v = r3, u4.__c) {
-        if (M !== k2 && C3 && !V2.getDerivedStateFromProps && d3.componentWillReceiveProps && d3.componentWillReceiveProps(M, L2), r3.__v == u4.__v && !(8 & d3.__g) || !(4 & d3.__g) && d3.shouldComponentUpdate && false === d3.shouldComponentUpdate(M, d3.__s, L2)) {
-          r3.__v != u4.__v && (d3.props = M, d3.state = d3.__s, d3.__g &= -9), r3.__e = u4.__e, r3.__k = u4.__k, r3.__k.some(function(n2) {
+      if (M2 = r3.props, C3 = (s3 = V2.prototype) && s3.render, j2 = (s3 = V2.contextType) && i3[s3.__c], L2 = s3 ? j2 ? j2.props.value : s3.__ : i3, (d3 = u4.__c) ? (r3.__c = d3, 2 & d3.__g && (d3.__g |= 1)) : (C3 ? r3.__c = d3 = new V2(M2, L2) : (r3.__c = d3 = new x(M2, L2), d3.constructor = V2, d3.render = K), j2 && j2.sub(d3), d3.state || (d3.state = {}), d3.__n = i3, d3.__g |= 8, d3.__h = [], d3.__k = []), C3 && (d3.__s || (d3.__s = d3.state), V2.getDerivedStateFromProps && (d3.__s == d3.state && (d3.__s = _({}, d3.__s)), _(d3.__s, V2.getDerivedStateFromProps(M2, d3.__s)))), k2 = d3.props, b = d3.state, d3.__v = r3, u4.__c) {
+        if (M2 !== k2 && C3 && !V2.getDerivedStateFromProps && d3.componentWillReceiveProps && d3.componentWillReceiveProps(M2, L2), r3.__v == u4.__v && !(8 & d3.__g) || !(4 & d3.__g) && d3.shouldComponentUpdate && false === d3.shouldComponentUpdate(M2, d3.__s, L2)) {
+          r3.__v != u4.__v && (d3.props = M2, d3.state = d3.__s, d3.__g &= -9), r3.__e = u4.__e, r3.__k = u4.__k, r3.__k.some(function(n2) {
             n2 && (n2.__ = r3);
           }), y.push.apply(d3.__h, d3.__k), d3.__k = [], d3.__h.length && e3.push(d3), l3 = S(u4);
           break n;
         }
-        d3.componentWillUpdate && d3.componentWillUpdate(M, d3.__s, L2), C3 && d3.componentDidUpdate && d3.__h.push(function() {
+        d3.componentWillUpdate && d3.componentWillUpdate(M2, d3.__s, L2), C3 && d3.componentDidUpdate && d3.__h.push(function() {
           d3.componentDidUpdate(k2, b, m3);
         });
       } else C3 && !V2.getDerivedStateFromProps && d3.componentWillMount && d3.componentWillMount(), C3 && d3.componentDidMount && d3.__h.push(d3.componentDidMount);
-      d3.context = L2, d3.props = M, d3.__P = t3, d3.__g &= -5, H2 = n.__r, q2 = C3 ? 25 : 0;
+      d3.context = L2, d3.props = M2, d3.__P = t3, d3.__g &= -5, H3 = n.__r, q2 = C3 ? 25 : 0;
       do {
-        d3.__g &= -9, H2 && H2(r3), s3 = d3.render(d3.props, d3.state = d3.__s, d3.context);
+        d3.__g &= -9, H3 && H3(r3), s3 = d3.render(d3.props, d3.state = d3.__s, d3.context);
       } while (8 & d3.__g && ++q2 < 25);
-      C3 && (y.push.apply(d3.__h, d3.__k), d3.__k = []), d3.state = d3.__s, d3.getChildContext && (i3 = _({}, i3, d3.getChildContext())), C3 && u4.__c && d3.getSnapshotBeforeUpdate && (m3 = d3.getSnapshotBeforeUpdate(k2, b)), A3 = s3 && s3.type === $ && null == s3.key ? s3.props.children : s3, M.__P && (s3 = l3, f4 = (t3 = M.__P).namespaceURI, c3 = o4 = null, u4.props && u4.props.__P != t3 && (u4.__k.some(function(n2) {
+      C3 && (y.push.apply(d3.__h, d3.__k), d3.__k = []), d3.state = d3.__s, d3.getChildContext && (i3 = _({}, i3, d3.getChildContext())), C3 && u4.__c && d3.getSnapshotBeforeUpdate && (m3 = d3.getSnapshotBeforeUpdate(k2, b)), A3 = s3 && s3.type === $ && null == s3.key ? s3.props.children : s3, M2.__P && (s3 = l3, f4 = (t3 = M2.__P).namespaceURI, c3 = o4 = null, u4.props && u4.props.__P != t3 && (u4.__k.some(function(n2) {
         n2 && J(n2, n2);
       }), u4.__k = null), l3 = u4.__k ? S(u4, 0) : null), l3 = I(t3, w(A3) ? A3 : [
         A3
-      ], r3, u4, i3, f4, o4, e3, l3, c3, a4), M.__P && (r3.__e = null, l3 = s3), r3.__u &= -161, p3 && p3.some(g), d3.__h.length && e3.push(d3), 1 & d3.__g && (d3.__g &= -4);
+      ], r3, u4, i3, f4, o4, e3, l3, c3, a4), M2.__P && (r3.__e = null, l3 = s3), r3.__u &= -161, p3 && p3.some(g), d3.__h.length && e3.push(d3), 1 & d3.__g && (d3.__g &= -4);
     } catch (t4) {
       if (e3.length = v3, r3.__v = null, c3 || o4) if (t4 && t4.then) {
         if (r3.__u |= 128 | c3, o4) {
@@ -219,7 +219,7 @@ function E(t3, r3, u4) {
   });
 }
 function F(t3, r3, u4, i3, f4, o4, e3, l3, c3, a4) {
-  var s3, h3, y3, _3, k2, b, m3, M, $2 = u4.props || p, x2 = r3.props, C3 = r3.type;
+  var s3, h3, y3, _3, k2, b, m3, M2, $2 = u4.props || p, x2 = r3.props, C3 = r3.type;
   if ("svg" == C3 ? f4 = "http://www.w3.org/2000/svg" : "math" == C3 ? f4 = "http://www.w3.org/1998/Math/MathML" : f4 || (f4 = "http://www.w3.org/1999/xhtml"), o4) {
     for (s3 = 0; s3 < o4.length; s3++) if ((k2 = o4[s3]) && (C3 ? k2.localName == C3 : 3 == k2.nodeType)) {
       t3 = k2, o4[s3] = null;
@@ -227,8 +227,8 @@ function F(t3, r3, u4, i3, f4, o4, e3, l3, c3, a4) {
     }
   }
   if (!t3) {
-    if (M = a4.ownerDocument || document, !C3) return M.createTextNode(x2);
-    t3 = M.createElementNS(f4, C3, x2.is ? x2 : a4), l3 && (n.__m && n.__m(r3, o4), l3 = false), o4 = null;
+    if (M2 = a4.ownerDocument || document, !C3) return M2.createTextNode(x2);
+    t3 = M2.createElementNS(f4, C3, x2.is ? x2 : a4), l3 && (n.__m && n.__m(r3, o4), l3 = false), o4 = null;
   }
   if (C3) {
     if (a4 = "template" == C3 && t3.content || t3, o4 = "textarea" == C3 && null != x2.defaultValue ? null : o4 && d.call(a4.childNodes), !l3 && o4) for ($2 = {}, s3 = 0; s3 < t3.attributes.length; s3++) $2[(k2 = t3.attributes[s3]).name] = k2.value;
@@ -294,7 +294,7 @@ n = {
   return n2.__v.__b - t3.__v.__b;
 }, e = Symbol(), l = /(PointerCapture)$|Capture$/i, c = 0, a = {}, s = 0;
 
-// node_modules/preact/jsx-runtime/dist/jsxRuntime.mjs
+// ../main/node_modules/preact/jsx-runtime/dist/jsxRuntime.mjs
 var f2 = Symbol.for("pv");
 var o2 = 0;
 var u2 = Array.isArray;
@@ -320,7 +320,7 @@ function a2(t3, e3, n2, u4, a4, i3) {
   return (a4 || i3) && (s3.__source = a4, s3.__self = i3), n.vnode && n.vnode(s3), s3;
 }
 
-// node_modules/preact/hooks/dist/hooks.mjs
+// ../main/node_modules/preact/hooks/dist/hooks.mjs
 var t2;
 var r2;
 var u3;
@@ -485,101 +485,253 @@ function G2(n2, t3) {
   return "function" == typeof t3 ? t3(n2) : t3;
 }
 
-// node_modules/iobuffer/lib/text.js
-var encoder = new TextEncoder();
-
-// node_modules/iobuffer/lib/iobuffer.js
-var defaultByteLength = 1024 * 8;
-var hostBigEndian = (() => {
-  const array = new Uint8Array(4);
-  const view = new Uint32Array(array.buffer);
-  return !((view[0] = 1) & array[0]);
-})();
-var typedArrays = {
-  int8: globalThis.Int8Array,
-  uint8: globalThis.Uint8Array,
-  int16: globalThis.Int16Array,
-  uint16: globalThis.Uint16Array,
-  int32: globalThis.Int32Array,
-  uint32: globalThis.Uint32Array,
-  uint64: globalThis.BigUint64Array,
-  int64: globalThis.BigInt64Array,
-  float32: globalThis.Float32Array,
-  float64: globalThis.Float64Array
+// static/api.ts
+var TOKEN_KEY = "sprite-diffusion-token";
+function savedToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+function saveToken(token2) {
+  try {
+    if (token2) sessionStorage.setItem(TOKEN_KEY, token2);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+  }
+  memoryToken = token2;
+}
+var memoryToken = "";
+var token = () => memoryToken || savedToken();
+var ApiError = class extends Error {
+  status;
+  constructor(status, message) {
+    super(message), this.status = status;
+  }
 };
-
-// node_modules/fast-png/lib/helpers/crc.js
-var crcTable = [];
-for (let n2 = 0; n2 < 256; n2++) {
-  let c3 = n2;
-  for (let k2 = 0; k2 < 8; k2++) {
-    if (c3 & 1) {
-      c3 = 3988292384 ^ c3 >>> 1;
-    } else {
-      c3 = c3 >>> 1;
+function headersFor(path, init) {
+  const headers = new Headers(init?.headers);
+  const t3 = token();
+  if (t3 && path.startsWith("/api/train")) headers.set("authorization", `Bearer ${t3}`);
+  if (init?.body !== void 0 && !headers.has("content-type")) {
+    headers.set("content-type", "application/json");
+  }
+  return headers;
+}
+async function failure(res) {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text);
+    return new ApiError(res.status, `${body.error ?? res.status}: ${body.detail ?? text}`);
+  } catch {
+    return new ApiError(res.status, `${res.status}: ${text.slice(0, 200)}`);
+  }
+}
+async function api(path, init) {
+  const res = await fetch(path, {
+    ...init,
+    headers: headersFor(path, init)
+  });
+  if (!res.ok) throw await failure(res);
+  return await res.json();
+}
+async function imageUrl(path, signal) {
+  const res = await fetch(path, {
+    headers: headersFor(path),
+    signal
+  });
+  if (!res.ok) throw await failure(res);
+  return URL.createObjectURL(await res.blob());
+}
+async function readEvents(path, onEvent, o4 = {}) {
+  const init = o4.body === void 0 ? {
+    signal: o4.signal
+  } : {
+    method: "POST",
+    body: JSON.stringify(o4.body),
+    signal: o4.signal
+  };
+  const headers = headersFor(path, init);
+  headers.set("accept", "text/event-stream");
+  const res = await fetch(path, {
+    ...init,
+    headers
+  });
+  if (!res.ok) throw await failure(res);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (block.startsWith(":")) continue;
+      const name = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
+      const data = block.split("\n").filter((l3) => l3.startsWith("data: ")).map((l3) => l3.slice(6)).join("\n");
+      onEvent(name, data ? JSON.parse(data) : null);
     }
   }
-  crcTable[n2] = c3;
 }
 
-// node_modules/fast-png/lib/helpers/decode_interlace_adam7.js
-var uint16 = new Uint16Array([
-  255
-]);
-var uint8 = new Uint8Array(uint16.buffer);
-var osIsLittleEndian = uint8[0] === 255;
-
-// node_modules/fast-png/lib/helpers/decode_interlace_null.js
-var uint162 = new Uint16Array([
-  255
-]);
-var uint82 = new Uint8Array(uint162.buffer);
-var osIsLittleEndian2 = uint82[0] === 255;
-var empty = new Uint8Array(0);
-
-// node_modules/fast-png/lib/helpers/signature.js
-var pngSignature = Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10);
-
-// node_modules/fast-png/lib/helpers/text.js
-var latin1Decoder = new TextDecoder("latin1");
-
-// data/png.ts
-function spriteGrid(images, rows, cols, scale, opts = {}) {
-  const h3 = opts.spriteHeight ?? 16;
-  const w3 = opts.spriteWidth ?? 16;
-  const gap = opts.gap ?? 2;
-  const gapColor = opts.gapColor ?? [
-    128,
-    128,
-    128
-  ];
-  const px = h3 * w3 * 3;
-  const list = Array.isArray(images) ? images : Array.from({
-    length: Math.floor(images.length / px)
-  }, (_3, i3) => images.subarray(i3 * px, (i3 + 1) * px));
-  const width = cols * (w3 * scale + gap) + gap;
-  const height = rows * (h3 * scale + gap) + gap;
-  const rgb = new Uint8Array(width * height * 3);
-  for (let p3 = 0; p3 < width * height; p3++) rgb.set(gapColor, p3 * 3);
-  for (let n2 = 0; n2 < Math.min(list.length, rows * cols); n2++) {
-    const img = list[n2];
-    if (img.length !== px) {
-      throw new Error(`spriteGrid: sprite ${n2} has ${img.length} bytes, want ${px}`);
-    }
-    const ox = gap + n2 % cols * (w3 * scale + gap);
-    const oy = gap + Math.floor(n2 / cols) * (h3 * scale + gap);
-    for (let y3 = 0; y3 < h3 * scale; y3++) {
-      for (let x2 = 0; x2 < w3 * scale; x2++) {
-        const s3 = (Math.floor(y3 / scale) * w3 + Math.floor(x2 / scale)) * 3;
-        rgb.set(img.subarray(s3, s3 + 3), ((oy + y3) * width + ox + x2) * 3);
-      }
-    }
-  }
-  return {
-    rgb,
-    width,
-    height
-  };
+// static/dataset_tab.tsx
+function DatasetTab(props) {
+  const [report, setReport] = d2();
+  const [error, setError] = d2("");
+  const { kind, cls } = props.view;
+  A2(() => {
+    api("/api/dataset").then(setReport, (e3) => setError(e3.message));
+  }, [
+    props.modelVersion
+  ]);
+  if (error) return /* @__PURE__ */ a2("div", {
+    class: "error",
+    role: "alert",
+    children: error
+  });
+  if (!report) return /* @__PURE__ */ a2("p", {
+    class: "note",
+    children: "Loading the dataset report\u2026"
+  });
+  const max = Math.max(...report.classes.map((c3) => c3.before));
+  const shown = report.classes.find((c3) => String(c3.index) === cls);
+  const available = shown ? kind === "kept" ? shown.after : shown.removed : report[kind];
+  return /* @__PURE__ */ a2("section", {
+    children: [
+      /* @__PURE__ */ a2("div", {
+        class: "card",
+        children: [
+          /* @__PURE__ */ a2("h2", {
+            children: "Sprites per class, before and after cleaning"
+          }),
+          /* @__PURE__ */ a2("p", {
+            class: "note",
+            children: [
+              report.total,
+              " sprites, ",
+              report.removed,
+              " removed by the cleaning rule, ",
+              report.kept,
+              " kept"
+            ]
+          }),
+          /* @__PURE__ */ a2("div", {
+            class: "hist",
+            children: report.classes.map((c3) => /* @__PURE__ */ a2("div", {
+              class: "row",
+              children: [
+                /* @__PURE__ */ a2("span", {
+                  children: [
+                    c3.name,
+                    /* @__PURE__ */ a2("br", {}),
+                    /* @__PURE__ */ a2("span", {
+                      class: "note",
+                      children: [
+                        c3.before,
+                        " \u2192 ",
+                        c3.after
+                      ]
+                    })
+                  ]
+                }),
+                /* @__PURE__ */ a2("div", {
+                  children: [
+                    /* @__PURE__ */ a2("div", {
+                      class: "bar before",
+                      style: {
+                        width: `${100 * c3.before / max}%`
+                      }
+                    }),
+                    /* @__PURE__ */ a2("div", {
+                      class: "bar after",
+                      style: {
+                        width: `${100 * c3.after / max}%`
+                      }
+                    })
+                  ]
+                })
+              ]
+            }, c3.index))
+          })
+        ]
+      }),
+      /* @__PURE__ */ a2("div", {
+        class: "card examples",
+        children: [
+          /* @__PURE__ */ a2("h2", {
+            id: "examples-title",
+            children: kind === "kept" ? "Kept sprites" : "Removed sprites"
+          }),
+          /* @__PURE__ */ a2("div", {
+            class: "controls",
+            children: [
+              /* @__PURE__ */ a2("fieldset", {
+                class: "toggle",
+                "aria-label": "which sprites",
+                children: [
+                  "removed",
+                  "kept"
+                ].map((k2) => /* @__PURE__ */ a2("label", {
+                  children: [
+                    /* @__PURE__ */ a2("input", {
+                      type: "radio",
+                      name: "kind",
+                      value: k2,
+                      checked: kind === k2,
+                      onChange: () => props.setView({
+                        kind: k2,
+                        cls
+                      })
+                    }),
+                    k2
+                  ]
+                }, k2))
+              }),
+              /* @__PURE__ */ a2("select", {
+                name: "class",
+                value: cls,
+                onChange: (e3) => props.setView({
+                  kind,
+                  cls: e3.target.value
+                }),
+                children: [
+                  /* @__PURE__ */ a2("option", {
+                    value: "",
+                    children: "all classes"
+                  }),
+                  report.classes.map((c3) => /* @__PURE__ */ a2("option", {
+                    value: String(c3.index),
+                    children: c3.name
+                  }, c3.index))
+                ]
+              }),
+              /* @__PURE__ */ a2("span", {
+                class: "note",
+                children: [
+                  Math.min(32, available),
+                  " of ",
+                  available,
+                  " ",
+                  kind,
+                  " ",
+                  shown ? shown.name : "",
+                  " sprites"
+                ]
+              })
+            ]
+          }),
+          /* @__PURE__ */ a2("img", {
+            class: "pixel examples",
+            src: `/api/dataset/examples.png?kind=${kind}&count=32${cls ? `&class=${cls}` : ""}`,
+            alt: `${kind} sprites`
+          })
+        ]
+      })
+    ]
+  });
 }
 
 // gpu/runtime/errors.ts
@@ -625,7 +777,7 @@ function f16ToF32(h3) {
   if (exp === 31) return frac ? NaN : sign * Infinity;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
-function decode2(dtype, bytes, count) {
+function decode(dtype, bytes, count) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(count);
   if (dtype === "F32") {
@@ -703,7 +855,7 @@ function readSafetensors(bytes) {
       shape: [
         ...shape
       ],
-      data: decode2(dtype, data.subarray(begin, end), count)
+      data: decode(dtype, data.subarray(begin, end), count)
     });
   }
   ranges.sort((a4, b) => a4.begin - b.begin || a4.end - b.end);
@@ -1014,10 +1166,10 @@ async function readbackBytes(gpu, buffer, offset, byteLength) {
     size,
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST
   });
-  const encoder2 = gpu.device.createCommandEncoder();
-  encoder2.copyBufferToBuffer(buffer, offset, staging, 0, Math.min(size, buffer.size - offset));
+  const encoder = gpu.device.createCommandEncoder();
+  encoder.copyBufferToBuffer(buffer, offset, staging, 0, Math.min(size, buffer.size - offset));
   gpu.device.queue.submit([
-    encoder2.finish()
+    encoder.finish()
   ]);
   await staging.mapAsync(GPUMapMode.READ);
   const copy = staging.getMappedRange().slice(0, byteLength);
@@ -1160,6 +1312,7 @@ async function createDispatch(gpu, spec, buffers, workgroups, params3 = {}) {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       label: `${spec.name}.params`
     });
+    trackAllocation(gpu, paramBuffer, data.byteLength);
     device.queue.writeBuffer(paramBuffer, 0, data);
     entries.push({
       binding: binding++,
@@ -2424,7 +2577,7 @@ function textureOperandsFit(gpu, g3) {
   return texturesFit(gpu, s3.a, s3.b);
 }
 function storageTexture(gpu, size, label) {
-  const view = gpu.device.createTexture({
+  const texture = gpu.device.createTexture({
     size: [
       size[0],
       size[1]
@@ -2432,9 +2585,11 @@ function storageTexture(gpu, size, label) {
     format: gpu.operandFormat,
     usage: GPUTextureUsage.STORAGE_BINDING,
     label
-  }).createView();
-  const texelBytes = gpu.operandFormat === "rgba16float" ? 8 : 16;
-  registerTextureBytes(view, size[0] * size[1] * texelBytes);
+  });
+  const bytes = size[0] * size[1] * (gpu.operandFormat === "rgba16float" ? 8 : 16);
+  trackAllocation(gpu, texture, bytes);
+  const view = texture.createView();
+  registerTextureBytes(view, bytes);
   return view;
 }
 async function textureMatmul(gpu, g3) {
@@ -2588,7 +2743,7 @@ function kChunks(K2, splits) {
     kChunk
   };
 }
-function outputTiles(gpu, M, N2, batch) {
+function outputTiles(gpu, M2, N2, batch) {
   const plan = operandPlan(gpu);
   const kernel = plan.matmul.bufferKernel;
   const [tm, tn] = plan.matmul.technique === "texture" ? [
@@ -2601,37 +2756,37 @@ function outputTiles(gpu, M, N2, batch) {
     kernel.tile,
     kernel.tile
   ];
-  return Math.ceil(M / tm) * Math.ceil(N2 / tn) * batch;
+  return Math.ceil(M2 / tm) * Math.ceil(N2 / tn) * batch;
 }
 async function matmul(gpu, args) {
-  const { a: a4, b, c: c3, M, N: N2, K: K2, bias } = args;
+  const { a: a4, b, c: c3, M: M2, N: N2, K: K2, bias } = args;
   const batch = args.batch ?? 1;
   const transA = args.transA ?? false;
   const transB = args.transB ?? false;
   const accumulate = args.accumulate ?? false;
-  const strideA = args.strideA ?? M * K2;
+  const strideA = args.strideA ?? M2 * K2;
   const strideB = args.strideB ?? K2 * N2;
-  const strideC = args.strideC ?? M * N2;
+  const strideC = args.strideC ?? M2 * N2;
   const plan = operandPlan(gpu).matmul;
   if ([
-    M,
+    M2,
     N2,
     K2,
     batch
   ].some((d3) => !Number.isInteger(d3) || d3 < 1)) {
-    throw new Error(`matmul: bad shape M=${M} N=${N2} K=${K2} batch=${batch}`);
+    throw new Error(`matmul: bad shape M=${M2} N=${N2} K=${K2} batch=${batch}`);
   }
-  if (batch > 1 && strideC < M * N2) throw new Error("matmul: batch items of C overlap");
+  if (batch > 1 && strideC < M2 * N2) throw new Error("matmul: batch items of C overlap");
   const need = (t3, stride, n2, what) => {
     if ((batch - 1) * stride + n2 > t3.size) {
-      throw new Error(`matmul: ${what} [${t3.shape}] too small for M=${M} N=${N2} K=${K2}`);
+      throw new Error(`matmul: ${what} [${t3.shape}] too small for M=${M2} N=${N2} K=${K2}`);
     }
   };
-  need(a4, strideA, M * K2, "a");
+  need(a4, strideA, M2 * K2, "a");
   need(b, strideB, K2 * N2, "b");
-  need(c3, strideC, M * N2, "c");
+  need(c3, strideC, M2 * N2, "c");
   if (bias && bias.size < N2) throw new Error(`matmul: bias [${bias.shape}] shorter than N=${N2}`);
-  const { splits, kChunk } = kChunks(K2, args.splits ?? chooseSplits(outputTiles(gpu, M, N2, batch), K2, plan.splitK));
+  const { splits, kChunk } = kChunks(K2, args.splits ?? chooseSplits(outputTiles(gpu, M2, N2, batch), K2, plan.splitK));
   const aligned = (axis, stride) => axis % 4 === 0 && (batch === 1 || stride % 4 === 0);
   const split = splits > 1;
   const flags = {
@@ -2639,30 +2794,30 @@ async function matmul(gpu, args) {
     transB,
     bias: !!bias && !split,
     accumulate: accumulate && !split,
-    vecA: aligned(transA ? M : K2, strideA),
+    vecA: aligned(transA ? M2 : K2, strideA),
     vecB: aligned(transB ? K2 : N2, strideB),
     vecC: !split && aligned(N2, strideC)
   };
   const shape = {
-    M,
+    M: M2,
     N: N2,
     K: K2,
     strideA,
     strideB,
     splits,
     kChunk,
-    strideC: split ? M * N2 : strideC
+    strideC: split ? M2 * N2 : strideC
   };
   const out = split ? createTensor(gpu, [
     batch,
     splits,
-    M,
+    M2,
     N2
   ], "f32", "matmul.splitK") : c3;
   const outBias = split ? void 0 : bias;
   let first;
   if (plan.technique === "texture" && textureOperandsFit(gpu, {
-    M,
+    M: M2,
     N: N2,
     K: K2,
     batch,
@@ -2703,10 +2858,10 @@ async function matmul(gpu, args) {
     c: c3
   };
   if (bias) reduceBuffers.bias = bias;
-  const total = batch * M * N2;
+  const total = batch * M2 * N2;
   const reduce = await createDispatch(gpu, splitReduceKernel(!!bias, accumulate), reduceBuffers, grid1d(total, 64), {
     total,
-    mn: M * N2,
+    mn: M2 * N2,
     N: N2,
     splits,
     strideC
@@ -3802,6 +3957,71 @@ function repeatVector(v3, count) {
   return out;
 }
 
+// gpu/sample/latents.ts
+var MAX_LATENT = 1e3;
+function parseLatents(value, shape, name = "latents") {
+  const per = shape[0] * shape[1] * shape[2];
+  const dims2 = `[count, ${shape.join(", ")}]`;
+  let data;
+  if (typeof value === "string") data = fromBase64(value, name);
+  else if (value instanceof Float32Array || value instanceof Float64Array) {
+    data = Float32Array.from(value);
+  } else if (Array.isArray(value)) data = fromNested(value, shape, name);
+  else {
+    throw new RequestError(`${name} must be the starting noise ${dims2}: nested lists of numbers, or base64 of little-endian float32, got ${value === null ? "null" : typeof value}`);
+  }
+  if (data.length === 0 || data.length % per !== 0) {
+    throw new RequestError(`${name} holds ${data.length} value${data.length === 1 ? "" : "s"}; the noise is ${dims2}, ${per} values a sprite`);
+  }
+  for (let i3 = 0; i3 < data.length; i3++) {
+    const v3 = data[i3];
+    if (!Number.isFinite(v3) || Math.abs(v3) > MAX_LATENT) {
+      throw new RequestError(`${name}: value ${i3} is ${v3}; noise values must be finite, within \xB1${MAX_LATENT}`);
+    }
+  }
+  return data;
+}
+function latentCount(latents, shape) {
+  return latents.length / (shape[0] * shape[1] * shape[2]);
+}
+function fromBase64(text, name) {
+  const clean = text.replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 !== 0) {
+    throw new RequestError(`${name} is a string but not base64`);
+  }
+  const binary = atob(clean);
+  if (binary.length % 4 !== 0) {
+    throw new RequestError(`${name} decodes to ${binary.length} bytes, not whole float32 values (4 bytes each)`);
+  }
+  const bytes = new Uint8Array(binary.length);
+  for (let i3 = 0; i3 < binary.length; i3++) bytes[i3] = binary.charCodeAt(i3);
+  const view = new DataView(bytes.buffer);
+  const out = new Float32Array(bytes.length / 4);
+  for (let i3 = 0; i3 < out.length; i3++) out[i3] = view.getFloat32(4 * i3, true);
+  return out;
+}
+function fromNested(list, shape, name) {
+  const per = shape[0] * shape[1] * shape[2];
+  const out = new Float32Array(list.length * per);
+  let at = 0;
+  const walk = (v3, depth, path) => {
+    if (depth === 3) {
+      if (typeof v3 !== "number") {
+        throw new RequestError(`${path} must be a number, got ${JSON.stringify(v3) ?? typeof v3}`);
+      }
+      out[at++] = v3;
+      return;
+    }
+    const want = shape[depth];
+    if (!Array.isArray(v3) || v3.length !== want) {
+      throw new RequestError(`${path} must be a list of ${want} (a sprite's noise is [${shape.join(", ")}]), got ${Array.isArray(v3) ? `${v3.length}` : typeof v3}`);
+    }
+    v3.forEach((x2, i3) => walk(x2, depth + 1, `${path}[${i3}]`));
+  };
+  list.forEach((sprite, i3) => walk(sprite, 0, `${name}[${i3}]`));
+  return out;
+}
+
 // gpu/sample/request.ts
 function samplingWork(job) {
   return job.count * job.steps * (job.guidance !== 1 ? 2 : 1);
@@ -3814,6 +4034,7 @@ var EXPLICIT = [
 var DEFAULT_PER_ROW = 4;
 var DEFAULT_PER_CLASS = 4;
 var MAX_COLS = 8;
+var RECOMMENDED_GUIDANCE = 2;
 function samplingOptions(fields, nameOf = (k2) => k2) {
   const int = {
     integer: true
@@ -3860,7 +4081,12 @@ function parseSamplingRequest(fields, spec) {
   if (!given.length && explicit.length && fields.count !== void 0) {
     throw new RequestError(`${nameOf("count")} needs ${offered}`);
   }
-  const layout = given.length ? explicitLayout(given[0], fields, spec, nameOf) : perClassLayout(fields, spec, nameOf);
+  const latents = spec.noiseShape && fields.latents !== void 0 && fields.latents !== null ? parseLatents(fields.latents, spec.noiseShape, nameOf("latents")) : void 0;
+  const noiseFor = latents && latentCount(latents, spec.noiseShape);
+  const layout = given.length ? explicitLayout(given[0], fields, spec, nameOf, noiseFor) : perClassLayout(fields, spec, nameOf, noiseFor);
+  if (noiseFor !== void 0 && noiseFor !== layout.count) {
+    throw new RequestError(`${nameOf("latents")} hold the noise of ${noiseFor} sprite${noiseFor === 1 ? "" : "s"}; this request makes ${layout.count}`);
+  }
   const scale = numberField(fields.scale, nameOf("scale"), 4, {
     min: 1,
     max: spec.limits.maxScale,
@@ -3880,7 +4106,10 @@ function parseSamplingRequest(fields, spec) {
     job: {
       labels,
       count,
-      ...options
+      ...options,
+      ...latents && {
+        latents
+      }
     },
     layout: layout.layout,
     rows,
@@ -3888,7 +4117,10 @@ function parseSamplingRequest(fields, spec) {
     scale
   };
 }
-function explicitLayout(form, fields, spec, nameOf) {
+function fallbackCount(noiseFor, groups, otherwise) {
+  return noiseFor !== void 0 && noiseFor % groups === 0 ? noiseFor / groups : otherwise;
+}
+function explicitLayout(form, fields, spec, nameOf, noiseFor) {
   const names = spec.classNames;
   const k2 = names.length;
   const max = spec.limits.maxCount;
@@ -3907,7 +4139,8 @@ function explicitLayout(form, fields, spec, nameOf) {
     return classIndex(names, v3);
   };
   const repeated = (layout, v3) => {
-    const count = countOf(spec.defaultCount ?? 8);
+    if (noiseFor !== void 0) checkTotal(noiseFor);
+    const count = countOf(fallbackCount(noiseFor, 1, spec.defaultCount ?? 8));
     return {
       layout,
       labels: repeatVector(v3, count),
@@ -3921,7 +4154,7 @@ function explicitLayout(form, fields, spec, nameOf) {
     if (!Array.isArray(list) || list.length === 0) {
       throw new RequestError(`${nameOf("classes")} must be a non-empty list of class names or indices`);
     }
-    const per = countOf(DEFAULT_PER_ROW);
+    const per = countOf(fallbackCount(noiseFor, list.length, DEFAULT_PER_ROW));
     checkTotal(list.length * per);
     const labels = new Float32Array(list.length * per * k2);
     list.forEach((c3, r3) => labels.set(repeatVector(oneHot(k2, cls(c3)), per), r3 * per * k2));
@@ -3954,9 +4187,10 @@ function explicitLayout(form, fields, spec, nameOf) {
   }
   return repeated("labels", parseWeights(l3, k2, labelsName));
 }
-function perClassLayout(fields, spec, nameOf) {
+function perClassLayout(fields, spec, nameOf, noiseFor) {
   const k2 = spec.classNames.length;
-  const per = numberField(fields.per_class, nameOf("per_class"), DEFAULT_PER_CLASS, {
+  const fallback = fallbackCount(noiseFor, k2, DEFAULT_PER_CLASS);
+  const per = numberField(fields.per_class, nameOf("per_class"), fallback, {
     min: 1,
     max: spec.limits.maxPerClass,
     integer: true
@@ -5686,9 +5920,9 @@ var weightGradFinishKernel = (bias) => ({
 }`
   )
 });
-function gemmSplits(gpu, M, N2, K4) {
+function gemmSplits(gpu, M2, N2, K4) {
   const plan = operandPlan(gpu);
-  const tiles = Math.ceil(M / plan.textureTile.TM) * Math.ceil(N2 / plan.textureTile.TN);
+  const tiles = Math.ceil(M2 / plan.textureTile.TM) * Math.ceil(N2 / plan.textureTile.TN);
   const { splits, kChunk } = kChunks(4 * K4, chooseSplits(tiles, 4 * K4, plan.conv2d.implicitGemmSplitK));
   return {
     splits,
@@ -5699,19 +5933,19 @@ async function weightGradTexture(gpu, d3, args) {
   const K2 = d3.kernel, S2 = d3.stride, P2 = (K2 - 1) / 2, KK = K2 * K2;
   const input = paddedInput(d3, (d3.outH - 1) * S2 + K2, (d3.outW - 1) * S2 + K2, 1);
   const plane = d3.outH * d3.outW, count = d3.batch * plane;
-  const M = d3.outC, N2 = KK * input.C4 * 4 + 4, K4 = Math.ceil(count / 4);
+  const M2 = d3.outC, N2 = KK * input.C4 * 4 + 4, K4 = Math.ceil(count / 4);
   const tile = operandPlan(gpu).textureTile;
   const aSize = [
     K4,
-    Math.ceil(M / tile.TM) * tile.TM
+    Math.ceil(M2 / tile.TM) * tile.TM
   ];
   if (!texturesFit(gpu, input.size, aSize)) return null;
   const tx = storageTexture(gpu, input.size, "conv2d.packedInput");
   const tA = storageTexture(gpu, aSize, "conv2d.packedDy");
-  const { splits, kChunk4 } = gemmSplits(gpu, M, N2, K4);
+  const { splits, kChunk4 } = gemmSplits(gpu, M2, N2, K4);
   const g3 = createTensor(gpu, [
     splits,
-    M,
+    M2,
     N2
   ], "f32", "conv2d.weightGradGemm");
   const finishBuffers = {
@@ -5735,12 +5969,12 @@ async function weightGradTexture(gpu, d3, args) {
       tA,
       tB: tx,
       c: g3,
-      M,
+      M: M2,
       N: N2,
       K4,
       itemRowsA: 0,
       itemRowsB: 0,
-      strideC: M * N2,
+      strideC: M2 * N2,
       items: 1,
       splits,
       kChunk4,
@@ -5925,11 +6159,11 @@ var col2imKernel = (accumulate) => {
 };
 async function inputGradStride2Texture(gpu, d3, args, accumulate) {
   const KK = 9, plane = d3.outH * d3.outW;
-  const M = d3.inC * KK, N2 = d3.batch * plane, K4 = Math.ceil(d3.outC / 4);
+  const M2 = d3.inC * KK, N2 = d3.batch * plane, K4 = Math.ceil(d3.outC / 4);
   const tile = operandPlan(gpu).textureTile;
   const aSize = [
     K4,
-    Math.ceil(M / tile.TM) * tile.TM
+    Math.ceil(M2 / tile.TM) * tile.TM
   ];
   const bSize = [
     Math.ceil(N2 / tile.TN) * tile.TN / 4,
@@ -5941,10 +6175,10 @@ async function inputGradStride2Texture(gpu, d3, args, accumulate) {
   }
   const tA = storageTexture(gpu, aSize, "conv2d.packedWeightT");
   const tB = storageTexture(gpu, bSize, "conv2d.packedDy");
-  const { splits, kChunk4 } = gemmSplits(gpu, M, N2, K4);
+  const { splits, kChunk4 } = gemmSplits(gpu, M2, N2, K4);
   const g3 = createTensor(gpu, [
     splits,
-    M,
+    M2,
     N2
   ], "f32", "conv2d.dcol");
   return [
@@ -5956,7 +6190,7 @@ async function inputGradStride2Texture(gpu, d3, args, accumulate) {
       Math.ceil(aSize[1] / 8)
     ], {
       O: d3.outC,
-      M,
+      M: M2,
       width: aSize[0],
       height: aSize[1]
     }),
@@ -5969,12 +6203,12 @@ async function inputGradStride2Texture(gpu, d3, args, accumulate) {
       tA,
       tB,
       c: g3,
-      M,
+      M: M2,
       N: N2,
       K4,
       itemRowsA: 0,
       itemRowsB: 0,
-      strideC: M * N2,
+      strideC: M2 * N2,
       items: 1,
       splits,
       kChunk4,
@@ -5998,7 +6232,7 @@ async function inputGradStride2Texture(gpu, d3, args, accumulate) {
       outH: d3.outH,
       outW: d3.outW,
       N: N2,
-      splitStride: M * N2,
+      splitStride: M2 * N2,
       splits
     })
   ];
@@ -7369,12 +7603,12 @@ var UNET_DROPOUT_STREAM_BASE = 65536;
 async function buildUNet(gpu, config, options) {
   const plan = unetPlan(config);
   const B3 = options.batch;
-  const H2 = options.height ?? config.sample_size;
-  const W = options.width ?? config.sample_size;
-  if (!H2 || !W) throw new Error("buildUNet: no image size (config.sample_size is null)");
+  const H3 = options.height ?? config.sample_size;
+  const W2 = options.width ?? config.sample_size;
+  if (!H3 || !W2) throw new Error("buildUNet: no image size (config.sample_size is null)");
   const levels = config.block_out_channels.length - 1;
-  if (H2 % 2 ** levels || W % 2 ** levels) {
-    throw new Error(`buildUNet: ${H2}x${W} is not divisible by 2^${levels}`);
+  if (H3 % 2 ** levels || W2 % 2 ** levels) {
+    throw new Error(`buildUNet: ${H3}x${W2} is not divisible by 2^${levels}`);
   }
   const S2 = options.contextLength ?? 1;
   const withBackward = options.withBackward ?? true;
@@ -7390,8 +7624,8 @@ async function buildUNet(gpu, config, options) {
   const sample = createTensor(gpu, [
     B3,
     config.in_channels,
-    H2,
-    W
+    H3,
+    W2
   ], "f32", "unet.sample");
   const timesteps = createTensor(gpu, [
     B3
@@ -7404,8 +7638,8 @@ async function buildUNet(gpu, config, options) {
   const dOutput = createTensor(gpu, [
     B3,
     config.out_channels,
-    H2,
-    W
+    H3,
+    W2
   ], "f32", "unet.dOutput");
   const time = await timeEmbedding(m3, plan, timesteps);
   const context = await encoderProjection(m3, plan, encoderHiddenStates, S2);
@@ -7415,10 +7649,10 @@ async function buildUNet(gpu, config, options) {
   };
   const dropout2 = config.dropout;
   const c0 = config.block_out_channels[0];
-  let h3 = await conv(m3, "conv_in", sample, conv3(B3, config.in_channels, c0, H2, W), "conv_in");
+  let h3 = await conv(m3, "conv_in", sample, conv3(B3, config.in_channels, c0, H3, W2), "conv_in");
   m3.activations.set("conv_in", h3);
-  let height = H2;
-  let width = W;
+  let height = H3;
+  let width = W2;
   const skips = [
     {
       t: h3,
@@ -7486,12 +7720,12 @@ async function buildUNet(gpu, config, options) {
       width *= 2;
     }
   }
-  const normed = await groupNorm(m3, "conv_norm_out", h3, c0, H2 * W, {
+  const normed = await groupNorm(m3, "conv_norm_out", h3, c0, H3 * W2, {
     ...norm,
     silu: true
   }, "conv_norm_out");
   m3.activations.set("conv_norm_out.silu", normed);
-  const output = await conv(m3, "conv_out", normed, conv3(B3, c0, config.out_channels, H2, W), "conv_out");
+  const output = await conv(m3, "conv_out", normed, conv3(B3, c0, config.out_channels, H3, W2), "conv_out");
   m3.activations.set("conv_out", output);
   m3.setGrad(output, dOutput);
   m3.accumulate(output);
@@ -7964,17 +8198,30 @@ var SpriteSampler = class {
         scale: req.guidance
       });
     }
-    const ends = onProgress ? p3.stepEnds : [
-      p3.dispatches.length
+    let dispatches = p3.dispatches;
+    let stepEnds = p3.stepEnds;
+    if (req.latents) {
+      const size = itemSize(this.model);
+      if (req.latents.length !== req.count * size) {
+        throw new RequestError(`the starting noise holds ${req.latents.length} values; ${req.count} sprites need ${req.count * size} (${size} each)`);
+      }
+      const x3 = new Float32Array(p3.batch * size);
+      x3.set(req.latents);
+      upload(this.gpu, p3.sample, x3);
+      dispatches = dispatches.filter((_3, i3) => i3 !== p3.firstDraw);
+      stepEnds = stepEnds.map((e3) => e3 - 1);
+    }
+    const ends = onProgress ? stepEnds : [
+      dispatches.length
     ];
     let start = 0;
     for (const [k2, end] of ends.entries()) {
-      const encoder2 = this.gpu.device.createCommandEncoder();
-      const pass = encoder2.beginComputePass();
-      record(pass, p3.dispatches.slice(start, end));
+      const encoder = this.gpu.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      record(pass, dispatches.slice(start, end));
       pass.end();
       this.gpu.device.queue.submit([
-        encoder2.finish()
+        encoder.finish()
       ]);
       start = end;
       if (onProgress) {
@@ -8039,6 +8286,7 @@ var SpriteSampler = class {
         stream: 0
       })
     ];
+    const firstDraw = dispatches.length - 1;
     const scheduler = req.scheduler === "ddim" ? new DDIMScheduler() : new DDPMScheduler();
     scheduler.setTimesteps(req.steps);
     const guidance = [];
@@ -8099,7 +8347,8 @@ var SpriteSampler = class {
       sample,
       dispatches,
       guidance,
-      stepEnds
+      stepEnds,
+      firstDraw
     };
   }
 };
@@ -8206,219 +8455,399 @@ async function loadOnDevice(baseUrl, gpu) {
   };
 }
 
-// static/app.tsx
-async function api(path, init) {
-  const res = await fetch(path, init);
-  const text = await res.text();
-  let body = {};
-  try {
-    body = JSON.parse(text);
-  } catch {
-    if (!res.ok) throw new Error(`${res.status}: ${text.slice(0, 200)}`);
-  }
-  if (!res.ok) throw new Error(`${body.error ?? res.status}: ${body.detail ?? text}`);
-  return body;
-}
-function numbersOf(s3) {
+// static/sprites_tab.tsx
+var MIX_COUNT = 8;
+var TYPING_PAUSE_MS = 450;
+function fieldsOf(s3) {
+  const n2 = (v3) => v3.trim() === "" ? v3 : Number(v3);
   return {
-    steps: Number(s3.steps),
-    eta: Number(s3.eta),
-    seed: Number(s3.seed),
-    guidance: Number(s3.guidance)
+    count: n2(s3.count),
+    steps: n2(s3.steps),
+    eta: n2(s3.eta),
+    seed: n2(s3.seed),
+    guidance: n2(s3.guidance)
   };
 }
-function generate(body) {
-  return api("/api/generate", {
-    method: "POST",
-    headers: {
-      "content-type": "application/json"
-    },
-    body: JSON.stringify({
-      ...body,
-      format: "json"
-    })
-  });
-}
-function siteConfig() {
-  const tag = document.getElementById("sprite-site");
-  return tag ? JSON.parse(tag.textContent ?? "{}") : void 0;
-}
-function gridDataUrl({ sprites, size, request }) {
-  const g3 = spriteGrid(sprites, request.rows, request.cols, request.scale, {
-    spriteHeight: size,
-    spriteWidth: size
-  });
-  const canvas = document.createElement("canvas");
-  canvas.width = g3.width;
-  canvas.height = g3.height;
-  const context = canvas.getContext("2d");
-  const image = context.createImageData(g3.width, g3.height);
-  for (let p3 = 0; p3 < g3.width * g3.height; p3++) {
-    image.data.set(g3.rgb.subarray(p3 * 3, p3 * 3 + 3), p3 * 4);
-    image.data[p3 * 4 + 3] = 255;
-  }
-  context.putImageData(image, 0, 0);
-  return canvas.toDataURL("image/png");
-}
-async function makeGrid(engine, body, onProgress) {
-  if (!engine) return generate(body);
-  const made = await engine.generate(body, (done, total) => onProgress(done / total));
-  return {
-    grid: gridDataUrl(made),
-    ms: made.ms
-  };
-}
-var replaced = (list, i3, value) => {
-  const next = [
-    ...list
-  ];
-  next[i3] = value;
-  return next;
+var LABELS = {
+  count: "per class",
+  steps: "steps",
+  eta: "eta",
+  seed: "seed",
+  guidance: "guidance"
 };
-function Field(props) {
-  return /* @__PURE__ */ a2("label", {
-    children: [
-      props.label,
-      /* @__PURE__ */ a2("input", {
-        name: props.name,
-        inputMode: "decimal",
-        value: props.settings[props.name],
-        onChange: (e3) => props.set({
-          ...props.settings,
-          [props.name]: e3.target.value
+function fieldErrors(s3, limits) {
+  const errors = {};
+  const keys = Object.keys(LABELS);
+  const fields = fieldsOf(s3);
+  const check = (f4) => parseSamplingRequest({
+    class: 0,
+    ...f4
+  }, {
+    classNames: [
+      "any"
+    ],
+    limits,
+    forms: [
+      "class"
+    ],
+    nameOf: (k2) => LABELS[k2] ?? k2
+  });
+  for (const k2 of keys) {
+    const text = s3[k2].trim();
+    if (text === "") errors[k2] = `${LABELS[k2]} needs a value`;
+    else if (!Number.isFinite(Number(text))) {
+      errors[k2] = `${LABELS[k2]} must be a number, got "${text.slice(0, 20)}"`;
+    } else {
+      try {
+        check({
+          count: 1,
+          steps: 1,
+          guidance: 1,
+          [k2]: fields[k2]
+        });
+      } catch (e3) {
+        if (!(e3 instanceof RequestError)) throw e3;
+        errors[k2] = e3.message;
+      }
+    }
+  }
+  if (Object.keys(errors).length) return errors;
+  try {
+    check(fields);
+  } catch (e3) {
+    if (!(e3 instanceof RequestError)) throw e3;
+    errors[keys.find((k2) => e3.message.startsWith(LABELS[k2])) ?? "steps"] = e3.message;
+  }
+  return errors;
+}
+function spriteUrls(sprites, size) {
+  const px = size * size * 3;
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = size;
+  const context = canvas.getContext("2d");
+  const out = [];
+  for (let i3 = 0; i3 < sprites.length / px; i3++) {
+    const image = context.createImageData(size, size);
+    for (let p3 = 0; p3 < size * size; p3++) {
+      image.data.set(sprites.subarray(i3 * px + p3 * 3, i3 * px + p3 * 3 + 3), p3 * 4);
+      image.data[p3 * 4 + 3] = 255;
+    }
+    context.putImageData(image, 0, 0);
+    out.push(canvas.toDataURL("image/png"));
+  }
+  return out;
+}
+async function makeSprites(engine, body, onProgress, signal) {
+  if (engine) {
+    const made = await engine.generate(body, (done, total) => {
+      if (!signal.aborted) onProgress({
+        state: "running",
+        done,
+        total
+      });
+    });
+    return {
+      sprites: spriteUrls(made.sprites, made.size),
+      ms: made.ms,
+      where: "device"
+    };
+  }
+  let answer;
+  let failure2;
+  await readEvents("/api/generate", (name, data) => {
+    if (name === "progress") {
+      const { done, total } = data;
+      onProgress({
+        state: "running",
+        done,
+        total
+      });
+    } else if (name === "result") answer = data;
+    else if (name === "error") {
+      const e3 = data;
+      failure2 = `${e3.error}: ${e3.detail}`;
+    }
+  }, {
+    body: {
+      ...body,
+      scale: 1,
+      format: "json"
+    },
+    signal
+  });
+  if (failure2 || !answer) {
+    throw new Error(failure2 ?? "the server closed the stream without sprites");
+  }
+  return {
+    sprites: answer.sprites,
+    ms: answer.ms,
+    where: "server",
+    pass: answer.pass,
+    waitedMs: answer.queue_ms
+  };
+}
+function ProgressBar({ progress, name }) {
+  if (!progress) return null;
+  if (progress.state === "waiting") {
+    return /* @__PURE__ */ a2("div", {
+      class: "request-progress",
+      "data-card": name,
+      "data-state": "waiting",
+      children: [
+        /* @__PURE__ */ a2("progress", {
+          "aria-label": `${name}: waiting`
+        }),
+        /* @__PURE__ */ a2("span", {
+          class: "note",
+          children: "waiting for the GPU"
         })
+      ]
+    });
+  }
+  return /* @__PURE__ */ a2("div", {
+    class: "request-progress",
+    "data-card": name,
+    "data-state": "running",
+    children: [
+      /* @__PURE__ */ a2("progress", {
+        max: progress.total,
+        value: progress.done,
+        "aria-label": `${name}: steps`
+      }),
+      /* @__PURE__ */ a2("span", {
+        class: "note",
+        children: [
+          "step ",
+          progress.done,
+          " of ",
+          progress.total
+        ]
       })
     ]
   });
 }
-function SpritesTab({ classes, engine }) {
-  const [settings, setSettings] = d2({
-    count: "4",
-    steps: "10",
-    eta: "0",
-    seed: "1",
-    guidance: "1"
+function timingOf(m3) {
+  if (m3.where === "device") return `${m3.ms} ms on this device`;
+  const shared = m3.pass && m3.pass.requests > 1 ? ` (one pass with ${m3.pass.requests - 1} other request${m3.pass.requests > 2 ? "s" : ""}, ${m3.pass.sprites} sprites)` : "";
+  return `${m3.ms} ms generating${shared}${m3.waitedMs ? `, ${m3.waitedMs} ms waiting` : ""}`;
+}
+function SpriteCard(props) {
+  return /* @__PURE__ */ a2("div", {
+    class: "card sprite-card",
+    "data-card": props.name,
+    children: [
+      /* @__PURE__ */ a2("h2", {
+        children: props.title
+      }),
+      props.children,
+      /* @__PURE__ */ a2(ProgressBar, {
+        progress: props.progress,
+        name: props.name
+      }),
+      props.made ? /* @__PURE__ */ a2($, {
+        children: [
+          /* @__PURE__ */ a2("div", {
+            class: `sprite-grid${props.progress ? " stale" : ""}`,
+            children: props.made.sprites.map((src, i3) => /* @__PURE__ */ a2("img", {
+              class: "sprite",
+              "data-class": props.name,
+              "data-index": i3,
+              src,
+              alt: `${props.name} ${i3 + 1}`
+            }, i3))
+          }),
+          /* @__PURE__ */ a2("div", {
+            class: "note timing",
+            children: timingOf(props.made)
+          })
+        ]
+      }) : /* @__PURE__ */ a2("div", {
+        class: "note",
+        children: "\u2026"
+      })
+    ]
   });
-  const [grids, setGrids] = d2([]);
+}
+function Field(props) {
+  const { name, error } = props;
+  return /* @__PURE__ */ a2("label", {
+    class: error ? "invalid" : "",
+    children: [
+      LABELS[name],
+      /* @__PURE__ */ a2("input", {
+        name,
+        inputMode: "decimal",
+        value: props.settings[name],
+        "aria-invalid": error ? "true" : void 0,
+        "aria-describedby": error ? `${name}-error` : void 0,
+        onInput: (e3) => props.onInput({
+          ...props.settings,
+          [name]: e3.target.value
+        }),
+        onKeyDown: (e3) => {
+          if (e3.key === "Enter") props.onCommit();
+        },
+        onBlur: props.onCommit
+      }),
+      error && /* @__PURE__ */ a2("span", {
+        class: "field-error",
+        id: `${name}-error`,
+        children: error
+      })
+    ]
+  });
+}
+function SpritesTab(props) {
+  const { classes, engine, settings } = props;
+  const limits = props.limits ?? ON_DEVICE_LIMITS;
+  const errors = fieldErrors(settings, limits);
+  const valid = Object.keys(errors).length === 0;
+  const [made, setMade] = d2({});
+  const [progress, setProgress] = d2({});
   const [error, setError] = d2("");
-  const [busy, setBusy] = d2(false);
-  const [total, setTotal] = d2(null);
-  const [mix, setMix] = d2(classes.map((_3, i3) => i3 < 2 ? 0.5 : 0));
-  const [mixed, setMixed] = d2();
-  const [progress, setProgress] = d2([]);
-  const latest = T2(0);
-  async function run2(s3) {
-    const id = ++latest.current;
-    const current = () => id === latest.current;
-    setBusy(true);
+  const [summary, setSummary] = d2("");
+  const run2 = T2(void 0);
+  const mixRun = T2(void 0);
+  const pause = T2(void 0);
+  const lastRun = T2("");
+  const mix = classes.map((_3, i3) => props.mix?.[i3] ?? (i3 < 2 ? 0.5 : 0));
+  const setOne = (set, k2, v3) => set((r3) => ({
+    ...r3,
+    [k2]: v3
+  }));
+  async function runGrids(s3) {
+    if (Object.keys(fieldErrors(s3, limits)).length) return;
+    const key = JSON.stringify([
+      s3,
+      engine ? 1 : 0,
+      props.modelVersion,
+      classes
+    ]);
+    lastRun.current = key;
+    run2.current?.abort();
+    const abort = new AbortController();
+    run2.current = abort;
+    const where = engine ? "on this device" : "on the server";
     setError("");
+    setSummary(`generating ${classes.length} grids ${where}\u2026`);
+    setProgress(Object.fromEntries(classes.map((c3) => [
+      c3.name,
+      {
+        state: "waiting"
+      }
+    ])));
     const started = performance.now();
-    const body = (c3) => ({
-      class: c3.index,
-      count: Number(s3.count),
-      ...numbersOf(s3)
-    });
+    let done = 0;
+    const one = async (c3) => {
+      const result = await makeSprites(engine, {
+        class: c3.index,
+        ...fieldsOf(s3)
+      }, (p3) => !abort.signal.aborted && setOne(setProgress, c3.name, p3), abort.signal);
+      if (abort.signal.aborted) return;
+      setOne(setMade, c3.name, result);
+      setOne(setProgress, c3.name, null);
+      done++;
+      if (done < classes.length) {
+        setSummary(`generating: ${done} of ${classes.length} grids done ${where}`);
+      }
+    };
     try {
       if (engine) {
-        setProgress(classes.map(() => 0));
-        for (const [i3, c3] of classes.entries()) {
-          if (!current()) return;
-          const grid = await makeGrid(engine, body(c3), (f4) => {
-            if (current()) setProgress((p3) => replaced(p3, i3, f4));
-          });
-          if (!current()) return;
-          setGrids((g3) => replaced(g3, i3, grid));
-          setProgress((p3) => replaced(p3, i3, void 0));
+        for (const c3 of classes) {
+          if (abort.signal.aborted) return;
+          await one(c3);
         }
-      } else {
-        setProgress(classes.map(() => null));
-        setGrids(await Promise.all(classes.map((c3) => generate(body(c3)))));
+      } else await Promise.all(classes.map(one));
+      if (!abort.signal.aborted) {
+        setSummary(`${Math.round(performance.now() - started)} ms for ${classes.length} grids ${where}`);
       }
-      const ms = Math.round(performance.now() - started);
-      if (current()) setTotal({
-        ms,
-        where: engine ? "on this device" : "on the server"
-      });
     } catch (e3) {
-      if (current()) setError(e3.message);
-    } finally {
-      if (current()) {
-        setBusy(false);
-        setProgress([]);
-      }
+      if (abort.signal.aborted) return;
+      setError(e3.message);
+      setSummary("");
+      setProgress({});
     }
   }
-  async function runMix() {
-    setError("");
+  async function runMix(weights) {
+    if (!valid) return;
+    mixRun.current?.abort();
+    const abort = new AbortController();
+    mixRun.current = abort;
+    setOne(setProgress, "mix", {
+      state: "waiting"
+    });
     try {
-      setMixed(await makeGrid(engine, {
-        labels: mix,
-        count: 8,
-        ...numbersOf(settings)
-      }, () => {
-      }));
+      const result = await makeSprites(engine, {
+        labels: weights,
+        ...fieldsOf(settings),
+        count: MIX_COUNT
+      }, (p3) => !abort.signal.aborted && setOne(setProgress, "mix", p3), abort.signal);
+      if (abort.signal.aborted) return;
+      setOne(setMade, "mix", result);
     } catch (e3) {
-      setError(e3.message);
+      if (!abort.signal.aborted) setError(e3.message);
+    } finally {
+      if (!abort.signal.aborted) setOne(setProgress, "mix", null);
     }
   }
   A2(() => {
-    run2(settings);
+    runGrids(settings);
+    if (props.mix) runMix(mix);
   }, [
-    engine
+    engine,
+    props.modelVersion,
+    classes.map((c3) => c3.name).join()
   ]);
-  const update = (s3) => {
-    setSettings(s3);
-    run2(s3);
+  A2(() => () => {
+    run2.current?.abort();
+    mixRun.current?.abort();
+  }, []);
+  const commit = (s3) => {
+    clearTimeout(pause.current);
+    const key = JSON.stringify([
+      s3,
+      engine ? 1 : 0,
+      props.modelVersion,
+      classes
+    ]);
+    if (key !== lastRun.current) runGrids(s3);
+  };
+  const onInput = (s3) => {
+    props.setSettings(s3);
+    clearTimeout(pause.current);
+    if (Object.keys(fieldErrors(s3, limits)).length) return;
+    pause.current = setTimeout(() => commit(s3), TYPING_PAUSE_MS);
   };
   return /* @__PURE__ */ a2("section", {
     children: [
       /* @__PURE__ */ a2("div", {
         class: "controls",
         children: [
-          /* @__PURE__ */ a2(Field, {
-            label: "per class",
-            name: "count",
+          Object.keys(LABELS).map((k2) => /* @__PURE__ */ a2(Field, {
+            name: k2,
             settings,
-            set: update
-          }),
-          /* @__PURE__ */ a2(Field, {
-            label: "steps",
-            name: "steps",
-            settings,
-            set: update
-          }),
-          /* @__PURE__ */ a2(Field, {
-            label: "eta",
-            name: "eta",
-            settings,
-            set: update
-          }),
-          /* @__PURE__ */ a2(Field, {
-            label: "seed",
-            name: "seed",
-            settings,
-            set: update
-          }),
-          /* @__PURE__ */ a2(Field, {
-            label: "guidance",
-            name: "guidance",
-            settings,
-            set: update
-          }),
+            error: errors[k2],
+            onInput,
+            onCommit: () => commit(settings)
+          }, k2)),
           /* @__PURE__ */ a2("button", {
             type: "button",
             class: "primary",
             id: "new-seed",
-            onClick: () => update({
-              ...settings,
-              seed: String(Math.floor(Math.random() * 1e6))
-            }),
+            onClick: () => {
+              const s3 = {
+                ...settings,
+                seed: String(Math.floor(Math.random() * 1e6))
+              };
+              props.setSettings(s3);
+              commit(s3);
+            },
             children: "New seed"
           }),
           /* @__PURE__ */ a2("span", {
             class: "note",
             id: "timing",
-            children: busy ? "generating\u2026" : total !== null ? `${total.ms} ms for ${classes.length} grids ${total.where}` : ""
+            children: summary
           })
         ]
       }),
@@ -8429,98 +8858,60 @@ function SpritesTab({ classes, engine }) {
       }),
       /* @__PURE__ */ a2("div", {
         class: "grids",
-        children: classes.map((c3, i3) => /* @__PURE__ */ a2("div", {
-          class: "card",
-          children: [
-            /* @__PURE__ */ a2("h2", {
-              children: [
-                c3.index,
-                " ",
-                c3.name
-              ]
-            }),
-            progress[i3] !== void 0 && /* @__PURE__ */ a2("progress", {
-              class: "grid-progress",
-              "data-class": c3.name,
-              max: 1,
-              value: progress[i3] ?? void 0
-            }),
-            grids[i3] ? /* @__PURE__ */ a2($, {
-              children: [
-                /* @__PURE__ */ a2("img", {
-                  class: "sprites",
-                  "data-class": c3.name,
-                  src: grids[i3].grid,
-                  alt: c3.name
-                }),
-                /* @__PURE__ */ a2("div", {
-                  class: "note",
-                  children: [
-                    grids[i3].ms,
-                    " ms"
-                  ]
-                })
-              ]
-            }) : /* @__PURE__ */ a2("div", {
-              class: "note",
-              children: "\u2026"
-            })
-          ]
-        }, c3.index))
-      }),
-      /* @__PURE__ */ a2("div", {
-        class: "card mix",
         children: [
-          /* @__PURE__ */ a2("h2", {
-            children: "Class mix"
-          }),
-          classes.map((c3, i3) => /* @__PURE__ */ a2("div", {
-            class: "slider",
+          classes.map((c3) => /* @__PURE__ */ a2(SpriteCard, {
+            name: c3.name,
+            title: `${c3.index} ${c3.name}`,
+            made: made[c3.name],
+            progress: progress[c3.name] ?? null
+          }, c3.name)),
+          /* @__PURE__ */ a2(SpriteCard, {
+            name: "mix",
+            title: "Class mix",
+            made: made.mix,
+            progress: progress.mix ?? null,
             children: [
-              /* @__PURE__ */ a2("span", {
-                children: c3.name
-              }),
-              /* @__PURE__ */ a2("input", {
-                type: "range",
-                min: "0",
-                max: "1",
-                step: "0.05",
-                value: mix[i3],
-                onInput: (e3) => {
-                  const next = [
-                    ...mix
-                  ];
-                  next[i3] = Number(e3.target.value);
-                  setMix(next);
-                }
-              }),
-              /* @__PURE__ */ a2("span", {
-                children: mix[i3].toFixed(2)
-              })
-            ]
-          }, c3.index)),
-          /* @__PURE__ */ a2("p", {
-            children: /* @__PURE__ */ a2("button", {
-              type: "button",
-              class: "primary",
-              onClick: runMix,
-              children: "Generate mixture"
-            })
-          }),
-          mixed && /* @__PURE__ */ a2($, {
-            children: [
-              /* @__PURE__ */ a2("img", {
-                class: "sprites",
-                id: "mix-grid",
-                src: mixed.grid,
-                alt: "mixture"
-              }),
               /* @__PURE__ */ a2("div", {
-                class: "note",
-                children: [
-                  mixed.ms,
-                  " ms"
-                ]
+                class: "mixer",
+                children: classes.map((c3, i3) => /* @__PURE__ */ a2("label", {
+                  class: "slider",
+                  children: [
+                    /* @__PURE__ */ a2("span", {
+                      children: c3.name
+                    }),
+                    /* @__PURE__ */ a2("input", {
+                      type: "range",
+                      name: `mix-${c3.name}`,
+                      min: "0",
+                      max: "1",
+                      step: "0.05",
+                      value: mix[i3],
+                      onInput: (e3) => {
+                        const next = [
+                          ...mix
+                        ];
+                        next[i3] = Number(e3.target.value);
+                        props.setMix(next);
+                      }
+                    }),
+                    /* @__PURE__ */ a2("span", {
+                      children: mix[i3].toFixed(2)
+                    })
+                  ]
+                }, c3.name))
+              }),
+              /* @__PURE__ */ a2("p", {
+                children: /* @__PURE__ */ a2("button", {
+                  type: "button",
+                  class: "primary",
+                  id: "generate-mix",
+                  disabled: !valid,
+                  onClick: () => {
+                    props.setMix(mix);
+                    runMix(mix);
+                  },
+                  children: "Generate mixture"
+                })
               })
             ]
           })
@@ -8529,231 +8920,589 @@ function SpritesTab({ classes, engine }) {
     ]
   });
 }
-function DatasetTab() {
-  const [report, setReport] = d2();
-  const [error, setError] = d2("");
-  const [cls, setCls] = d2("");
-  A2(() => {
-    api("/api/dataset").then(setReport, (e3) => setError(e3.message));
-  }, []);
-  if (error) return /* @__PURE__ */ a2("div", {
-    class: "error",
-    role: "alert",
-    children: error
-  });
-  if (!report) return /* @__PURE__ */ a2("p", {
-    class: "note",
-    children: "Loading the dataset report\u2026"
-  });
-  const max = Math.max(...report.classes.map((c3) => c3.before));
-  return /* @__PURE__ */ a2("section", {
+
+// static/loss_chart.tsx
+var W = 640;
+var H2 = 260;
+var M = {
+  left: 60,
+  right: 16,
+  top: 22,
+  bottom: 40
+};
+function linearTicks(max, want = 5) {
+  if (max <= 0) return [
+    0
+  ];
+  const step = linearStep(max, want);
+  const ticks = [];
+  for (let t3 = 0; t3 <= max + 1e-9; t3 += step) ticks.push(Math.round(t3 * 1e6) / 1e6);
+  return ticks;
+}
+function logTicks(lo, hi) {
+  for (const mantissas of [
+    [
+      1,
+      2,
+      5
+    ],
+    [
+      1,
+      1.5,
+      2,
+      3,
+      5,
+      7
+    ],
+    [
+      1,
+      1.2,
+      1.5,
+      2,
+      2.5,
+      3,
+      4,
+      5,
+      6,
+      8
+    ]
+  ]) {
+    const ticks2 = [];
+    for (let e3 = Math.floor(Math.log10(lo)); e3 <= Math.ceil(Math.log10(hi)); e3++) {
+      for (const m3 of mantissas) {
+        const v3 = Number((m3 * 10 ** e3).toPrecision(3));
+        if (v3 >= lo && v3 <= hi) ticks2.push(v3);
+      }
+    }
+    if (ticks2.length >= 3) return ticks2;
+  }
+  const step = linearStep(hi - lo, 4);
+  const ticks = [];
+  for (let t3 = Math.ceil(lo / step) * step; t3 <= hi + step * 1e-9; t3 += step) {
+    ticks.push(Number(t3.toPrecision(6)));
+  }
+  return ticks;
+}
+function linearStep(span, want) {
+  const raw = span / want;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  return [
+    1,
+    2,
+    5,
+    10
+  ].map((m3) => m3 * mag).find((s3) => s3 >= raw) ?? 10 * mag;
+}
+var short = (v3) => v3 >= 1e3 ? `${Number((v3 / 1e3).toPrecision(3))}k` : String(Number(v3.toPrecision(3)));
+function LossChart(props) {
+  const points = props.points.filter((p3) => p3.loss > 0 && Number.isFinite(p3.loss));
+  if (points.length < 2) {
+    return /* @__PURE__ */ a2("p", {
+      class: "note",
+      "data-chart": props.kind,
+      children: [
+        props.title,
+        ": the curve appears after two readings."
+      ]
+    });
+  }
+  const xMax = Math.max(props.lastStep ?? 0, ...points.map((p3) => p3.step), 1);
+  const losses = points.map((p3) => p3.loss);
+  const lo = Math.min(...losses) / 1.08;
+  const hi = Math.max(...losses) * 1.08;
+  const pw = W - M.left - M.right;
+  const ph = H2 - M.top - M.bottom;
+  const x2 = (step) => M.left + step / xMax * pw;
+  const y3 = (loss) => M.top + (1 - Math.log(loss / lo) / Math.log(hi / lo)) * ph;
+  const xTicks = linearTicks(xMax);
+  const yTicks = logTicks(lo, hi);
+  const marks = (props.marks ?? []).filter((m3) => m3.step >= 0 && m3.step <= xMax);
+  return /* @__PURE__ */ a2("figure", {
+    class: "chart",
     children: [
-      /* @__PURE__ */ a2("div", {
-        class: "card",
+      /* @__PURE__ */ a2("figcaption", {
+        children: props.title
+      }),
+      /* @__PURE__ */ a2("svg", {
+        class: "loss-chart",
+        "data-chart": props.kind,
+        viewBox: `0 0 ${W} ${H2}`,
+        role: "img",
+        "aria-label": `${props.title}: loss against step, log scale`,
+        children: [
+          /* @__PURE__ */ a2("g", {
+            class: "axis x",
+            children: [
+              /* @__PURE__ */ a2("line", {
+                x1: M.left,
+                y1: M.top + ph,
+                x2: M.left + pw,
+                y2: M.top + ph
+              }),
+              xTicks.map((t3) => /* @__PURE__ */ a2("g", {
+                children: [
+                  /* @__PURE__ */ a2("line", {
+                    x1: x2(t3),
+                    y1: M.top + ph,
+                    x2: x2(t3),
+                    y2: M.top + ph + 4
+                  }),
+                  /* @__PURE__ */ a2("text", {
+                    class: "tick",
+                    x: x2(t3),
+                    y: M.top + ph + 16,
+                    "text-anchor": "middle",
+                    children: short(t3)
+                  })
+                ]
+              }, t3)),
+              /* @__PURE__ */ a2("text", {
+                class: "axis-label",
+                x: M.left + pw / 2,
+                y: H2 - 4,
+                "text-anchor": "middle",
+                children: "step"
+              })
+            ]
+          }),
+          /* @__PURE__ */ a2("g", {
+            class: "axis y",
+            children: [
+              /* @__PURE__ */ a2("line", {
+                x1: M.left,
+                y1: M.top,
+                x2: M.left,
+                y2: M.top + ph
+              }),
+              yTicks.map((t3) => /* @__PURE__ */ a2("g", {
+                children: [
+                  /* @__PURE__ */ a2("line", {
+                    class: "grid",
+                    x1: M.left,
+                    y1: y3(t3),
+                    x2: M.left + pw,
+                    y2: y3(t3)
+                  }),
+                  /* @__PURE__ */ a2("text", {
+                    class: "tick",
+                    x: M.left - 6,
+                    y: y3(t3) + 4,
+                    "text-anchor": "end",
+                    children: short(t3)
+                  })
+                ]
+              }, t3)),
+              /* @__PURE__ */ a2("text", {
+                class: "axis-label",
+                transform: `translate(14 ${M.top + ph / 2}) rotate(-90)`,
+                "text-anchor": "middle",
+                children: "loss (log scale)"
+              })
+            ]
+          }),
+          marks.map((m3, i3) => /* @__PURE__ */ a2("g", {
+            class: `mark ${m3.kind}`,
+            "data-mark": m3.kind,
+            "data-step": m3.step,
+            children: [
+              /* @__PURE__ */ a2("line", {
+                x1: x2(m3.step),
+                y1: M.top,
+                x2: x2(m3.step),
+                y2: M.top + ph
+              }),
+              /* @__PURE__ */ a2("text", {
+                x: x2(m3.step) + 3,
+                y: M.top - 8 + i3 % 2 * 12,
+                children: m3.label
+              })
+            ]
+          }, `${m3.kind}${m3.step}`)),
+          /* @__PURE__ */ a2("polyline", {
+            class: "series",
+            points: points.map((p3) => `${x2(p3.step).toFixed(1)},${y3(p3.loss).toFixed(1)}`).join(" ")
+          })
+        ]
+      })
+    ]
+  });
+}
+function formatLr(lr) {
+  return lr.toExponential().replace(/\.0+e/, "e").replace("e+", "e").replace(/(\.\d*?)0+e/, "$1e");
+}
+function historyMarks(epochs) {
+  const marks = [];
+  let lr = null;
+  let frozen = false;
+  let start = 0;
+  for (const e3 of epochs) {
+    if (e3.lr !== null && e3.lr !== lr) {
+      marks.push({
+        step: start,
+        kind: "lr",
+        label: `lr ${formatLr(e3.lr)}`
+      });
+      lr = e3.lr;
+    }
+    if (e3.embedding_frozen && !frozen) {
+      marks.push({
+        step: start,
+        kind: "freeze",
+        label: `embedding frozen (epoch ${e3.epoch})`
+      });
+      frozen = true;
+    }
+    start = e3.step;
+  }
+  return marks;
+}
+
+// static/train_tab.tsx
+var active = (j2) => j2.status === "running" || j2.status === "stopping";
+var finished = (j2) => j2.status === "done" || j2.status === "stopped";
+function recipeLine(start, base, r3) {
+  const from = start === "scratch" ? `new model (${base})` : `fine-tune of ${base}`;
+  const frozen = r3.freezeEpoch === 0 ? "embedding frozen from the start" : `embedding frozen after epoch ${r3.freezeEpoch}`;
+  return [
+    from,
+    `batch ${r3.batch}`,
+    `${r3.epochs} epoch${r3.epochs === 1 ? "" : "s"}`,
+    `lr ${formatLr(r3.lr)}`,
+    frozen,
+    `mask ${r3.maskProb}`,
+    `dropout ${r3.dropout}/${r3.embDropout}`,
+    `seed ${r3.seed}`,
+    r3.precision
+  ].join(" \xB7 ");
+}
+function jobMarks(job) {
+  const r3 = job.recipe;
+  const p3 = job.progress;
+  if (!r3 || !p3) return [];
+  const marks = [
+    {
+      step: 0,
+      kind: "lr",
+      label: `lr ${formatLr(r3.lr)}`
+    }
+  ];
+  const freezeStep = r3.freezeEpoch * p3.stepsPerEpoch;
+  if (freezeStep <= p3.totalSteps) {
+    marks.push({
+      step: freezeStep,
+      kind: "freeze",
+      label: r3.freezeEpoch === 0 ? "embedding frozen" : `embedding frozen (epoch ${r3.freezeEpoch + 1})`
+    });
+  }
+  return marks;
+}
+var FORM_FIELDS = [
+  "epochs",
+  "batch",
+  "lr",
+  "max_steps"
+];
+function TrainTab(props) {
+  const [needsToken, setNeedsToken] = d2("");
+  const [tokenText, setTokenText] = d2("");
+  const [job, setJob] = d2({
+    status: "idle"
+  });
+  const [error, setError] = d2("");
+  const [start, setStart] = d2("serving");
+  const [preset, setPreset] = d2("compact");
+  const [form, setForm] = d2({
+    epochs: "",
+    batch: "",
+    lr: "",
+    max_steps: "50"
+  });
+  const [plan, setPlan] = d2();
+  const [planError, setPlanError] = d2("");
+  const [preview, setPreview] = d2();
+  const [swap, setSwap] = d2();
+  const [history2, setHistory] = d2();
+  const [ready, setReady] = d2(false);
+  const following = T2(void 0);
+  const call = async (path, init) => {
+    try {
+      return await api(path, init);
+    } catch (e3) {
+      if (e3 instanceof ApiError && e3.status === 401) {
+        setNeedsToken(savedToken() ? "refused" : "ask");
+      }
+      throw e3;
+    }
+  };
+  const follow = () => {
+    following.current?.abort();
+    const abort = new AbortController();
+    following.current = abort;
+    readEvents("/api/train/events", (name, data) => {
+      if (name === "state" || name === "end") setJob(data);
+      else if (name === "progress") {
+        const p4 = data;
+        setJob((j2) => ({
+          ...j2,
+          progress: p4,
+          losses: p4.loss === null ? j2.losses : [
+            ...j2.losses ?? [],
+            {
+              step: p4.step,
+              loss: p4.loss
+            }
+          ]
+        }));
+      }
+    }, {
+      signal: abort.signal
+    }).catch(() => {
+    });
+  };
+  const loadHistory = () => api("/api/model/log").then(setHistory, () => setHistory(void 0));
+  const connect = async () => {
+    try {
+      const j2 = await call("/api/train");
+      setNeedsToken("");
+      setReady(true);
+      setJob(j2);
+      if (active(j2)) follow();
+    } catch (e3) {
+      if (!(e3 instanceof ApiError && e3.status === 401)) setError(e3.message);
+    }
+  };
+  A2(() => {
+    connect();
+    loadHistory();
+    return () => following.current?.abort();
+  }, []);
+  A2(() => {
+    if (!ready) return;
+    const q2 = new URLSearchParams({
+      start
+    });
+    if (start === "scratch") q2.set("config", preset);
+    for (const k2 of [
+      "epochs",
+      "batch",
+      "lr"
+    ]) {
+      if (form[k2].trim()) q2.set(k2, form[k2].trim());
+    }
+    const timer = setTimeout(() => {
+      call(`/api/train/recipe?${q2}`).then((p4) => {
+        setPlan(p4);
+        setPlanError("");
+      }, (e3) => setPlanError(e3.message));
+    }, 200);
+    return () => clearTimeout(timer);
+  }, [
+    ready,
+    start,
+    preset,
+    form.epochs,
+    form.batch,
+    form.lr
+  ]);
+  A2(() => {
+    if (!finished(job) || !job.checkpoint || preview?.checkpoint === job.checkpoint) return;
+    imageUrl("/api/train/preview.png?per_class=4&steps=10&seed=1&guidance=2").then((url) => setPreview({
+      url,
+      checkpoint: job.checkpoint
+    }), (e3) => setError(e3.message));
+  }, [
+    job.status,
+    job.checkpoint
+  ]);
+  const act = async (path, method, body) => {
+    setError("");
+    try {
+      return await call(path, {
+        method,
+        body: body === void 0 ? void 0 : JSON.stringify(body)
+      });
+    } catch (e3) {
+      setError(e3.message);
+      return void 0;
+    }
+  };
+  const startJob = async () => {
+    const body = {
+      start
+    };
+    if (start === "scratch") body.config = preset;
+    for (const k2 of FORM_FIELDS) if (form[k2].trim()) body[k2] = Number(form[k2]);
+    const steps = Number(form.max_steps);
+    if (Number.isInteger(steps) && steps > 0) {
+      body.log_every = Math.max(1, Math.min(10, Math.floor(steps / 20)));
+    }
+    const j2 = await act("/api/train", "POST", body);
+    if (j2) {
+      setJob(j2);
+      setPreview(void 0);
+      follow();
+    }
+  };
+  const swapTo = async (path) => {
+    const s3 = await act(path, "POST");
+    if (s3) {
+      setSwap(s3);
+      props.onModelChange();
+      loadHistory();
+    }
+  };
+  if (needsToken) {
+    return /* @__PURE__ */ a2("section", {
+      children: /* @__PURE__ */ a2("form", {
+        class: "card token",
+        onSubmit: (e3) => {
+          e3.preventDefault();
+          saveToken(tokenText.trim());
+          connect();
+        },
         children: [
           /* @__PURE__ */ a2("h2", {
-            children: "Sprites per class, before and after cleaning"
+            children: "This server's training needs its token"
           }),
           /* @__PURE__ */ a2("p", {
             class: "note",
             children: [
-              report.total,
-              " sprites, ",
-              report.removed,
-              " removed by the cleaning rule, ",
-              report.kept,
-              " kept"
-            ]
-          }),
-          /* @__PURE__ */ a2("div", {
-            class: "hist",
-            children: report.classes.map((c3) => /* @__PURE__ */ a2("div", {
-              class: "row",
-              children: [
-                /* @__PURE__ */ a2("span", {
-                  children: [
-                    c3.name,
-                    /* @__PURE__ */ a2("br", {}),
-                    /* @__PURE__ */ a2("span", {
-                      class: "note",
-                      children: [
-                        c3.before,
-                        " \u2192 ",
-                        c3.after
-                      ]
-                    })
-                  ]
-                }),
-                /* @__PURE__ */ a2("div", {
-                  children: [
-                    /* @__PURE__ */ a2("div", {
-                      class: "bar before",
-                      style: {
-                        width: `${100 * c3.before / max}%`
-                      }
-                    }),
-                    /* @__PURE__ */ a2("div", {
-                      class: "bar after",
-                      style: {
-                        width: `${100 * c3.after / max}%`
-                      }
-                    })
-                  ]
-                })
-              ]
-            }, c3.index))
-          })
-        ]
-      }),
-      /* @__PURE__ */ a2("div", {
-        class: "card",
-        style: {
-          marginTop: "10px"
-        },
-        children: [
-          /* @__PURE__ */ a2("h2", {
-            children: "Removed sprites"
-          }),
-          /* @__PURE__ */ a2("select", {
-            value: cls,
-            onChange: (e3) => setCls(e3.target.value),
-            children: [
-              /* @__PURE__ */ a2("option", {
-                value: "",
-                children: "all classes"
+              "It was started with",
+              " ",
+              /* @__PURE__ */ a2("code", {
+                children: "--token"
               }),
-              report.classes.map((c3) => /* @__PURE__ */ a2("option", {
-                value: String(c3.index),
-                children: c3.name
-              }, c3.index))
+              ". The token is sent as an Authorization header and kept for this tab only."
             ]
           }),
-          /* @__PURE__ */ a2("img", {
-            class: "pixel",
-            style: {
-              marginTop: "8px",
-              maxWidth: "100%"
-            },
-            src: `/api/dataset/examples.png?kind=removed&count=32${cls ? `&class=${cls}` : ""}`,
-            alt: "removed sprites"
+          needsToken === "refused" && /* @__PURE__ */ a2("div", {
+            class: "error",
+            role: "alert",
+            children: "That token was not accepted."
+          }),
+          /* @__PURE__ */ a2("label", {
+            children: [
+              "token",
+              /* @__PURE__ */ a2("input", {
+                type: "password",
+                name: "token",
+                autoComplete: "off",
+                value: tokenText,
+                onInput: (e3) => setTokenText(e3.target.value)
+              })
+            ]
+          }),
+          /* @__PURE__ */ a2("button", {
+            type: "submit",
+            class: "primary",
+            id: "use-token",
+            children: "Use token"
           })
         ]
       })
-    ]
-  });
-}
-function LossCurve({ losses }) {
-  if (losses.length < 2) return /* @__PURE__ */ a2("p", {
-    class: "note",
-    children: "The loss curve appears after two readings."
-  });
-  const maxStep = losses[losses.length - 1].step;
-  const top = Math.max(...losses.map((l3) => l3.loss));
-  const points = losses.map((l3) => `${l3.step / maxStep * 400},${200 - l3.loss / top * 190}`);
-  return /* @__PURE__ */ a2("svg", {
-    class: "loss",
-    viewBox: "0 0 400 200",
-    preserveAspectRatio: "none",
-    children: /* @__PURE__ */ a2("polyline", {
-      points: points.join(" "),
-      fill: "none",
-      stroke: "#3558d6",
-      "stroke-width": "2"
-    })
-  });
-}
-function TrainTab() {
-  const [state, setState] = d2({
-    status: "idle"
-  });
-  const [error, setError] = d2("");
-  const [form, setForm] = d2({
-    epochs: "1",
-    batch: "32",
-    max_steps: "50"
-  });
-  const follow = () => {
-    const source = new EventSource("/api/train/events");
-    source.addEventListener("state", (e3) => setState(JSON.parse(e3.data)));
-    source.addEventListener("progress", (e3) => {
-      const progress = JSON.parse(e3.data);
-      setState((s3) => ({
-        ...s3,
-        progress,
-        losses: [
-          ...s3.losses ?? [],
-          {
-            step: progress.step,
-            loss: progress.loss
-          }
-        ]
-      }));
     });
-    source.addEventListener("end", (e3) => {
-      setState(JSON.parse(e3.data));
-      source.close();
-    });
-  };
-  A2(follow, []);
-  const act = async (method, path, body) => {
-    setError("");
-    try {
-      const s3 = await api(path, {
-        method,
-        headers: {
-          "content-type": "application/json"
-        },
-        body: body === void 0 ? void 0 : JSON.stringify(body)
-      });
-      if (method === "POST" && path === "/api/train") {
-        setState(s3);
-        follow();
-      }
-    } catch (e3) {
-      setError(e3.message);
-    }
-  };
-  const p3 = state.progress;
+  }
+  const p3 = job.progress;
+  const fieldError = (k2) => planError && planError.includes(`: ${k2} `) ? planError : void 0;
   return /* @__PURE__ */ a2("section", {
     children: [
       /* @__PURE__ */ a2("div", {
-        class: "controls",
+        class: "card",
         children: [
-          [
-            "epochs",
-            "batch",
-            "max_steps"
-          ].map((k2) => /* @__PURE__ */ a2("label", {
+          /* @__PURE__ */ a2("h2", {
+            children: "New training job"
+          }),
+          /* @__PURE__ */ a2("div", {
+            class: "controls",
             children: [
-              k2.replace("_", " "),
-              /* @__PURE__ */ a2("input", {
-                value: form[k2],
-                onChange: (e3) => setForm({
-                  ...form,
-                  [k2]: e3.target.value
-                })
+              /* @__PURE__ */ a2("fieldset", {
+                class: "start",
+                children: [
+                  /* @__PURE__ */ a2("label", {
+                    children: [
+                      /* @__PURE__ */ a2("input", {
+                        type: "radio",
+                        name: "start",
+                        value: "serving",
+                        checked: start === "serving",
+                        onChange: () => setStart("serving")
+                      }),
+                      "fine-tune the served model"
+                    ]
+                  }),
+                  /* @__PURE__ */ a2("label", {
+                    children: [
+                      /* @__PURE__ */ a2("input", {
+                        type: "radio",
+                        name: "start",
+                        value: "scratch",
+                        checked: start === "scratch",
+                        onChange: () => setStart("scratch")
+                      }),
+                      "from scratch, preset",
+                      /* @__PURE__ */ a2("select", {
+                        name: "preset",
+                        value: preset,
+                        disabled: start !== "scratch",
+                        onChange: (e3) => setPreset(e3.target.value),
+                        children: [
+                          /* @__PURE__ */ a2("option", {
+                            value: "compact",
+                            children: "compact"
+                          }),
+                          /* @__PURE__ */ a2("option", {
+                            value: "reference",
+                            children: "reference"
+                          })
+                        ]
+                      })
+                    ]
+                  })
+                ]
+              }),
+              FORM_FIELDS.map((k2) => /* @__PURE__ */ a2("label", {
+                class: fieldError(k2) ? "invalid" : "",
+                children: [
+                  k2.replace("_", " "),
+                  /* @__PURE__ */ a2("input", {
+                    name: `train-${k2}`,
+                    value: form[k2],
+                    placeholder: k2 === "max_steps" ? "all" : !plan ? "" : k2 === "lr" ? formatLr(plan.recipe.lr) : String(plan.recipe[k2]),
+                    onInput: (e3) => setForm({
+                      ...form,
+                      [k2]: e3.target.value
+                    })
+                  }),
+                  fieldError(k2) && /* @__PURE__ */ a2("span", {
+                    class: "field-error",
+                    children: fieldError(k2)
+                  })
+                ]
+              }, k2)),
+              /* @__PURE__ */ a2("button", {
+                type: "button",
+                class: "primary",
+                id: "start-job",
+                disabled: active(job) || !!planError,
+                onClick: startJob,
+                children: "Start"
+              }),
+              /* @__PURE__ */ a2("button", {
+                type: "button",
+                id: "stop-job",
+                disabled: !active(job),
+                onClick: () => act("/api/train", "DELETE"),
+                children: "Stop"
               })
             ]
-          }, k2)),
-          /* @__PURE__ */ a2("button", {
-            type: "button",
-            class: "primary",
-            onClick: () => act("POST", "/api/train", {
-              epochs: Number(form.epochs),
-              batch: Number(form.batch),
-              max_steps: Number(form.max_steps)
-            }),
-            children: "Start"
           }),
-          /* @__PURE__ */ a2("button", {
-            type: "button",
-            onClick: () => act("DELETE", "/api/train"),
-            children: "Stop"
-          }),
-          /* @__PURE__ */ a2("button", {
-            type: "button",
-            onClick: () => act("POST", "/api/train/swap"),
-            children: "Serve this checkpoint"
+          /* @__PURE__ */ a2("p", {
+            class: "note",
+            id: "plan-recipe",
+            children: planError ? /* @__PURE__ */ a2("span", {
+              class: "field-error",
+              children: planError
+            }) : plan ? `will run: ${recipeLine(plan.start, plan.base, plan.recipe)}${plan.note ? ` \u2014 ${plan.note}` : ""}` : "\u2026"
           })
         ]
       }),
@@ -8762,50 +9511,247 @@ function TrainTab() {
         role: "alert",
         children: error
       }),
-      /* @__PURE__ */ a2("p", {
-        id: "train-status",
+      job.status !== "idle" && /* @__PURE__ */ a2("div", {
+        class: "card job",
         children: [
-          state.status,
-          p3 && ` \xB7 step ${p3.step}/${p3.totalSteps} \xB7 epoch ${p3.epoch + 1}`,
-          p3?.loss != null && ` \xB7 loss ${p3.loss.toFixed(4)}`,
-          p3?.itPerSec != null && ` \xB7 ${p3.itPerSec.toFixed(2)} it/s`,
-          p3?.etaSeconds != null && ` \xB7 ETA ${Math.round(p3.etaSeconds)} s`,
-          state.error && ` \xB7 ${state.error}`
+          /* @__PURE__ */ a2("h2", {
+            children: [
+              "Job ",
+              job.run
+            ]
+          }),
+          job.recipe && /* @__PURE__ */ a2("p", {
+            class: "note",
+            id: "job-recipe",
+            children: recipeLine(job.start, job.base, job.recipe)
+          }),
+          job.note && /* @__PURE__ */ a2("p", {
+            class: "note",
+            children: job.note
+          }),
+          /* @__PURE__ */ a2("p", {
+            id: "train-status",
+            children: [
+              job.status,
+              p3 && ` \xB7 step ${p3.step}/${p3.totalSteps} \xB7 epoch ${Math.min(p3.epoch + 1, job.recipe?.epochs ?? p3.epoch + 1)}`,
+              p3?.loss != null && ` \xB7 loss ${p3.loss.toFixed(4)}`,
+              p3?.itPerSec != null && ` \xB7 ${p3.itPerSec.toFixed(2)} it/s`,
+              active(job) && p3?.etaSeconds != null && ` \xB7 ETA ${Math.round(p3.etaSeconds)} s`,
+              job.error && ` \xB7 ${job.error}`
+            ]
+          }),
+          p3 && /* @__PURE__ */ a2("progress", {
+            id: "train-progress",
+            max: p3.totalSteps,
+            value: p3.step
+          }),
+          /* @__PURE__ */ a2(LossChart, {
+            kind: "job",
+            title: "This job's loss",
+            points: job.losses ?? [],
+            lastStep: p3?.totalSteps,
+            marks: jobMarks(job)
+          }),
+          finished(job) && /* @__PURE__ */ a2("div", {
+            class: "preview",
+            children: [
+              /* @__PURE__ */ a2("h3", {
+                children: [
+                  "Its checkpoint, ",
+                  job.checkpoint,
+                  ": 4 per class, seed 1, guidance 2"
+                ]
+              }),
+              preview && preview.checkpoint === job.checkpoint ? /* @__PURE__ */ a2("img", {
+                class: "pixel",
+                id: "preview-grid",
+                src: preview.url,
+                alt: "preview of the checkpoint"
+              }) : /* @__PURE__ */ a2("p", {
+                class: "note",
+                children: "making a preview grid\u2026"
+              }),
+              /* @__PURE__ */ a2("p", {
+                children: /* @__PURE__ */ a2("button", {
+                  type: "button",
+                  class: "primary",
+                  id: "serve-checkpoint",
+                  disabled: preview?.checkpoint !== job.checkpoint || swap?.serving === job.checkpoint,
+                  onClick: () => swapTo("/api/train/swap"),
+                  children: "Serve this checkpoint"
+                })
+              })
+            ]
+          })
         ]
       }),
-      /* @__PURE__ */ a2(LossCurve, {
-        losses: state.losses ?? []
-      }),
-      state.checkpoint && /* @__PURE__ */ a2("p", {
-        class: "note",
+      swap && /* @__PURE__ */ a2("div", {
+        class: "card swapped",
+        id: "swap-note",
+        role: "status",
         children: [
-          "checkpoint: ",
-          state.checkpoint
+          /* @__PURE__ */ a2("p", {
+            children: [
+              "Now serving ",
+              /* @__PURE__ */ a2("strong", {
+                children: swap.serving
+              }),
+              swap.previous ? ` (before it: ${swap.previous}). ` : ". ",
+              "The sprites tab makes its grids with it."
+            ]
+          }),
+          swap.previous && /* @__PURE__ */ a2("button", {
+            type: "button",
+            id: "revert-model",
+            onClick: () => swapTo("/api/train/revert"),
+            children: [
+              "Back to ",
+              swap.previous
+            ]
+          })
         ]
+      }),
+      history2 && history2.epochs.length > 1 && /* @__PURE__ */ a2("div", {
+        class: "card",
+        children: /* @__PURE__ */ a2(LossChart, {
+          kind: "history",
+          title: `How ${history2.source} was trained: mean loss per epoch`,
+          points: history2.epochs.map((e3) => ({
+            step: e3.step,
+            loss: e3.mean_loss
+          })),
+          marks: historyMarks(history2.epochs)
+        })
       })
     ]
   });
 }
+
+// static/url_state.ts
+var DEFAULT_SETTINGS = {
+  count: "4",
+  steps: "10",
+  eta: "0",
+  seed: "1",
+  guidance: String(RECOMMENDED_GUIDANCE)
+};
+var SETTING_KEYS = Object.keys(DEFAULT_SETTINGS);
+function readState(search) {
+  const q2 = new URLSearchParams(search);
+  const settings = {
+    ...DEFAULT_SETTINGS
+  };
+  for (const k2 of SETTING_KEYS) {
+    const v3 = q2.get(k2);
+    if (v3 !== null) settings[k2] = v3.slice(0, 40);
+  }
+  const mixText = q2.get("mix");
+  const mix = mixText === null ? null : mixText.split(",").slice(0, 64).map((w3) => Math.min(1, Math.max(0, Number(w3) || 0)));
+  return {
+    tab: q2.get("tab") ?? "sprites",
+    settings,
+    mix,
+    dataset: {
+      kind: q2.get("kind") === "kept" ? "kept" : "removed",
+      cls: q2.get("class") ?? ""
+    }
+  };
+}
+function stateQuery(s3) {
+  const q2 = new URLSearchParams();
+  if (s3.tab !== "sprites") q2.set("tab", s3.tab);
+  for (const k2 of SETTING_KEYS) q2.set(k2, s3.settings[k2]);
+  if (s3.mix) q2.set("mix", s3.mix.map((w3) => String(Number(w3.toFixed(2)))).join(","));
+  if (s3.dataset.kind !== "removed") q2.set("kind", s3.dataset.kind);
+  if (s3.dataset.cls) q2.set("class", s3.dataset.cls);
+  return q2.toString();
+}
+function writeState(s3) {
+  const query = stateQuery(s3);
+  if (location.search.slice(1) === query) return;
+  history.replaceState(null, "", `${location.pathname}?${query}${location.hash}`);
+}
+
+// static/app.tsx
+function siteConfig() {
+  const tag = document.getElementById("sprite-site");
+  return tag ? JSON.parse(tag.textContent ?? "{}") : void 0;
+}
+var TABS = [
+  {
+    id: "sprites",
+    label: "Sprites",
+    offered: () => true,
+    render: (c3) => c3.classes && c3.mode && (!c3.site || c3.onDevice) ? /* @__PURE__ */ a2(SpritesTab, {
+      classes: c3.classes,
+      engine: c3.onDevice,
+      limits: c3.onDevice ? void 0 : c3.health?.limits,
+      settings: c3.state.settings,
+      setSettings: (settings) => c3.update({
+        settings
+      }),
+      mix: c3.state.mix,
+      setMix: (mix) => c3.update({
+        mix
+      }),
+      modelVersion: c3.modelVersion
+    }) : null
+  },
+  {
+    id: "dataset",
+    label: "Dataset",
+    offered: (c3) => !c3.site,
+    render: (c3) => /* @__PURE__ */ a2(DatasetTab, {
+      view: c3.state.dataset,
+      setView: (dataset) => c3.update({
+        dataset
+      }),
+      modelVersion: c3.modelVersion
+    })
+  },
+  {
+    id: "train",
+    label: "Training",
+    offered: (c3) => Boolean(c3.health?.training),
+    render: (c3) => /* @__PURE__ */ a2(TrainTab, {
+      onModelChange: c3.modelChanged
+    })
+  }
+];
 function App() {
   const site = siteConfig();
+  const [state, setState] = d2(() => readState(location.search));
   const [classes, setClasses] = d2();
-  const [training, setTraining] = d2(false);
-  const [model, setModel] = d2("");
-  const [tab, setTab] = d2("sprites");
+  const [health, setHealth] = d2();
   const [error, setError] = d2("");
   const [engine, setEngine] = d2({
     state: "loading"
   });
   const [mode, setMode] = d2();
+  const [modeChosen, setModeChosen] = d2(false);
+  const [modelVersion, setModelVersion] = d2(0);
+  const [visited, setVisited] = d2(() => /* @__PURE__ */ new Set([
+    state.tab
+  ]));
+  const update = (s3) => setState((old) => {
+    const next = {
+      ...old,
+      ...s3
+    };
+    writeState(next);
+    return next;
+  });
+  A2(() => writeState(state), []);
   A2(() => {
-    if (!site) {
-      api("/api/classes").then((r3) => setClasses(r3.classes), (e3) => setError(e3.message));
-      api("/api/health").then((h3) => {
-        setTraining(h3.training);
-        setModel(h3.adapter);
-      }, () => {
-      });
-    }
+    if (site) return;
+    api("/api/classes").then((r3) => setClasses(r3.classes), (e3) => setError(e3.message));
+    api("/api/health").then(setHealth, () => {
+    });
+  }, [
+    modelVersion
+  ]);
+  const gpu = T2(void 0);
+  A2(() => {
     (async () => {
       if (!await webGpuAdapter()) {
         return setEngine({
@@ -8813,7 +9759,8 @@ function App() {
           reason: "this browser gives no WebGPU adapter"
         });
       }
-      const device = await loadOnDevice(site?.model ?? SERVER_MODEL_URL);
+      const device = await loadOnDevice(site?.model ?? SERVER_MODEL_URL, gpu.current);
+      gpu.current = device.gpu;
       setEngine({
         state: "ready",
         device
@@ -8826,9 +9773,11 @@ function App() {
       state: "unavailable",
       reason: e3.message
     }));
-  }, []);
+  }, [
+    modelVersion
+  ]);
   A2(() => {
-    if (engine.state !== "loading" && mode === void 0) {
+    if (engine.state !== "loading" && !modeChosen) {
       setMode(engine.state === "ready" ? "device" : "server");
     }
   }, [
@@ -8836,24 +9785,28 @@ function App() {
   ]);
   const ready = engine.state === "ready" ? engine.device : void 0;
   const onDevice = mode === "device" && ready ? ready : void 0;
-  const tabs = [
-    [
-      "sprites",
-      "Sprites"
-    ],
-    ...site ? [] : [
-      [
-        "dataset",
-        "Dataset"
-      ]
-    ],
-    ...training ? [
-      [
-        "train",
-        "Training"
-      ]
-    ] : []
-  ];
+  const context = {
+    site: Boolean(site),
+    health,
+    classes,
+    onDevice,
+    mode,
+    state,
+    update,
+    modelVersion,
+    modelChanged: () => setModelVersion((v3) => v3 + 1)
+  };
+  const tabs = TABS.filter((t3) => t3.offered(context));
+  const tab = tabs.some((t3) => t3.id === state.tab) ? state.tab : "sprites";
+  const show = (id) => {
+    setVisited((v3) => /* @__PURE__ */ new Set([
+      ...v3,
+      id
+    ]));
+    update({
+      tab: id
+    });
+  };
   return /* @__PURE__ */ a2($, {
     children: [
       /* @__PURE__ */ a2("h1", {
@@ -8861,7 +9814,8 @@ function App() {
       }),
       /* @__PURE__ */ a2("p", {
         class: "note",
-        children: onDevice ? `on this device: ${onDevice.gpu.description}` : model
+        id: "adapter",
+        children: onDevice ? `on this device: ${onDevice.gpu.description}` : health?.adapter
       }),
       /* @__PURE__ */ a2("div", {
         class: "mode",
@@ -8873,7 +9827,10 @@ function App() {
                 id: "on-device",
                 checked: mode === "device",
                 disabled: !ready || Boolean(site),
-                onChange: (e3) => setMode(e3.target.checked ? "device" : "server")
+                onChange: (e3) => {
+                  setModeChosen(true);
+                  setMode(e3.target.checked ? "device" : "server");
+                }
               }),
               "run on this device"
             ]
@@ -8887,13 +9844,14 @@ function App() {
       }),
       /* @__PURE__ */ a2("nav", {
         role: "tablist",
-        children: tabs.map(([id, label]) => /* @__PURE__ */ a2("button", {
+        children: tabs.map((t3) => /* @__PURE__ */ a2("button", {
           type: "button",
           role: "tab",
-          "aria-selected": tab === id,
-          onClick: () => setTab(id),
-          children: label
-        }, id))
+          id: `tab-${t3.id}`,
+          "aria-selected": tab === t3.id,
+          onClick: () => show(t3.id),
+          children: t3.label
+        }, t3.id))
       }),
       error && /* @__PURE__ */ a2("div", {
         class: "error",
@@ -8909,12 +9867,12 @@ function App() {
           "). Current Chrome and Edge have it, as do Safari 26 and Firefox 141 on Windows; elsewhere it may be behind a flag."
         ]
       }),
-      tab === "sprites" && classes && mode && (!site || onDevice) && /* @__PURE__ */ a2(SpritesTab, {
-        classes,
-        engine: onDevice
-      }),
-      tab === "dataset" && /* @__PURE__ */ a2(DatasetTab, {}),
-      tab === "train" && /* @__PURE__ */ a2(TrainTab, {})
+      tabs.filter((t3) => visited.has(t3.id) || t3.id === tab).map((t3) => /* @__PURE__ */ a2("div", {
+        role: "tabpanel",
+        id: `panel-${t3.id}`,
+        hidden: t3.id !== tab,
+        children: t3.render(context)
+      }, t3.id))
     ]
   });
 }

@@ -18,9 +18,15 @@
 // needed (/api/generate). A caller that offers both refuses `count` without a class or labels.
 // Keys of layouts the caller does not offer are not read; `samplingFields` lists the keys that are,
 // for a caller that refuses the rest.
+//
+// `latents` (read where the caller gives the model's noise shape): the starting noise of every
+// sprite, [count, channels, height, width], in place of the sampler's first draw (latents.ts). With
+// it, `count` (or per_class, or the count per row of `classes`) defaults to the sprites it holds,
+// and must match them when given.
 import { RequestError } from "../runtime/errors.ts";
 import { choiceField, numberField } from "../runtime/fields.ts";
 import { classIndex, oneHot, parseWeights, repeatVector } from "./labels.ts";
+import { latentCount, type NoiseShape, parseLatents } from "./latents.ts";
 import type { SampleRequest, SchedulerName } from "./sampler.ts";
 
 /** The most a front end lets one request ask for; the server's are stricter than the CLI's. */
@@ -55,6 +61,11 @@ export interface SamplingSpec {
   defaultCount?: number;
   /** The field as the person wrote it, for messages; default the key itself. */
   nameOf?: (key: string) => string;
+  /**
+   * One sprite's noise, [in_channels, sample_size, sample_size] of the model: given, the request
+   * may carry `latents` (the starting noise); absent, that key is not read.
+   */
+  noiseShape?: NoiseShape;
 }
 
 /** The sampler's settings, each checked; absent ones take the defaults below. */
@@ -85,16 +96,23 @@ const DEFAULT_PER_CLASS = 4;
 /** Rows of one class or one vector wrap at this many sprites. */
 const MAX_COLS = 8;
 
-/** The keys `parseSamplingRequest` reads for these forms, in the order messages list them. */
-export function samplingFields(forms: readonly SamplingForm[]): string[] {
+/**
+ * The keys `parseSamplingRequest` reads for these forms (and `latents` where the caller gives the
+ * noise shape), in the order messages list them.
+ */
+export function samplingFields(forms: readonly SamplingForm[], o: { latents?: boolean } = {}) {
   const explicit = EXPLICIT.filter((f) => forms.includes(f));
   return [
     ...explicit,
     ...(explicit.length ? ["count"] : []),
     ...(forms.includes("per_class") ? ["per_class"] : []),
     ...OPTION_FIELDS,
+    ...(o.latents ? ["latents"] : []),
   ];
 }
+
+/** The `guidance` the README recommends for the shipped model, and the page's default. */
+export const RECOMMENDED_GUIDANCE = 2;
 
 /** steps 1-1000 (10), eta 0-1 (0), seed 0..2^32-1 (1), guidance 0-20 (1), ddim or ddpm (ddim). */
 export function samplingOptions(
@@ -134,9 +152,19 @@ export function parseSamplingRequest(
   if (!given.length && explicit.length && fields.count !== undefined) {
     throw new RequestError(`${nameOf("count")} needs ${offered}`);
   }
+  const latents = spec.noiseShape && fields.latents !== undefined && fields.latents !== null
+    ? parseLatents(fields.latents, spec.noiseShape, nameOf("latents"))
+    : undefined;
+  const noiseFor = latents && latentCount(latents, spec.noiseShape!);
   const layout = given.length
-    ? explicitLayout(given[0], fields, spec, nameOf)
-    : perClassLayout(fields, spec, nameOf);
+    ? explicitLayout(given[0], fields, spec, nameOf, noiseFor)
+    : perClassLayout(fields, spec, nameOf, noiseFor);
+  if (noiseFor !== undefined && noiseFor !== layout.count) {
+    throw new RequestError(
+      `${nameOf("latents")} hold the noise of ${noiseFor} sprite${noiseFor === 1 ? "" : "s"}; ` +
+        `this request makes ${layout.count}`,
+    );
+  }
   const scale = numberField(fields.scale, nameOf("scale"), 4, {
     min: 1,
     max: spec.limits.maxScale,
@@ -154,7 +182,7 @@ export function parseSamplingRequest(
     );
   }
   return {
-    job: { labels, count, ...options },
+    job: { labels, count, ...options, ...(latents && { latents }) },
     layout: layout.layout,
     rows,
     cols,
@@ -167,11 +195,17 @@ type Layout = Pick<SamplingRequest, "layout" | "rows" | "cols"> & {
   count: number;
 };
 
+/** Sprites per group when `count` is absent: what the latents hold, where they divide evenly. */
+function fallbackCount(noiseFor: number | undefined, groups: number, otherwise: number): number {
+  return noiseFor !== undefined && noiseFor % groups === 0 ? noiseFor / groups : otherwise;
+}
+
 function explicitLayout(
   form: (typeof EXPLICIT)[number],
   fields: Record<string, unknown>,
   spec: SamplingSpec,
   nameOf: (key: string) => string,
+  noiseFor?: number,
 ): Layout {
   const names = spec.classNames;
   const k = names.length;
@@ -189,7 +223,8 @@ function explicitLayout(
   };
   // One vector, `count` times, in rows of at most MAX_COLS.
   const repeated = (layout: Layout["layout"], v: Float32Array): Layout => {
-    const count = countOf(spec.defaultCount ?? 8);
+    if (noiseFor !== undefined) checkTotal(noiseFor);
+    const count = countOf(fallbackCount(noiseFor, 1, spec.defaultCount ?? 8));
     return { layout, labels: repeatVector(v, count), count, ...gridShape(count) };
   };
 
@@ -201,7 +236,7 @@ function explicitLayout(
         `${nameOf("classes")} must be a non-empty list of class names or indices`,
       );
     }
-    const per = countOf(DEFAULT_PER_ROW);
+    const per = countOf(fallbackCount(noiseFor, list.length, DEFAULT_PER_ROW));
     checkTotal(list.length * per);
     const labels = new Float32Array(list.length * per * k);
     list.forEach((c, r) => labels.set(repeatVector(oneHot(k, cls(c)), per), r * per * k));
@@ -230,9 +265,11 @@ function perClassLayout(
   fields: Record<string, unknown>,
   spec: SamplingSpec,
   nameOf: (key: string) => string,
+  noiseFor?: number,
 ): Layout {
   const k = spec.classNames.length;
-  const per = numberField(fields.per_class, nameOf("per_class"), DEFAULT_PER_CLASS, {
+  const fallback = fallbackCount(noiseFor, k, DEFAULT_PER_CLASS);
+  const per = numberField(fields.per_class, nameOf("per_class"), fallback, {
     min: 1,
     max: spec.limits.maxPerClass,
     integer: true,

@@ -1,11 +1,12 @@
 // Generating sprites: class vectors -> embedding net -> N x (UNet, scheduler step), recorded once per
 // (batch, steps, eta, scheduler, guidance on/off) into a single compute pass, read back only at the end.
+// The starting noise is the program's first draw, or the request's own (`latents`).
 // Classifier-free guidance runs the UNet on 2B items, the second half conditioned on the all-zero
 // class vector that the masked training teaches as "no class".
 import { buildClassEmbedding } from "../model/class_embedding.ts";
 import { CHECKPOINT_FILES } from "../formats/checkpoint.ts";
 import type { Gpu } from "../runtime/device.ts";
-import { CheckpointError } from "../runtime/errors.ts";
+import { CheckpointError, RequestError } from "../runtime/errors.ts";
 import { addInto } from "../ops/elementwise.ts";
 import { createDispatch, type Dispatch, encode, grid1d, setParams } from "../runtime/kernel.ts";
 import { RANDOM_WGSL } from "../runtime/random.ts";
@@ -42,6 +43,12 @@ export interface SampleRequest {
   /** Classifier-free guidance scale; 1 = off. */
   guidance: number;
   scheduler: SchedulerName;
+  /**
+   * The starting noise x_T, [count, C, H, W] f32 (diffusers' `latents=`): it replaces the first
+   * draw, so the same noise and weights give the same sprites as any other implementation. The
+   * later draws (DDPM's, and DDIM's with eta > 0) still come from the seeds.
+   */
+  latents?: Float32Array;
 }
 
 const WG = 64;
@@ -108,6 +115,8 @@ interface Program {
   guidance: Dispatch[];
   /** Where each step's dispatches end in `dispatches` (the progress reports' submit points). */
   stepEnds: number[];
+  /** The index in `dispatches` of the first draw (x_T), skipped when a request brings its own. */
+  firstDraw: number;
 }
 
 /** Called after each denoising step has run on the GPU: (steps done, steps in all). */
@@ -326,13 +335,30 @@ export class SpriteSampler {
     for (const d of p.guidance) {
       setParams(this.gpu, d, { n: p.batch * itemSize(this.model), scale: req.guidance });
     }
+    let dispatches = p.dispatches;
+    let stepEnds = p.stepEnds;
+    if (req.latents) {
+      // x_T written before the submit, and the draw that would overwrite it left out.
+      const size = itemSize(this.model);
+      if (req.latents.length !== req.count * size) {
+        throw new RequestError(
+          `the starting noise holds ${req.latents.length} values; ${req.count} sprites need ` +
+            `${req.count * size} (${size} each)`,
+        );
+      }
+      const x = new Float32Array(p.batch * size); // padding items start at 0
+      x.set(req.latents);
+      upload(this.gpu, p.sample, x);
+      dispatches = dispatches.filter((_, i) => i !== p.firstDraw);
+      stepEnds = stepEnds.map((e) => e - 1); // every step ends after the first draw
+    }
     // One command buffer; with onProgress one per step, each waited for (the same dispatches in
     // the same order, so the same numbers).
-    const ends = onProgress ? p.stepEnds : [p.dispatches.length];
+    const ends = onProgress ? stepEnds : [dispatches.length];
     let start = 0;
     for (const [k, end] of ends.entries()) {
       const encoder = this.gpu.device.createCommandEncoder();
-      encode(encoder, p.dispatches.slice(start, end));
+      encode(encoder, dispatches.slice(start, end));
       this.gpu.device.queue.submit([encoder.finish()]);
       start = end;
       if (onProgress) {
@@ -394,6 +420,7 @@ export class SpriteSampler {
       ...emb.forward,
       await fillNormal({ out: sample, stream: 0 }),
     ];
+    const firstDraw = dispatches.length - 1;
     const scheduler = req.scheduler === "ddim" ? new DDIMScheduler() : new DDPMScheduler();
     scheduler.setTimesteps(req.steps);
     const guidance: Dispatch[] = [];
@@ -439,7 +466,16 @@ export class SpriteSampler {
       );
       stepEnds.push(dispatches.length);
     }
-    return { batch, labels: emb.input, itemSeeds, sample, dispatches, guidance, stepEnds };
+    return {
+      batch,
+      labels: emb.input,
+      itemSeeds,
+      sample,
+      dispatches,
+      guidance,
+      stepEnds,
+      firstDraw,
+    };
   }
 }
 

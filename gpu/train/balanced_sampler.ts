@@ -32,6 +32,8 @@ export interface BalancedSamplerOptions {
   batchSize: number;
   seed: number;
   numClasses?: number;
+  /** Every sprite weighs the same (no class balancing: the tutorial's first recipe). */
+  uniform?: boolean;
 }
 
 export class BalancedSampler {
@@ -47,7 +49,7 @@ export class BalancedSampler {
     for (let i = 0; i < classes.length; i++) numClasses = Math.max(numClasses, classes[i] + 1);
     const weights = classBalancedWeights(classes, numClasses);
     // A one-class dataset has all weights 0 (torch would refuse it); draw it uniformly instead.
-    if (weights.every((w) => w === 0)) weights.fill(1);
+    if (opts.uniform || weights.every((w) => w === 0)) weights.fill(1);
     this.cumulative = new Float64Array(weights.length);
     let sum = 0;
     for (let i = 0; i < weights.length; i++) this.cumulative[i] = sum += weights[i];

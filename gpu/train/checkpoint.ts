@@ -1,6 +1,8 @@
 // A training checkpoint: the model's diffusers-format folder (gpu/formats/checkpoint.ts) plus
 //   optimizer.safetensors   AdamW's exp_avg / exp_avg_sq per parameter ("unet.exp_avg.<name>", ...)
 //   training_state.json     epoch, step, seeds, whether the embedding is frozen, and the recipe
+//   training_weights.safetensors   EMA runs only: the weights being trained ("unet.<name>", ...),
+//                           since the model files then hold their average (the model to use)
 // written in the same atomic folder swap, so a checkpoint is always whole. Bytes in and out only;
 // data/run_folder.ts reads and writes them on disk.
 import {
@@ -12,7 +14,7 @@ import {
 import { type NamedTensor, readSafetensors, writeSafetensors } from "../formats/safetensors.ts";
 import type { ParamStore } from "../model/params.ts";
 import { packParams } from "../model/params.ts";
-import { spriteModelCheckpoint } from "../model/sprite_model.ts";
+import { namedTensors, spriteModelCheckpoint } from "../model/sprite_model.ts";
 import { CheckpointError, EngineInputError } from "../runtime/errors.ts";
 import { numberField } from "../runtime/fields.ts";
 import { readback, upload } from "../runtime/tensor.ts";
@@ -21,6 +23,7 @@ import type { Moments } from "./step.ts";
 import { gpuSeedOf, type Trainer, TrainingDivergedError, type TrainingState } from "./trainer.ts";
 
 export const OPTIMIZER_FILE = "optimizer.safetensors";
+export const TRAINING_WEIGHTS_FILE = "training_weights.safetensors";
 export const TRAINING_STATE_FILE = "training_state.json";
 const STATE_FORMAT = "sprite-diffusion-training-state/1";
 
@@ -52,7 +55,7 @@ export function optimizerSpecs(trainer: Trainer): { name: string; shape: number[
   );
 }
 
-async function assertFinite(trainer: Trainer, store: ParamStore): Promise<void> {
+async function assertFinite(trainer: Trainer, store: Pick<ParamStore, "data">): Promise<void> {
   const values = await readback(trainer.gpu, store.data);
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i])) {
@@ -72,6 +75,7 @@ export async function trainingCheckpointFiles(
 ): Promise<CheckpointFiles> {
   const { gpu, model, recipe, state } = trainer;
   for (const [, store] of storesOf(trainer)) await assertFinite(trainer, store);
+  for (const view of trainer.ema?.views ?? []) await assertFinite(trainer, view);
   const moments: NamedTensor[] = [];
   for (const [prefix, store, mo] of storesOf(trainer)) {
     for (const kind of MOMENTS) {
@@ -104,10 +108,24 @@ export async function trainingCheckpointFiles(
     ...extra,
   };
   const info = { ...model.info, recipe, epoch: state.epoch, step: state.step };
-  const contents = await spriteModelCheckpoint(gpu, model, info, {
+  const files: Record<string, Uint8Array> = {
     [OPTIMIZER_FILE]: writeSafetensors(moments, { format: "pt" }),
     [TRAINING_STATE_FILE]: new TextEncoder().encode(JSON.stringify(stateJson, null, 2) + "\n"),
-  });
+  };
+  let saved = model;
+  if (trainer.ema) {
+    // The model files hold the average; the weights being trained go beside them for a resume.
+    const [unetView, embView] = trainer.ema.views;
+    saved = { ...model, unetParams: unetView, embeddingParams: embView };
+    const weights: NamedTensor[] = [];
+    for (const [prefix, store] of storesOf(trainer)) {
+      for (const [name, shape, data] of await namedTensors(gpu, store)) {
+        weights.push([`${prefix}${name}`, shape, data]);
+      }
+    }
+    files[TRAINING_WEIGHTS_FILE] = writeSafetensors(weights, { format: "pt" });
+  }
+  const contents = await spriteModelCheckpoint(gpu, saved, info, files);
   return encodeCheckpoint(where, contents);
 }
 
@@ -210,5 +228,28 @@ export function restoreOptimizerState(trainer: Trainer, path: string, bytes: Uin
       );
       upload(trainer.gpu, kind === "exp_avg" ? mo.m : mo.v, packParams(store.layout, named));
     }
+  }
+}
+
+/**
+ * Loads training_weights.safetensors' bytes (an EMA run's weights being trained) into the trainer's
+ * parameter stores; the average stays as the model files gave it.
+ */
+export function restoreTrainingWeights(trainer: Trainer, path: string, bytes: Uint8Array): void {
+  let tensors;
+  try {
+    tensors = readSafetensors(bytes);
+  } catch (e) {
+    throw new CheckpointError(`${path}: ${(e as Error).message}`);
+  }
+  const specs = storesOf(trainer).flatMap(([prefix, store]) =>
+    store.layout.entries.map((e) => ({ name: `${prefix}${e.name}`, shape: e.shape }))
+  );
+  checkTensors(specs, tensors, path);
+  for (const [prefix, store] of storesOf(trainer)) {
+    const named = new Map(
+      store.layout.entries.map((e) => [e.name, tensors.get(`${prefix}${e.name}`)!]),
+    );
+    upload(trainer.gpu, store.data, packParams(store.layout, named));
   }
 }

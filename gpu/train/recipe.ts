@@ -25,6 +25,17 @@ export interface TrainRecipe {
   seed: number;
   /** "f16": mixed precision (f16 GEMM/conv operands, dynamic loss scaling); "f32" otherwise. */
   precision: Precision;
+  /** "cosine": lr * (1 + cos(pi * progress)) / 2 after the warm-up (diffusers' cosine schedule). */
+  lrSchedule: "constant" | "cosine";
+  /** Steps of linear learning-rate warm-up from 0 (diffusers' lr_warmup_steps). */
+  warmupSteps: number;
+  /**
+   * Largest decay of an exponential moving average of the weights (diffusers' EMAModel with its
+   * warm-up, gpu/train/ema.ts); 0: no EMA. With EMA the checkpoint's model is the averaged one.
+   */
+  emaDecay: number;
+  /** "balanced": the reference's class-balanced draws; "uniform": every sprite alike. */
+  sampling: "balanced" | "uniform";
 }
 
 export const REFERENCE_RECIPE: TrainRecipe = {
@@ -39,6 +50,19 @@ export const REFERENCE_RECIPE: TrainRecipe = {
   maskProb: 0.05,
   seed: 0,
   precision: "f32",
+  lrSchedule: "constant",
+  warmupSteps: 0,
+  emaDecay: 0,
+  sampling: "balanced",
+};
+
+/** Fields added after checkpoints were first written: a saved recipe without them has these. */
+const SAVED_DEFAULTS: Partial<Record<keyof TrainRecipe, unknown>> = {
+  precision: "f32",
+  lrSchedule: "constant",
+  warmupSteps: 0,
+  emaDecay: 0,
+  sampling: "balanced",
 };
 
 /**
@@ -68,6 +92,10 @@ export const RECIPE_FIELDS: readonly { key: keyof TrainRecipe; name: string; rul
     rule: { min: 0, max: 2 ** 32 - 1, integer: true, savedMax: 2 ** 32 - 1 },
   },
   { key: "precision", name: "precision", rule: { choices: ["auto", "f32", "f16"] } },
+  { key: "lrSchedule", name: "lr_schedule", rule: { choices: ["constant", "cosine"] } },
+  { key: "warmupSteps", name: "warmup_steps", rule: { min: 0, max: 1e9, integer: true } },
+  { key: "emaDecay", name: "ema_decay", rule: { min: 0, max: 0.99999, savedMax: 0.99999 } },
+  { key: "sampling", name: "sampling", rule: { choices: ["balanced", "uniform"] } },
 ];
 
 /** The request names of the recipe's fields. */
@@ -133,12 +161,12 @@ export function parseRecipe(
 /** A saved recipe (training_state.json's), checked as strictly as a new one. */
 export function parseSavedRecipe(saved: Record<string, unknown>, where: string): TrainRecipe {
   for (const { key } of RECIPE_FIELDS) {
-    // Checkpoints from before mixed precision existed are f32 runs.
-    if (saved[key] === undefined && key !== "precision") {
+    // Checkpoints from before mixed precision, schedules and EMA existed: f32, constant, no EMA.
+    if (saved[key] === undefined && !(key in SAVED_DEFAULTS)) {
       throw new RequestError(`${where}: "${key}" is missing`);
     }
   }
-  const { recipe } = parseRecipe({ precision: "f32", ...saved }, REFERENCE_RECIPE, {
+  const { recipe } = parseRecipe({ ...SAVED_DEFAULTS, ...saved }, REFERENCE_RECIPE, {
     saved: true,
     nameOf: (n) => `${where}: ${RECIPE_FIELDS.find((f) => f.name === n)!.key}`,
   });

@@ -96,7 +96,7 @@ export async function runTraining(
           seconds: Number(result.seconds.toFixed(3)),
           it_per_s: Number((result.steps / result.seconds).toFixed(3)),
           step: state.step,
-          lr: recipe.lr,
+          lr: trainer.lastLr,
           ...(state.lossScale && {
             loss_scale: state.lossScale.scale,
             skipped_steps: state.lossScale.skipped,

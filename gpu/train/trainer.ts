@@ -8,12 +8,14 @@ import { classIndices, type SpriteDataset } from "./dataset.ts";
 import { adamwHyper } from "../ops/adamw.ts";
 import type { Gpu } from "../runtime/device.ts";
 import { CheckpointError } from "../runtime/errors.ts";
-import { encode } from "../runtime/kernel.ts";
+import { encode, runNow } from "../runtime/kernel.ts";
 import type { LossScaleState } from "../ops/loss_scale.ts";
 import { setSeed } from "../runtime/random.ts";
 import type { SpriteModel } from "../model/sprite_model.ts";
 import { readback, upload } from "../runtime/tensor.ts";
 import type { TrainRecipe } from "./recipe.ts";
+import { createEma, type EmaWeights } from "./ema.ts";
+import { emaDecayAt, learningRateAt } from "./schedule.ts";
 import { buildTrainingStep, type TrainingStep } from "./step.ts";
 import type { UNetConfig } from "../model/config.ts";
 import { createParamStore, unetParamSpecs } from "../model/params.ts";
@@ -126,6 +128,8 @@ export async function estimateTraining(
 export class Trainer {
   readonly stepsPerEpoch: number;
   readonly state: TrainingState;
+  /** The learning rate of the last step run (the recipe's before any). */
+  lastLr: number;
 
   private constructor(
     readonly gpu: Gpu,
@@ -134,7 +138,10 @@ export class Trainer {
     state: TrainingState,
     readonly step: TrainingStep,
     private readonly sampler: BalancedSampler,
+    /** With recipe.emaDecay > 0: the averaged weights (a checkpoint's model). */
+    readonly ema?: EmaWeights,
   ) {
+    this.lastLr = recipe.lr;
     this.state = { ...state };
     this.stepsPerEpoch = sampler.samplesPerEpoch / recipe.batch;
   }
@@ -168,6 +175,7 @@ export class Trainer {
       batchSize: recipe.batch,
       seed: recipe.seed,
       numClasses: classes,
+      uniform: recipe.sampling === "uniform",
     });
     const stepsPerEpoch = sampler.samplesPerEpoch / recipe.batch;
     if (state.stepInEpoch >= stepsPerEpoch || state.step < state.stepInEpoch) {
@@ -178,7 +186,14 @@ export class Trainer {
     }
     const step = await buildTrainingStep(gpu, model, dataset, recipe);
     if (step.scaler && state.lossScale) step.scaler.set(state.lossScale);
-    return new Trainer(gpu, model, recipe, state, step, sampler);
+    // The average starts as the model's weights: on a resume those are the saved average, and the
+    // raw weights are loaded after (data/run_folder.ts's loadOptimizerState).
+    let ema: EmaWeights | undefined;
+    if (recipe.emaDecay > 0) {
+      ema = await createEma(gpu, [model.unetParams, model.embeddingParams!]);
+      await runNow(gpu, ema.reset);
+    }
+    return new Trainer(gpu, model, recipe, state, step, sampler, ema);
   }
 
   /** Whether the current epoch runs with the embedding frozen (and class vectors masked). */
@@ -196,7 +211,7 @@ export class Trainer {
     const B = recipe.batch;
     const order = this.sampler.epoch(state.epoch);
     const program = this.embeddingFrozen ? step.frozen : step.warmUp;
-    const adamw = { lr: recipe.lr, weightDecay: recipe.weightDecay };
+    const totalSteps = recipe.epochs * this.stepsPerEpoch;
     const started = performance.now();
     let windowStart = started;
     let window = 0;
@@ -209,9 +224,15 @@ export class Trainer {
       const k = state.stepInEpoch;
       upload(gpu, step.indices, order.subarray(k * B, (k + 1) * B));
       setSeed(gpu, step.seed, gpuSeedOf(recipe.seed), state.step);
+      this.lastLr = learningRateAt(recipe, state.step, totalSteps);
+      const adamw = { lr: this.lastLr, weightDecay: recipe.weightDecay };
       upload(gpu, step.hyper, adamwHyper(adamw, state.step + 1));
+      if (this.ema) {
+        upload(gpu, this.ema.decay, Float32Array.of(emaDecayAt(recipe.emaDecay, state.step + 1)));
+      }
       const encoder = gpu.device.createCommandEncoder();
       encode(encoder, program);
+      if (this.ema) encode(encoder, this.ema.update);
       gpu.device.queue.submit([encoder.finish()]);
       state.step++;
       state.stepInEpoch++;

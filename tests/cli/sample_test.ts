@@ -2,11 +2,15 @@
 // shared parser (CLI names in the refusals), the grid drawn at the model's sprite size, and the
 // per-class figure byte for byte the one /api/grid.png serves for the same model and settings.
 import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
-import { sampleCommand } from "../../cli/sample.ts";
-import { decodePngRgb } from "../../data/png.ts";
+import { CLI_SAMPLING_LIMITS, sampleCommand } from "../../cli/sample.ts";
+import { writeNpy } from "../../data/npy.ts";
+import { decodePngRgb, encodePng, spriteGrid } from "../../data/png.ts";
+import { latentsToBase64 } from "../../gpu/sample/latents.ts";
 import { inputErrorStatus } from "../../errors.ts";
 import type { UNetConfig } from "../../gpu/model/config.ts";
-import { saveSpriteModel } from "../../data/model_folder.ts";
+import { loadSpriteModel, saveSpriteModel } from "../../data/model_folder.ts";
+import { parseSamplingRequest } from "../../gpu/sample/request.ts";
+import { SpriteSampler } from "../../gpu/sample/sampler.ts";
 import { randomSpriteModel } from "../../gpu/model/sprite_model.ts";
 import { createApp } from "../../routes/app.ts";
 import { getGpu, tinyConfig } from "../util.ts";
@@ -115,5 +119,64 @@ Deno.test("sample command: what a user meets first is one clear line, before any
       out,
     ]);
     ok((await Deno.stat(out)).size > 0);
+  });
+});
+
+Deno.test("sample command: --noise FILE.npy starts from that noise, as /api/generate's latents do", async () => {
+  await withCheckpoint(async (dir) => {
+    const model = `${dir}/model`;
+    // [2, 3, 8, 8] float32, NCHW as torch's latents.
+    const noise = Float32Array.from({ length: 2 * 3 * 8 * 8 }, (_, i) => Math.sin(i * 1.7));
+    await writeNpy(`${dir}/noise.npy`, noise, [2, 3, 8, 8]);
+    const out = `${dir}/noise.png`;
+    const flags = ["--model", model, "--class", "food", "--steps", "2", "--scale", "1"];
+    await sampleCommand([...flags, "--noise", `${dir}/noise.npy`, "--out", out]);
+    const cli = await Deno.readFile(out);
+    assertEquals([decodePngRgb(cli).width, decodePngRgb(cli).height], [2 * 10 + 2, 10 + 2]);
+    // The engine itself, given the same noise as `latents`, makes the same grid.
+    const loaded = await loadSpriteModel(gpu, model);
+    const request = parseSamplingRequest(
+      { class: "food", steps: 2, scale: 1, latents: latentsToBase64(noise) },
+      {
+        classNames: loaded.classNames,
+        limits: CLI_SAMPLING_LIMITS,
+        forms: ["class"],
+        noiseShape: [3, 8, 8],
+      },
+    );
+    const sprites = await new SpriteSampler(gpu, loaded).generate(request.job);
+    const grid = spriteGrid(sprites, request.rows, request.cols, 1, {
+      spriteHeight: 8,
+      spriteWidth: 8,
+    });
+    assertEquals(
+      encodePng(grid.rgb, grid.width, grid.height),
+      cli,
+      "the CLI's grid is the engine's",
+    );
+    await sampleCommand([...flags, "--out", out]);
+    ok((await Deno.readFile(out)).some((v, i) => v !== cli[i]), "the seed's noise is another");
+
+    await writeNpy(`${dir}/big.npy`, new Float32Array(3 * 16 * 16), [1, 3, 16, 16]);
+    await writeNpy(`${dir}/bytes.npy`, new Uint8Array(3 * 8 * 8), [3, 8, 8]);
+    const cases: [string[], RegExp][] = [
+      [
+        ["--noise", `${dir}/noise.npy`, "--count", "3"],
+        /^--noise hold the noise of 2 sprites; this request makes 3$/,
+      ],
+      [
+        ["--noise", `${dir}/big.npy`],
+        /big\.npy is \[1, 3, 16, 16\]; this model's noise is \[count, 3, 8, 8\]/,
+      ],
+      [["--noise", `${dir}/bytes.npy`], /bytes\.npy: u1 values; the noise is float32 or float64/],
+      [["--noise", `${dir}/none.npy`], /none\.npy/],
+    ];
+    for (const [more, pattern] of cases) {
+      await rejects(sampleCommand([...flags, ...more, "--out", out]), (e: Error) => {
+        ok(inputErrorStatus(e) !== undefined, `${more.join(" ")}: threw ${e}`);
+        ok(pattern.test(e.message), `${more.join(" ")}: "${e.message}" lacks ${pattern}`);
+        return true;
+      });
+    }
   });
 });

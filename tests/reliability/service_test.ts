@@ -101,13 +101,22 @@ Deno.test({
         events: events.length,
         steps: server.app.context.worker.stats.trainingSteps,
       };
-      const busy = Promise.all([generate(2, 20), generate(2, 30)]);
+      // Two clients keep asking until training has stepped twice and sent an event, or for a minute
+      // at most: an epoch's checkpoint may take seconds on a slow disk, so a fixed number of
+      // requests could all fall inside one. A starved job never steps, and fails at the deadline.
+      const steps = () => server.app.context.worker.stats.trainingSteps - before.steps;
+      const deadline = Date.now() + 60_000;
+      let requests = 0;
+      const client = async (seed: number) => {
+        while ((steps() < 2 || events.length <= before.events) && Date.now() < deadline) {
+          await generate(1, seed + requests++);
+        }
+      };
+      const busy = Promise.all([client(20), client(1020)]);
       const duringBoth = latency(await pollWhile(busy, probeAll));
       await busy;
-      await new Promise((r) => setTimeout(r, 300));
-      const steps = server.app.context.worker.stats.trainingSteps - before.steps;
-      ok(steps >= 1, `${steps} training steps while 4 requests ran`);
-      ok(events.length > before.events, `no progress events while 4 requests ran`);
+      ok(steps() >= 2, `${steps()} training steps while ${requests} requests ran`);
+      ok(events.length > before.events, `no progress events while ${requests} requests ran`);
 
       const stopped = await (await fetch(`${url}/api/train`, { method: "DELETE" })).json();
       assertEquals(stopped.status, "stopped");
@@ -116,7 +125,8 @@ Deno.test({
         `health + static, during generation: ${showLatency(duringGeneration)}\n` +
           `during training: ${showLatency(duringTraining)}\n` +
           `during both: ${showLatency(duringBoth)}\n` +
-          `training progress events: ${events.length}, steps ${stopped.progress.step}`,
+          `training progress events: ${events.length}, steps ${stopped.progress.step}, ` +
+          `requests while training: ${requests}`,
       );
       for (
         const [what, l] of [

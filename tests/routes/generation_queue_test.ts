@@ -1,6 +1,7 @@
 import {
   deepStrictEqual as assertEquals,
   notDeepStrictEqual as assertNotEquals,
+  ok,
 } from "node:assert/strict";
 import { oneHot, repeatVector } from "../../gpu/sample/labels.ts";
 import { getGpu } from "../../gpu/runtime/device.ts";
@@ -31,9 +32,46 @@ Deno.test("merged requests get the bytes they get alone, and are merged into one
 
   const queue = new GenerationQueue(sampler);
   const merged = await Promise.all(jobs.map((j) => queue.generate(j)));
-  merged.forEach((m, i) => assertEquals(m, alone[i], `request ${i}`));
+  merged.forEach((m, i) => assertEquals(m.sprites, alone[i], `request ${i}`));
   assertEquals(queue.stats.passes, 1);
   assertEquals(queue.stats.largestMerge, 4);
+  // Each learns the pass it shared: one pass of 4 requests and 11 sprites, timed once.
+  for (const m of merged) assertEquals({ ...m.pass, ms: 0 }, { ms: 0, requests: 4, sprites: 11 });
+  ok(merged.every((m) => m.pass.ms === merged[0].pass.ms && m.waitedMs >= 0));
+});
+
+Deno.test("progress: a listener hears its pass begin and every step; the bytes do not change", async () => {
+  const gpu = await getGpu();
+  const sampler = new SpriteSampler(gpu, tinyModel(gpu));
+  const queue = new GenerationQueue(sampler);
+  const heard: string[] = [];
+  const [a, b] = await Promise.all([
+    queue.generate(job(0, 2, 3), undefined, (done, total) => heard.push(`${done}/${total}`)),
+    queue.generate(job(1, 2, 4)),
+  ]);
+  assertEquals(heard, ["0/3", "1/3", "2/3", "3/3"]);
+  assertEquals(a.sprites, await sampler.generate(job(0, 2, 3)));
+  assertEquals(b.sprites, await sampler.generate(job(1, 2, 4)));
+  assertEquals(queue.stats.passes, 1, "one pass for both");
+});
+
+Deno.test("latents: requests with their own noise share passes with each other, never with drawn ones", async () => {
+  const gpu = await getGpu();
+  const sampler = new SpriteSampler(gpu, tinyModel(gpu));
+  const queue = new GenerationQueue(sampler);
+  const noise = (n: number, k: number) =>
+    Float32Array.from({ length: n * 768 }, (_, i) => Math.sin(i * 0.37 + k));
+  const jobs = [
+    job(0, 2, 1, { latents: noise(2, 1) }),
+    job(2, 1, 1),
+    job(3, 3, 1, { latents: noise(3, 2) }),
+  ];
+  const out = await Promise.all(jobs.map((j) => queue.generate(j)));
+  assertEquals(queue.stats.passes, 2);
+  assertEquals(out.map((o) => o.pass.requests), [2, 1, 2]);
+  for (const [i, j] of jobs.entries()) {
+    assertEquals(out[i].sprites, await sampler.generate(j), `request ${i}`);
+  }
 });
 
 Deno.test("requests with different settings run in separate passes, in order", async () => {
@@ -45,9 +83,9 @@ Deno.test("requests with different settings run in separate passes, in order", a
   // steps 3 (2 + 6 = 8 fit), steps 2, then the request that no longer fit in the batch.
   assertEquals(queue.stats.passes, 3);
   for (const [i, j] of jobs.entries()) {
-    assertEquals(out[i], await sampler.generate(j), `request ${i}`);
+    assertEquals(out[i].sprites, await sampler.generate(j), `request ${i}`);
   }
-  assertEquals(out[0].length, 2 * 16 * 16 * 3);
+  assertEquals(out[0].sprites.length, 2 * 16 * 16 * 3);
 });
 
 Deno.test("guidance 0 gives the unconditional sprites; guidance 3 differs from both", async () => {
@@ -60,9 +98,9 @@ Deno.test("guidance 0 gives the unconditional sprites; guidance 3 differs from b
     queue.generate(job(3, 3, 5, { guidance: 3 })),
     queue.generate(job(3, 3, 5)),
   ]);
-  assertEquals(zero, uncond);
-  assertNotEquals(three, uncond);
-  assertNotEquals(three, plain);
+  assertEquals(zero.sprites, uncond);
+  assertNotEquals(three.sprites, uncond);
+  assertNotEquals(three.sprites, plain.sprites);
 });
 
 /** A sampler stand-in whose passes take `ms` and record their seeds: the schedule alone. */

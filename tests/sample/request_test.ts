@@ -12,6 +12,7 @@ import {
   type SamplingRequest,
   type SamplingSpec,
 } from "../../gpu/sample/request.ts";
+import { latentsToBase64 } from "../../gpu/sample/latents.ts";
 import { SERVER_SAMPLING_LIMITS } from "../../routes/context.ts";
 
 const NAMES = ["human", "non-human", "food", "spell", "side-facing"];
@@ -267,4 +268,73 @@ Deno.test("request: samplingFields lists what each front end's parser reads", ()
     "scale",
   ]);
   assertEquals(samplingFields(cli.forms).slice(0, 4), ["class", "labels", "count", "per_class"]);
+});
+
+Deno.test("request: latents as nested lists or base64, the count from the noise, mismatches named", () => {
+  const shape4: [number, number, number] = [3, 2, 2]; // a tiny noise shape keeps the lists short
+  const spec: SamplingSpec = { ...generate, noiseShape: shape4 };
+  const one = (k: number) => Array.from({ length: 3 }, (_, c) => [[k, c], [-k, 0.5]]);
+  const flat = (k: number) => one(k).flat(2);
+  const nested = parseSamplingRequest({ class: "food", latents: [one(1), one(2)] }, spec);
+  assertEquals(shape(nested), { layout: "class", count: 2, rows: 1, cols: 2, scale: 4 });
+  assertEquals([...nested.job.latents!], [...flat(1), ...flat(2)]);
+  const b64 = parseSamplingRequest(
+    { class: "food", count: 2, latents: latentsToBase64([...flat(1), ...flat(2)]) },
+    spec,
+  );
+  assertEquals(b64.job.latents, nested.job.latents);
+  // The count of each layout follows the noise: two rows of 2, a per-class grid of 1 each.
+  const rows = parseSamplingRequest({ classes: [0, 4], latents: [1, 2, 3, 4].map(one) }, spec);
+  assertEquals(shape(rows), { layout: "classes", count: 4, rows: 2, cols: 2, scale: 4 });
+  const perClass = parseSamplingRequest(
+    { latents: [1, 2, 3, 4, 5].map(one) },
+    { ...cli, noiseShape: shape4 },
+  );
+  assertEquals(shape(perClass), { layout: "per_class", count: 5, rows: 5, cols: 1, scale: 4 });
+  // A CLI's typed array (an .npy file's values) reads as base64 and lists do.
+  const typed = parseSamplingRequest(
+    { class: 0, latents: Float64Array.from(flat(3)) },
+    { ...cli, noiseShape: shape4 },
+  );
+  assertEquals([...typed.job.latents!], flat(3));
+  // Without a noise shape the caller does not offer latents: the key is not read.
+  assertEquals(parseSamplingRequest({ class: 0, latents: "x" }, generate).job.latents, undefined);
+  assertEquals(samplingFields(generate.forms, { latents: true }).at(-1), "latents");
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [
+      { class: 0, count: 3, latents: [one(1)] },
+      /^latents hold the noise of 1 sprite; this request makes 3$/,
+    ],
+    [
+      { class: 0, latents: [[[[1]]]] },
+      /^latents\[0\] must be a list of 3 \(a sprite's noise is \[3, 2, 2\]\), got 1$/,
+    ],
+    [
+      { class: 0, latents: [[[[1, "a"], [1, 1]], [[1, 1], [1, 1]], [[1, 1], [1, 1]]]] },
+      /latents\[0\]\[0\]\[0\]\[1\] must be a number, got "a"/,
+    ],
+    [{ class: 0, latents: "not base64!" }, /latents is a string but not base64/],
+    [
+      { class: 0, latents: latentsToBase64([1, 2, 3]) },
+      /latents holds 3 values; the noise is \[count, 3, 2, 2\], 12 values a sprite/,
+    ],
+    [{ class: 0, latents: "AAAAAAA=" }, /not whole float32 values/],
+    [
+      { class: 0, latents: latentsToBase64(Array(12).fill(NaN)) },
+      /value 0 is NaN; noise values must be finite/,
+    ],
+    [{ class: 0, latents: latentsToBase64(Array(12).fill(2000)) }, /within ±1000/],
+    [{ class: 0, latents: 5 }, /latents must be the starting noise \[count, 3, 2, 2\]/],
+    [{ class: 0, latents: [] }, /latents holds 0 values/],
+    [
+      { class: 0, latents: Array.from({ length: 65 }, () => one(1)) },
+      /65 sprites asked for; one request may ask for 64/,
+    ],
+  ];
+  for (const [fields, pattern] of cases) refused(fields, spec, pattern);
+  refused(
+    { class: 0, count: "2", latents: Float32Array.from(flat(1)) },
+    { ...cli, noiseShape: shape4, nameOf: (k) => (k === "latents" ? "--noise" : flagName(k)) },
+    /^--noise hold the noise of 1 sprite; this request makes 2$/,
+  );
 });

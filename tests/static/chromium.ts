@@ -105,9 +105,12 @@ export function serveFolders(mounts: Record<string, string>): StaticServer {
 /** Levels of 255 by which two WebGPU implementations may round a sprite's value apart. */
 export const TOLERANCE = 2;
 
-/** Every img.sprites' RGBA pixels (decoded by the page itself), in page order. */
-export function gridPixels(page: Page): Promise<{ name: string; rgba: number[] }[]> {
-  return page.locator("img.sprites").evaluateAll((imgs) =>
+/**
+ * Every sprite's RGBA pixels (img.sprite, decoded by the page itself), in page order: the class
+ * cards' sprites, then the mixture's; `name` is "class/index".
+ */
+export function spritePixels(page: Page): Promise<{ name: string; rgba: number[] }[]> {
+  return page.locator("img.sprite").evaluateAll((imgs) =>
     Promise.all(imgs.map(async (el) => {
       const img = el as HTMLImageElement;
       await img.decode();
@@ -117,7 +120,7 @@ export function gridPixels(page: Page): Promise<{ name: string; rgba: number[] }
       const context = canvas.getContext("2d")!;
       context.drawImage(img, 0, 0);
       const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
-      return { name: img.dataset.class ?? img.id, rgba: Array.from(data) };
+      return { name: `${img.dataset.class}/${img.dataset.index}`, rgba: Array.from(data) };
     }))
   );
 }

@@ -109,3 +109,19 @@ Deno.test("sampler: a one-class dataset is drawn uniformly instead of not at all
   for (let e = 0; e < 50; e++) for (const i of s.epoch(e)) seen.add(i);
   assertEquals(seen.size, 10);
 });
+
+Deno.test("sampler: uniform draws every sprite alike, so classes come at their own frequency", () => {
+  const rng = makeRng();
+  const n = 500;
+  const classes = courseLikeClasses(rng, n);
+  const s = new BalancedSampler(classes, { batchSize: 50, seed: rng.seed, uniform: true });
+  const perClass = [0, 0, 0, 0, 0];
+  let draws = 0;
+  for (let e = 0; draws < 30000; e++) {
+    for (const i of s.epoch(e)) perClass[classes[i]]++;
+    draws += n;
+  }
+  const expected = [0, 1, 2, 3, 4].map((c) => (draws * classes.filter((x) => x === c).length) / n);
+  const stat = chiSquare(perClass, expected);
+  assert(stat < 33.4, `class chi-square ${stat.toFixed(1)} (seed ${rng.seed})`);
+});

@@ -37,6 +37,10 @@ Deno.test("recipe: absent fields are the base's; JSON numbers and flag text give
     mask_prob: 0.1,
     seed: 4294967295,
     precision: "f16",
+    lr_schedule: "cosine",
+    warmup_steps: 100,
+    ema_decay: 0.999,
+    sampling: "uniform",
   };
   const fromJson = parseRecipe(json, R);
   const flags = Object.fromEntries(
@@ -56,6 +60,10 @@ Deno.test("recipe: absent fields are the base's; JSON numbers and flag text give
     maskProb: 0.1,
     seed: 4294967295,
     precision: "f16",
+    lrSchedule: "cosine",
+    warmupSteps: 100,
+    emaDecay: 0.999,
+    sampling: "uniform",
   });
   assert.equal(fromJson.autoPrecision, false);
 });
@@ -138,6 +146,17 @@ Deno.test("recipe: a saved recipe is checked, with the saved limits (an old run 
   // Written before mixed precision existed: an f32 run.
   const { precision: _, ...old } = R;
   assert.equal(parseSavedRecipe(old, "state.json recipe").precision, "f32");
+  // Written before schedules and EMA: constant lr, no warm-up, no average.
+  const { lrSchedule: _s, warmupSteps: _w, emaDecay: _e, sampling: _m, ...older } = R;
+  const back = parseSavedRecipe(older, "state.json recipe");
+  assert.deepEqual(
+    [back.lrSchedule, back.warmupSteps, back.emaDecay, back.sampling],
+    ["constant", 0, 0, "balanced"],
+  );
+  refused(
+    () => parseSavedRecipe({ ...R, emaDecay: 1 }, "x recipe"),
+    /x recipe: emaDecay must be in/,
+  );
   refused(() => parseSavedRecipe({ ...R, lr: -1 }, "x recipe"), /x recipe: lr must be in/);
   refused(() => parseSavedRecipe({ ...R, dropout: 1 }, "x recipe"), /x recipe: dropout/);
   refused(() => parseSavedRecipe({ ...R, seed: 2 ** 32 }, "x recipe"), /x recipe: seed/);

@@ -160,6 +160,9 @@ for (const precision of ["f32", "f16"] as const) {
     frozenAndResumed({ ...RECIPE, precision }));
 }
 
+Deno.test("trainer (EMA, cosine with warm-up): resume equals an uninterrupted run, average included", () =>
+  frozenAndResumed({ ...RECIPE, emaDecay: 0.999, lrSchedule: "cosine", warmupSteps: 2 }));
+
 async function frozenAndResumed(recipe: TrainRecipe) {
   const gpu = await getGpu();
   // f16: a scale other than the default, so the resumed run must restore it to match.
@@ -221,6 +224,20 @@ async function frozenAndResumed(recipe: TrainRecipe) {
       await readback(gpu, straight.step.unetMoments.v),
       "resumed AdamW v",
     );
+    if (recipe.emaDecay > 0) {
+      for (const i of [0, 1]) {
+        assertEqualArrays(
+          await readback(gpu, second.ema!.shadows[i]),
+          await readback(gpu, straight.ema!.shadows[i]),
+          `resumed EMA of store ${i}`,
+        );
+      }
+      assertDiffers(
+        await readback(gpu, straight.ema!.shadows[0]),
+        unet2,
+        "the average is not the weights",
+      );
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
