@@ -7,7 +7,7 @@
 //   profileDispatchesWallClock(gpu, dispatches) -> the same from the wall clock (CPU adapters)
 //   kernelTable(dispatches, ms) -> rows aggregated by dispatch name, slowest first
 import type { Gpu } from "../gpu/runtime/device.ts";
-import { type Dispatch, record } from "../gpu/runtime/kernel.ts";
+import { type Dispatch, encode } from "../gpu/runtime/kernel.ts";
 
 /** WebGPU caps a query set at 4096 queries. */
 const MAX_QUERIES = 4096;
@@ -38,17 +38,27 @@ export async function profileDispatches(
   dispatches.forEach((d, i) => {
     const q = 2 * i;
     const querySet = sets[Math.floor(q / MAX_QUERIES)];
+    const begin = q % MAX_QUERIES;
+    if (d.copy) {
+      // A copy is timed between two empty passes' timestamps.
+      encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: begin } })
+        .end();
+      d.copy(encoder);
+      encoder.beginComputePass({ timestampWrites: { querySet, endOfPassWriteIndex: begin + 1 } })
+        .end();
+      return;
+    }
     const pass = encoder.beginComputePass({
       timestampWrites: {
         querySet,
-        beginningOfPassWriteIndex: q % MAX_QUERIES,
-        endOfPassWriteIndex: (q % MAX_QUERIES) + 1,
+        beginningOfPassWriteIndex: begin,
+        endOfPassWriteIndex: begin + 1,
       },
     });
-    // An empty launch (zero workgroups) is skipped, as record() skips it in a real step.
+    // An empty launch (zero workgroups) is skipped, as encode() skips it in a real step.
     if (d.workgroups[0] * d.workgroups[1] * d.workgroups[2] > 0) {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
+      pass.setPipeline(d.pipeline!);
+      pass.setBindGroup(0, d.bindGroup!);
       pass.dispatchWorkgroups(...d.workgroups);
     }
     pass.end();
@@ -72,32 +82,42 @@ export async function profileDispatches(
 
 /**
  * Per-dispatch times for CPU adapters, where timestamps are written when a dispatch is launched:
- * each dispatch is recorded `repeats` times into a submit of its own and waited for, and the time
- * of an empty submit (median of 9) is taken off. Repeated dispatches accumulate into their outputs,
- * so profile a throwaway model. Each figure carries about 1/repeats of the submit time's jitter.
+ * the dispatches of one name (every call of a kernel, in list order) are recorded into a submit of
+ * their own, `repeats` times, and waited for; the time of an empty submit (median of 9) is taken
+ * off the median of `runs` such submits and the rest shared out among the calls. Timing a kernel's
+ * calls together rather than each dispatch in a submit of its own keeps the submit's ~10 ms of
+ * jitter out of the figures of small kernels (and there are hundreds of those). Repeated dispatches
+ * accumulate into their outputs, so profile a throwaway model.
  */
 export async function profileDispatchesWallClock(
   gpu: Gpu,
   dispatches: readonly Dispatch[],
   repeats = 3,
+  runs = 3,
 ): Promise<number[]> {
   const device = gpu.device;
   const timed = async (list: readonly Dispatch[], times: number) => {
     const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    for (let r = 0; r < times; r++) record(pass, list);
-    pass.end();
+    for (let r = 0; r < times; r++) encode(encoder, list);
     const start = performance.now();
     device.queue.submit([encoder.finish()]);
     await device.queue.onSubmittedWorkDone();
     return performance.now() - start;
   };
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
   const empty: number[] = [];
   for (let i = 0; i < 9; i++) empty.push(await timed([], 1));
-  const overhead = empty.sort((a, b) => a - b)[4];
-  const ms: number[] = [];
-  for (const d of dispatches) {
-    ms.push(Math.max(0, (await timed([d], repeats)) - overhead) / repeats);
+  const overhead = median(empty);
+  const groups = new Map<string, number[]>();
+  dispatches.forEach((d, i) => groups.set(d.name, [...(groups.get(d.name) ?? []), i]));
+  const ms = new Array<number>(dispatches.length).fill(0);
+  for (const indices of groups.values()) {
+    const list = indices.map((i) => dispatches[i]);
+    await timed(list, 1); // llvmpipe compiles on first use
+    const times: number[] = [];
+    for (let r = 0; r < runs; r++) times.push(await timed(list, repeats));
+    const each = Math.max(0, median(times) - overhead) / repeats / indices.length;
+    for (const i of indices) ms[i] = each;
   }
   return ms;
 }
@@ -113,8 +133,8 @@ export function dispatchFlops(d: Dispatch): number | null {
     return 2 * p.outC * batch * p.outH * p.outW * 4 * p.C4 * K * K;
   }
   if (!d.name.startsWith("matmul") || !p || p.M === undefined || p.N === undefined) return null;
-  // The implicit-GEMM convolutions reuse the tile kernel with their own operand geometry.
-  if (d.name.includes("im2col")) return null;
+  // The implicit-GEMM convolutions (matmulTextureTile.im2col*) count their padded channels and
+  // the dBias column, as launched.
   const K = p.K ?? (p.K4 === undefined ? undefined : 4 * p.K4);
   if (K === undefined) return null;
   // The z dimension runs batch items x K splits; each split covers 1/splits of K.

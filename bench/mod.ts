@@ -7,6 +7,7 @@ import { type FlopBreakdown, trainingStepFlops, unetForwardFlops } from "../gpu/
 import type { UNetConfig } from "../gpu/model/config.ts";
 import { parameterCount, unetParamSpecs } from "../gpu/model/params.ts";
 import { benchConv2d } from "./conv2d_bench.ts";
+import { type FmaCeiling, measureFmaCeiling } from "./fma_probe.ts";
 import { benchMatmul } from "./matmul_bench.ts";
 import { benchSampling, type SamplingResult } from "./sampling_bench.ts";
 import {
@@ -22,6 +23,8 @@ export interface BenchRow {
   shape: string;
   ms: number;
   gflops: number;
+  /** gflops as a share of the report's FMA ceiling (`fmaCeiling`). */
+  ceilingShare?: number;
 }
 
 export interface BenchOptions {
@@ -35,6 +38,8 @@ export interface BenchOptions {
   ops: boolean;
   /** Synthetic sprites the training cases draw from (at least the largest batch). */
   datasetCount?: number;
+  /** The FMA probe's size (bench/fma_probe.ts); tests make it small. */
+  probe?: { invocations?: number; runs?: number };
 }
 
 export interface ConfigSummary {
@@ -56,15 +61,26 @@ export interface BenchReport {
   profile: string;
   /** "timestamp-query" or "wall clock". */
   timing: string;
+  /**
+   * The adapter's FMA ceiling (bench/fma_probe.ts), measured before the cases and again after
+   * them (a loaded machine moves it); `gflops` is the higher of the two, the figure every
+   * `ceilingShare` divides by.
+   */
+  fmaCeiling: { gflops: number; before: FmaCeiling; after?: FmaCeiling };
   deno: typeof Deno.version;
   configs: ConfigSummary[];
-  training: TrainingResult[];
-  sampling: SamplingResult[];
+  training: (TrainingResult & { ceilingShare?: number })[];
+  sampling: (SamplingResult & { ceilingShare?: number })[];
   /** null when not asked for or the adapter has no timestamp queries. */
-  kernels: KernelProfile | null;
+  kernels: (KernelProfile & { rows: (KernelProfile["rows"][number] & Share)[] }) | null;
   /** Why there is no kernel table although one was asked for. */
   kernelsMissing?: string;
   ops?: Record<string, BenchRow[]>;
+}
+
+/** A row's GFLOP/s as a share of the FMA ceiling (null where the row has no FLOP count). */
+export interface Share {
+  ceilingShare: number | null;
 }
 
 export function summarize({ name, config }: NamedConfig, batches: number[]): ConfigSummary {
@@ -92,11 +108,14 @@ export async function runBench(
   o: BenchOptions,
   progress: (line: string) => void = () => {},
 ): Promise<BenchReport> {
+  progress("FMA ceiling probe");
+  const before = await measureFmaCeiling(gpu, o.probe);
   const report: BenchReport = {
     adapter: gpu.description,
     adapterKind: gpu.adapterKind,
     profile: gpu.profile.name,
     timing: timingOf(gpu),
+    fmaCeiling: { gflops: before.gflops, before },
     deno: Deno.version,
     configs: o.configs.map((c) => summarize(c, o.batches)),
     training: [],
@@ -123,7 +142,12 @@ export async function runBench(
           precision,
         });
         report.training.push(r.result);
-        if (r.kernels) report.kernels = r.kernels;
+        if (r.kernels) {
+          report.kernels = {
+            ...r.kernels,
+            rows: r.kernels.rows.map((k) => ({ ...k, ceilingShare: null })),
+          };
+        }
       }
     }
   }
@@ -141,21 +165,64 @@ export async function runBench(
     progress("op table: matmul, conv2d");
     report.ops = { matmul: await benchMatmul(gpu), conv2d: await benchConv2d(gpu) };
   }
+  progress("FMA ceiling probe, again");
+  const after = await measureFmaCeiling(gpu, o.probe);
+  report.fmaCeiling = { gflops: Math.max(before.gflops, after.gflops), before, after };
+  applyShares(report);
   return report;
+}
+
+/** Sets every row's `ceilingShare` from the report's FMA ceiling. */
+function applyShares(r: BenchReport): void {
+  const share = (gflops: number | null) => (gflops === null ? null : gflops / r.fmaCeiling.gflops);
+  for (const t of r.training) t.ceilingShare = share(t.gflopsPerSec)!;
+  for (const s of r.sampling) s.ceilingShare = share(s.gflopsPerSec)!;
+  for (const k of r.kernels?.rows ?? []) k.ceilingShare = share(k.gflops);
+  for (const rows of Object.values(r.ops ?? {})) {
+    for (const row of rows) row.ceilingShare = share(row.gflops)!;
+  }
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(x < 0.01 ? 2 : 1)}%`;
 
+/** A share of the FMA ceiling, for the tables' "ceiling" column. */
+const ofCeiling = (share: number | null | undefined) =>
+  share === null || share === undefined ? "" : `${(100 * share).toFixed(0)}%`;
+
 function opTable(rows: BenchRow[]): string {
   const header = `${"kernel".padEnd(30)} ${"shape".padEnd(34)} ${"ms".padStart(9)} ${
     "GFLOP/s".padStart(9)
-  }`;
+  } ${"ceiling".padStart(7)}`;
   const body = rows.map((r) =>
     `${r.name.padEnd(30)} ${r.shape.padEnd(34)} ${r.ms.toFixed(3).padStart(9)} ${
       r.gflops.toFixed(1).padStart(9)
-    }`
+    } ${ofCeiling(r.ceilingShare).padStart(7)}`
   );
   return [header, ...body].join("\n");
+}
+
+/** The probe's table: the ceiling, and every shape and workgroup size behind it. */
+function probeLines(r: BenchReport): string[] {
+  const c = r.fmaCeiling;
+  const out = [
+    "",
+    `FMA ceiling ${c.gflops.toFixed(1)} GFLOP/s (bench/fma_probe.ts: the best register-only ` +
+    `probe, before and after the cases; the "ceiling" columns are shares of it)`,
+    `${"probe".padEnd(12)} ${"workgroup".padStart(9)} ${"before".padStart(8)} ${
+      "after".padStart(8)
+    } ${"per cpu-s".padStart(10)}`,
+  ];
+  c.before.rows.forEach((row, i) => {
+    const after = c.after?.rows[i];
+    out.push(
+      `${row.shape.padEnd(12)} ${String(row.workgroupSize).padStart(9)} ${
+        row.gflops.toFixed(1).padStart(8)
+      } ${(after ? after.gflops.toFixed(1) : "").padStart(8)} ${
+        row.gflopsPerCpuSecond.toFixed(1).padStart(10)
+      }`,
+    );
+  });
+  return out;
 }
 
 /** The human-readable report: the header (adapter, Deno, configs), then the results. */
@@ -193,7 +260,7 @@ export function formatHeader(gpu: Gpu, configs: ConfigSummary[]): string {
 }
 
 export function formatResults(r: BenchReport): string {
-  const out: string[] = [];
+  const out: string[] = [...probeLines(r)];
   const w = Math.max(12, ...r.configs.map((c) => c.name.length));
   if (r.training.length) {
     out.push(
@@ -202,7 +269,7 @@ export function formatResults(r: BenchReport): string {
         "steps".padStart(5)
       } ${"warm-up ms".padStart(11)} ${"median ms".padStart(10)} ${"it/s".padStart(8)} ${
         "img/s".padStart(8)
-      } ${"GFLOP/s".padStart(8)}`,
+      } ${"GFLOP/s".padStart(8)} ${"ceiling".padStart(7)}`,
     );
     for (const t of r.training) {
       out.push(
@@ -210,7 +277,9 @@ export function formatResults(r: BenchReport): string {
           String(t.steps).padStart(5)
         } ${t.warmUpMs.toFixed(0).padStart(11)} ${t.medianMs.toFixed(1).padStart(10)} ${
           t.itPerSec.toFixed(3).padStart(8)
-        } ${t.imagesPerSec.toFixed(1).padStart(8)} ${t.gflopsPerSec.toFixed(1).padStart(8)}`,
+        } ${t.imagesPerSec.toFixed(1).padStart(8)} ${t.gflopsPerSec.toFixed(1).padStart(8)} ${
+          ofCeiling(t.ceilingShare).padStart(7)
+        }`,
       );
     }
   }
@@ -219,7 +288,9 @@ export function formatResults(r: BenchReport): string {
       "",
       `${"sampling".padEnd(w)} ${"prec".padStart(4)} ${"request".padEnd(22)} ${
         "warm-up ms".padStart(11)
-      } ${"median ms".padStart(10)} ${"sprites/s".padStart(10)}`,
+      } ${"median ms".padStart(10)} ${"sprites/s".padStart(10)} ${"GFLOP/s".padStart(8)} ${
+        "ceiling".padStart(7)
+      }`,
     );
     for (const s of r.sampling) {
       out.push(
@@ -227,7 +298,7 @@ export function formatResults(r: BenchReport): string {
           `${s.count} x ${s.steps} DDIM steps`.padEnd(22)
         } ${s.warmUpMs.toFixed(0).padStart(11)} ${s.medianMs.toFixed(1).padStart(10)} ${
           s.spritesPerSec.toFixed(2).padStart(10)
-        }`,
+        } ${s.gflopsPerSec.toFixed(1).padStart(8)} ${ofCeiling(s.ceilingShare).padStart(7)}`,
       );
     }
   }
@@ -237,17 +308,18 @@ export function formatResults(r: BenchReport): string {
     out.push(
       "",
       `kernels of one training step, ${k.config} batch ${k.batch}: ${k.dispatches} dispatches, ` +
-        `${k.kernelMs.toFixed(1)} ms of kernel time (each dispatch timed on its own)`,
+        `${k.kernelMs.toFixed(1)} ms of kernel time`,
       ...(r.timing === "wall clock"
         ? [
-          `  ${r.profile} profile (llvmpipe writes timestamps at launch): each dispatch is timed on`,
-          "  the wall clock in a submit of its own, 3 runs, less the time of an empty submit.",
+          `  ${r.profile} profile (llvmpipe writes timestamps at launch): each kernel's calls are`,
+          "  timed together on the wall clock in a submit of their own (median of 3 runs of 3),",
+          "  less the time of an empty submit.",
         ]
-        : []),
+        : ["  Each dispatch timed on its own (timestamp queries)."]),
       "  GB/s: the bytes bound to each dispatch (every buffer and texture once) per second.",
       `${"kernel".padEnd(34)} ${"calls".padStart(6)} ${"ms".padStart(10)} ${"share".padStart(7)} ${
         "GFLOP/s".padStart(8)
-      } ${"GB/s".padStart(7)}`,
+      } ${"ceiling".padStart(7)} ${"GB/s".padStart(7)}`,
     );
     for (const row of k.rows) {
       out.push(
@@ -255,7 +327,9 @@ export function formatResults(r: BenchReport): string {
           row.ms.toFixed(3).padStart(10)
         } ${pct(row.share).padStart(7)} ${
           (row.gflops === null ? "" : row.gflops.toFixed(1)).padStart(8)
-        } ${(row.gbps === null ? "" : row.gbps.toFixed(2)).padStart(7)}`,
+        } ${ofCeiling(row.ceilingShare).padStart(7)} ${
+          (row.gbps === null ? "" : row.gbps.toFixed(2)).padStart(7)
+        }`,
       );
     }
   }

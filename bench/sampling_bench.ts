@@ -4,6 +4,7 @@
 import { type Gpu, type Precision, withPrecision } from "../gpu/runtime/device.ts";
 import { SpriteSampler } from "../gpu/sample/sampler.ts";
 import { randomSpriteModel } from "../gpu/model/sprite_model.ts";
+import { unetForwardFlops } from "../gpu/model/flops.ts";
 import { median, type NamedConfig } from "./training_bench.ts";
 
 export interface SamplingResult {
@@ -15,12 +16,17 @@ export interface SamplingResult {
   warmUpMs: number;
   medianMs: number;
   spritesPerSec: number;
+  /**
+   * The UNet's analytic FLOPs for the sprites asked for (count x steps forwards, doubled with
+   * guidance; padding rows of the batch not counted) per wall-clock second.
+   */
+  gflopsPerSec: number;
 }
 
 export async function benchSampling(
   gpu: Gpu,
   { name, config }: NamedConfig,
-  o: { count: number; steps: number; repeats: number; precision?: Precision },
+  o: { count: number; steps: number; repeats: number; precision?: Precision; guidance?: number },
 ): Promise<SamplingResult> {
   const precision = o.precision ?? "f32";
   const model = randomSpriteModel(gpu, config, 0);
@@ -34,7 +40,7 @@ export async function benchSampling(
     steps: o.steps,
     eta: 0,
     seed: 0,
-    guidance: 1,
+    guidance: o.guidance ?? 1,
     scheduler: "ddim" as const,
   };
   const time = async () => {
@@ -46,6 +52,7 @@ export async function benchSampling(
   const times: number[] = [];
   for (let r = 0; r < o.repeats; r++) times.push(await time());
   const medianMs = median(times);
+  const forwards = o.count * o.steps * (request.guidance === 1 ? 1 : 2);
   return {
     config: name,
     precision,
@@ -55,5 +62,6 @@ export async function benchSampling(
     warmUpMs,
     medianMs,
     spritesPerSec: (1000 * o.count) / medianMs,
+    gflopsPerSec: (forwards * unetForwardFlops(config).total) / (medianMs * 1e6),
   };
 }

@@ -9,7 +9,7 @@
 //     "wall-clock" (llvmpipe's) always use the wall clock: llvmpipe writes a timestamp when a
 //     dispatch is launched, not when it has finished, so its timestamps miss the work under way.
 import type { Gpu } from "../gpu/runtime/device.ts";
-import { type Dispatch, record } from "../gpu/runtime/kernel.ts";
+import { type Dispatch, encode } from "../gpu/runtime/kernel.ts";
 
 export async function timeDispatches(
   gpu: Gpu,
@@ -19,9 +19,15 @@ export async function timeDispatches(
   const device = gpu.device;
   const run = (times: number, timestampWrites?: GPUComputePassTimestampWrites) => {
     const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
-    for (let r = 0; r < times; r++) record(pass, dispatches);
-    pass.end();
+    if (timestampWrites) {
+      // Bracket the runs with two empty passes: a list with copy steps spans several passes.
+      const { querySet, beginningOfPassWriteIndex, endOfPassWriteIndex } = timestampWrites;
+      encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex } }).end();
+      for (let r = 0; r < times; r++) encode(encoder, dispatches);
+      encoder.beginComputePass({ timestampWrites: { querySet, endOfPassWriteIndex } }).end();
+      return encoder;
+    }
+    for (let r = 0; r < times; r++) encode(encoder, dispatches);
     return encoder;
   };
   device.queue.submit([run(1).finish()]);

@@ -1187,6 +1187,29 @@ function halfToFloat(h3) {
 }
 
 // gpu/runtime/kernel.ts
+function hoisted(dispatches) {
+  for (const d3 of dispatches) d3.hoist = true;
+  return dispatches;
+}
+function copyStep(name, bytes, copy) {
+  return {
+    name,
+    pipeline: null,
+    bindGroup: null,
+    workgroups: [
+      0,
+      0,
+      0
+    ],
+    boundBytes: bytes,
+    spec: {
+      name,
+      bindings: {},
+      code: ""
+    },
+    copy
+  };
+}
 var textureBytes = /* @__PURE__ */ new WeakMap();
 function registerTextureBytes(view, bytes) {
   textureBytes.set(view, bytes);
@@ -1206,6 +1229,18 @@ function kernelSource(spec) {
   }
   for (const [name, decl] of Object.entries(spec.bindings)) {
     const [access, ...type] = decl.trim().split(/\s+/);
+    if (access === "operand" && type[0] === "write") {
+      if (spec.params?.[`${name}Pitch`] !== "u32") {
+        throw new Error(`kernel ${spec.name}: operand ${name} needs a u32 parameter ${name}Pitch`);
+      }
+      const f162 = spec.textureFormat === "rgba16float";
+      lines.push(`@group(0) @binding(${binding++}) var<storage, read_write> ${name}: ${f162 ? "array<vec2<u32>>" : "array<vec4<f32>>"};`, `fn store_${name}(xy: vec2u, v: vec4f) { ${name}[xy.y * p.${name}Pitch + xy.x] = ${f162 ? "f16Texel(toOperand(v))" : "v"}; }`);
+      continue;
+    }
+    if (access === "mirror" && type[0] === "read") {
+      lines.push(`@group(0) @binding(${binding++}) var ${name}: texture_storage_2d<rgba32float, read>;`, `fn load_${name}(i: u32) -> vec4f { return textureLoad(${name}, vec2u(i & ${MIRROR_WIDTH - 1}u, i >> ${Math.log2(MIRROR_WIDTH)}u)); }`);
+      continue;
+    }
     if (access === "texture" && (type[0] === "read" || type[0] === "write")) {
       lines.push(`@group(0) @binding(${binding++}) var ${name}: texture_storage_2d<${spec.textureFormat ?? "rgba32float"}, ${type[0]}>;`);
       continue;
@@ -1216,8 +1251,8 @@ function kernelSource(spec) {
     const mode = access === "read" ? "read" : "read_write";
     lines.push(`@group(0) @binding(${binding++}) var<storage, ${mode}> ${name}: ${type.join(" ") || "array<f32>"};`);
   }
-  if (Object.values(spec.bindings).some((b) => b.trim().startsWith("texture"))) {
-    lines.push(spec.textureFormat === "rgba16float" ? ROUND_TO_F16 : TO_OPERAND_F32);
+  if (Object.values(spec.bindings).some(usesOperandFormat)) {
+    lines.push(spec.textureFormat === "rgba16float" ? ROUND_TO_F16 + F16_TEXEL : TO_OPERAND_F32);
   }
   lines.push("fn flat_id(gid: vec3u, nwg: vec3u, wg: u32) -> u32 { return gid.x + gid.y * nwg.x * wg; }");
   return lines.join("\n") + "\n" + spec.code;
@@ -1238,6 +1273,24 @@ fn toOperand(v: vec4f) -> vec4f {
   return vec4f(roundToF16(v.x), roundToF16(v.y), roundToF16(v.z), roundToF16(v.w));
 }`
 );
+var F16_TEXEL = (
+  /* wgsl */
+  `
+fn f16Bits(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  let sign = (b >> 16u) & 0x8000u;
+  let a = b & 0x7fffffffu;
+  if (a >= 0x7f800000u) { return sign | 0x7c00u | select(0u, 0x200u, a > 0x7f800000u); }
+  // Below 2^-14: a subnormal f16, an integer multiple of 2^-24 (exact in f32).
+  if (a < 0x38800000u) { return sign | u32(bitcast<f32>(a) * 16777216.0); }
+  return sign | ((a - 0x38000000u) >> 13u);
+}
+fn f16Texel(v: vec4f) -> vec2u {
+  return vec2u(f16Bits(v.x) | (f16Bits(v.y) << 16u), f16Bits(v.z) | (f16Bits(v.w) << 16u));
+}`
+);
+var MIRROR_WIDTH = 512;
+var usesOperandFormat = (decl) => /^\s*(texture|operand)\b/.test(decl);
 var pipelines = /* @__PURE__ */ new WeakMap();
 async function compile(gpu, spec, source) {
   const device = gpu.device;
@@ -1294,7 +1347,7 @@ function packParams(spec, values) {
   return data;
 }
 async function createDispatch(gpu, spec, buffers, workgroups, params3 = {}) {
-  if (Object.values(spec.bindings).some((b) => b.trim().startsWith("texture"))) {
+  if (Object.values(spec.bindings).some(usesOperandFormat)) {
     spec = {
       ...spec,
       textureFormat: gpu.operandFormat
@@ -1396,13 +1449,22 @@ function grid1d(count, perGroup) {
     1
   ];
 }
-function record(pass, dispatches) {
+function encode(encoder, dispatches) {
+  let pass = null;
   for (const d3 of dispatches) {
+    if (d3.copy) {
+      pass?.end();
+      pass = null;
+      d3.copy(encoder);
+      continue;
+    }
     if (d3.workgroups[0] * d3.workgroups[1] * d3.workgroups[2] === 0) continue;
+    pass ??= encoder.beginComputePass();
     pass.setPipeline(d3.pipeline);
     pass.setBindGroup(0, d3.bindGroup);
     pass.dispatchWorkgroups(...d3.workgroups);
   }
+  pass?.end();
 }
 
 // gpu/ops/activation.ts
@@ -1972,7 +2034,8 @@ var DISCRETE_GPU = {
     laneWidth: 64
   },
   attention: {
-    laneWidth: 64
+    laneWidth: 64,
+    mirrors: false
   },
   groupNorm: {
     reducer: "workgroup",
@@ -2042,7 +2105,8 @@ var LLVMPIPE = {
     laneWidth: 16
   },
   attention: {
-    laneWidth: 16
+    laneWidth: 16,
+    mirrors: true
   },
   // One invocation walks a whole group: the workgroup tree's seven barriers cost GroupNorm about
   // 40 % of its time here. 8 invocations: one SIMD vector.
@@ -2394,21 +2458,100 @@ function storeTileWgsl(TM, J2, f4) {
   return L2;
 }
 
+// gpu/ops/mirror.ts
+var mirrors = /* @__PURE__ */ new WeakMap();
+function mirror(gpu, t3) {
+  if (t3.dtype !== "f32" || t3.size % 4 !== 0) {
+    throw new Error(`mirror: ${t3.label} must be f32 with a multiple of 4 elements`);
+  }
+  const owner = gpu.allocations ?? gpu.device;
+  let byBuffer = mirrors.get(owner);
+  if (!byBuffer) mirrors.set(owner, byBuffer = /* @__PURE__ */ new WeakMap());
+  let byView = byBuffer.get(t3.buffer);
+  if (!byView) byBuffer.set(t3.buffer, byView = /* @__PURE__ */ new Map());
+  const key = `${t3.offset}:${t3.size}`;
+  let m3 = byView.get(key);
+  if (!m3) byView.set(key, m3 = createMirror(gpu, t3));
+  return m3;
+}
+function createMirror(gpu, t3) {
+  const texels = t3.size / 4;
+  const full = Math.floor(texels / MIRROR_WIDTH);
+  const rest = texels - full * MIRROR_WIDTH;
+  const rows = full + (rest ? 1 : 0);
+  if (rows > gpu.limits.maxTextureDimension2D) {
+    throw new Error(`mirror: ${t3.label} [${t3.shape}] exceeds the texture size limit`);
+  }
+  const texture = gpu.device.createTexture({
+    size: [
+      MIRROR_WIDTH,
+      rows
+    ],
+    format: "rgba32float",
+    usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
+    label: `mirror.${t3.label}`
+  });
+  trackAllocation(gpu, texture, MIRROR_WIDTH * rows * 16);
+  const view = texture.createView();
+  registerTextureBytes(view, t3.size * 4);
+  const bytesPerRow = MIRROR_WIDTH * 16;
+  const refresh = copyStep("copyToMirror", t3.size * 4, (encoder) => {
+    const source = {
+      buffer: t3.buffer,
+      bytesPerRow
+    };
+    if (full) {
+      encoder.copyBufferToTexture({
+        ...source,
+        offset: t3.offset
+      }, {
+        texture
+      }, [
+        MIRROR_WIDTH,
+        full
+      ]);
+    }
+    if (rest) {
+      encoder.copyBufferToTexture({
+        ...source,
+        offset: t3.offset + full * bytesPerRow
+      }, {
+        texture,
+        origin: [
+          0,
+          full
+        ]
+      }, [
+        rest,
+        1
+      ]);
+    }
+  });
+  return {
+    view,
+    refresh
+  };
+}
+
 // gpu/ops/matmul/texture.ts
+var packParams2 = {
+  R: "u32",
+  C: "u32",
+  itemRows: "u32",
+  stride: "u32",
+  width: "u32",
+  height: "u32",
+  tPitch: "u32"
+};
 function packKernel(trans, vec4) {
   return {
     name: "matmulPackTexture",
     params: {
-      R: "u32",
-      C: "u32",
-      itemRows: "u32",
-      stride: "u32",
-      width: "u32",
-      height: "u32"
+      ...packParams2
     },
     bindings: {
       x: vec4 ? "read array<vec4<f32>>" : "read",
-      t: "texture write"
+      t: "operand write"
     },
     consts: {
       TRANS: trans
@@ -2430,53 +2573,57 @@ function packKernel(trans, vec4) {
       if (c < p.C) { v[q] = x[base + select(r * p.C + c, c * p.R + r, TRANS)]; }
     }`}
   }
-  textureStore(t, xy, toOperand(v));
+  store_t(xy, v);
 }`
     )
   };
 }
-var packTransposedVec4Kernel = {
-  name: "matmulPackTexture",
-  params: {
-    R: "u32",
-    C: "u32",
-    itemRows: "u32",
-    stride: "u32",
-    width: "u32",
-    height: "u32"
-  },
-  bindings: {
-    x: "read array<vec4<f32>>",
-    t: "texture write"
-  },
-  code: (
-    /* wgsl */
-    `
-@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let y0 = gid.y * 4u; // itemRows is a multiple of 4: a block never spans two items
-  if (gid.x >= p.width || y0 >= p.height) { return; }
-  let item = y0 / p.itemRows;
-  let r0 = y0 - item * p.itemRows;
-  var v0 = vec4f(0.0);
-  var v1 = vec4f(0.0);
-  var v2 = vec4f(0.0);
-  var v3 = vec4f(0.0);
-  if (r0 < p.R) {
-    // X[c, r0..r0+3] for the texel's four columns c.
-    let at = (item * p.stride + r0) / 4u;
-    let c = gid.x * 4u;
-    let rowStep = p.R / 4u;
-    if (c < p.C) { v0 = x[at + c * rowStep]; }
-    if (c + 1u < p.C) { v1 = x[at + (c + 1u) * rowStep]; }
-    if (c + 2u < p.C) { v2 = x[at + (c + 2u) * rowStep]; }
-    if (c + 3u < p.C) { v3 = x[at + (c + 3u) * rowStep]; }
-  }
-  for (var j = 0u; j < 4u; j++) {
-    textureStore(t, vec2u(gid.x, y0 + j), toOperand(vec4f(v0[j], v1[j], v2[j], v3[j])));
-  }
+function packMirrorKernel(trans) {
+  return {
+    name: "matmulPackTexture",
+    params: {
+      R: "u32",
+      C: "u32",
+      itemRows: "u32",
+      stride4: "u32",
+      width: "u32",
+      tPitch: "u32"
+    },
+    bindings: {
+      x: "mirror read",
+      t: "operand write"
+    },
+    code: trans ? (
+      /* wgsl */
+      `
+@compute @workgroup_size(16, 4) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let r0 = gid.y * 4u;
+  if (gid.x >= p.width || r0 >= p.R) { return; }
+  let c = gid.x * 4u;
+  let rows4 = p.R / 4u;
+  let at = gid.z * p.stride4 + r0 / 4u + c * rows4;
+  let zero = vec4f(0.0);
+  let v0 = load_x(at);
+  let v1 = select(zero, load_x(at + rows4), c + 1u < p.C);
+  let v2 = select(zero, load_x(at + 2u * rows4), c + 2u < p.C);
+  let v3 = select(zero, load_x(at + 3u * rows4), c + 3u < p.C);
+  let y0 = gid.z * p.itemRows + r0;
+  store_t(vec2u(gid.x, y0), vec4f(v0.x, v1.x, v2.x, v3.x));
+  store_t(vec2u(gid.x, y0 + 1u), vec4f(v0.y, v1.y, v2.y, v3.y));
+  store_t(vec2u(gid.x, y0 + 2u), vec4f(v0.z, v1.z, v2.z, v3.z));
+  store_t(vec2u(gid.x, y0 + 3u), vec4f(v0.w, v1.w, v2.w, v3.w));
 }`
-  )
-};
+    ) : (
+      /* wgsl */
+      `
+@compute @workgroup_size(16, 4) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.width || gid.y >= p.R) { return; }
+  let v = load_x(gid.z * p.stride4 + gid.y * (p.C / 4u) + gid.x);
+  store_t(vec2u(gid.x, gid.z * p.itemRows + gid.y), v);
+}`
+    )
+  };
+}
 function textureTileKernel(tile, f4, operandB) {
   const { TM, TN } = tile;
   const J2 = TN / 4;
@@ -2576,76 +2723,124 @@ function textureOperandsFit(gpu, g3) {
   const s3 = textureShapes(g3, operandPlan(gpu).textureTile);
   return texturesFit(gpu, s3.a, s3.b);
 }
-function storageTexture(gpu, size, label) {
+var texelBytes = (gpu) => gpu.operandFormat === "rgba16float" ? 8 : 16;
+function operandTexture(gpu, size, label) {
+  const [width, height] = size;
+  const bytes = texelBytes(gpu);
+  const pitch = Math.ceil(width * bytes / 256) * (256 / bytes);
   const texture = gpu.device.createTexture({
     size: [
-      size[0],
-      size[1]
+      width,
+      height
     ],
     format: gpu.operandFormat,
-    usage: GPUTextureUsage.STORAGE_BINDING,
+    usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
     label
   });
-  const bytes = size[0] * size[1] * (gpu.operandFormat === "rgba16float" ? 8 : 16);
-  trackAllocation(gpu, texture, bytes);
+  trackAllocation(gpu, texture, width * height * bytes);
   const view = texture.createView();
-  registerTextureBytes(view, bytes);
-  return view;
+  registerTextureBytes(view, width * height * bytes);
+  const staging = createTensor(gpu, [
+    height * pitch * (bytes / 4)
+  ], "u32", `${label}.staging`);
+  const upload2 = copyStep("copyToTexture", width * height * bytes, (encoder) => encoder.copyBufferToTexture({
+    buffer: staging.buffer,
+    offset: staging.offset,
+    bytesPerRow: pitch * bytes,
+    rowsPerImage: height
+  }, {
+    texture
+  }, [
+    width,
+    height
+  ]));
+  return {
+    view,
+    size: [
+      width,
+      height
+    ],
+    staging,
+    pitch,
+    upload: upload2
+  };
 }
 async function textureMatmul(gpu, g3) {
   const s3 = textureShapes(g3, operandPlan(gpu).textureTile);
-  const tA = storageTexture(gpu, s3.a, "matmul.packedA");
-  const tB = storageTexture(gpu, s3.b, "matmul.packedB");
-  const pack = (x2, t3, size, o4) => {
-    const itemRows = size[1] / o4.items;
+  const tA = operandTexture(gpu, s3.a, "matmul.packedA");
+  const tB = operandTexture(gpu, s3.b, "matmul.packedB");
+  const pack = async (x2, t3, o4) => {
+    const [width, height] = t3.size;
+    const itemRows = height / o4.items;
     const params3 = {
       R: o4.R,
       C: o4.C,
       itemRows,
       stride: o4.stride,
-      width: size[0],
-      height: size[1]
+      width,
+      height,
+      tPitch: t3.pitch
     };
-    if (o4.trans && o4.R % 4 === 0 && o4.stride % 4 === 0 && itemRows % 4 === 0) {
-      const groups2 = [
-        Math.ceil(size[0] / 8),
-        Math.ceil(size[1] / 32)
+    const buffers = {
+      x: x2,
+      t: t3.staging
+    };
+    if ((o4.trans ? o4.R : o4.C) % 4 === 0 && o4.stride % 4 === 0 && x2.size % 4 === 0) {
+      const columns = Math.ceil(o4.C / 4);
+      const xm = mirror(gpu, x2);
+      const mirrorParams = {
+        R: o4.R,
+        C: o4.C,
+        itemRows,
+        stride4: o4.stride / 4,
+        width: columns
+      };
+      return [
+        xm.refresh,
+        await createDispatch(gpu, packMirrorKernel(o4.trans), {
+          x: xm.view,
+          t: t3.staging
+        }, [
+          Math.ceil(columns / 16),
+          Math.ceil((o4.trans ? o4.R / 4 : o4.R) / 4),
+          o4.items
+        ], {
+          ...mirrorParams,
+          tPitch: t3.pitch
+        }),
+        t3.upload
       ];
-      return createDispatch(gpu, packTransposedVec4Kernel, {
-        x: x2,
-        t: t3
-      }, groups2, params3);
     }
     const vec4 = !o4.trans && o4.C % 4 === 0 && o4.stride % 4 === 0;
     const groups = o4.trans ? [
-      Math.ceil(size[1] / 8),
-      Math.ceil(size[0] / 8)
+      Math.ceil(height / 8),
+      Math.ceil(width / 8)
     ] : [
-      Math.ceil(size[0] / 8),
-      Math.ceil(size[1] / 8)
+      Math.ceil(width / 8),
+      Math.ceil(height / 8)
     ];
-    return createDispatch(gpu, packKernel(o4.trans, vec4), {
-      x: x2,
-      t: t3
-    }, groups, params3);
+    return [
+      await createDispatch(gpu, packKernel(o4.trans, vec4), buffers, groups, params3),
+      t3.upload
+    ];
   };
-  const packA = await pack(g3.a, tA, s3.a, {
+  const packA = await pack(g3.a, tA, {
     trans: g3.transA,
     R: g3.M,
     C: g3.K,
     items: s3.itemsA,
     stride: g3.strideA
   });
-  const packB = await pack(g3.b, tB, s3.b, {
+  const packB = (g3.bIsParameter ? hoisted : (d3) => d3)(await pack(g3.b, tB, {
     trans: g3.transB,
     R: g3.K,
     C: g3.N,
     items: s3.itemsB,
     stride: g3.strideB
-  });
+  }));
   const gemm = await textureGemm(gpu, {
-    tA,
-    tB,
+    tA: tA.view,
+    tB: tB.view,
     c: g3.c,
     bias: g3.bias,
     M: g3.M,
@@ -2660,8 +2855,8 @@ async function textureMatmul(gpu, g3) {
     flags: g3.flags
   });
   return [
-    packA,
-    packB,
+    ...packA,
+    ...packB,
     gemm
   ];
 }
@@ -2837,7 +3032,8 @@ async function matmul(gpu, args) {
         bias: flags.bias,
         accumulate: flags.accumulate,
         vecC: flags.vecC
-      }
+      },
+      bIsParameter: args.bIsParameter
     });
   } else {
     first = [
@@ -2932,7 +3128,8 @@ function linearForward(gpu, args) {
     N: outFeatures,
     K: inFeatures,
     transB: true,
-    bias
+    bias,
+    bIsParameter: true
   });
 }
 async function linearBackward(gpu, args) {
@@ -2946,7 +3143,8 @@ async function linearBackward(gpu, args) {
       M: rows,
       N: inFeatures,
       K: outFeatures,
-      accumulate: args.accumulateDx ?? false
+      accumulate: args.accumulateDx ?? false,
+      bIsParameter: true
     }));
   }
   out.push(...await matmul(gpu, {
@@ -3642,7 +3840,7 @@ function createParamStore(gpu, specs, label = "unet") {
     grad: (name) => lookup(gradViews, name)
   };
 }
-function packParams2(layout, tensors) {
+function packParams3(layout, tensors) {
   const packed = new Float32Array(layout.totalElements);
   for (const name of tensors.keys()) {
     if (!layout.byName.has(name)) throw new Error(`unexpected parameter ${name}`);
@@ -3658,7 +3856,7 @@ function packParams2(layout, tensors) {
   return packed;
 }
 function loadParams(gpu, store, tensors) {
-  upload(gpu, store.data, packParams2(store.layout, tensors));
+  upload(gpu, store.data, packParams3(store.layout, tensors));
 }
 
 // gpu/model/class_embedding.ts
@@ -4268,6 +4466,15 @@ function addInto(gpu, args) {
     y: args.y
   }, args.x.size);
 }
+function copyTensor(args) {
+  const { x: x2, y: y3 } = args;
+  if (x2.size !== y3.size || x2.dtype !== y3.dtype) {
+    throw new Error(`copyTensor: [${x2.shape}] ${x2.dtype} into [${y3.shape}] ${y3.dtype}`);
+  }
+  const bytes = x2.size * (x2.dtype === "f16" ? 2 : 4);
+  if (bytes % 4) throw new Error(`copyTensor: ${x2.size} f16 values are not whole words`);
+  return copyStep("copyTensor", bytes, (encoder) => encoder.copyBufferToBuffer(x2.buffer, x2.offset, y3.buffer, y3.offset, bytes));
+}
 function add(gpu, args) {
   const spec = elementKernel("add", {
     a: "read",
@@ -4370,41 +4577,77 @@ function upsampleNearest2xBackward(gpu, args) {
     width
   });
 }
+function itemCopies(name, parts, batch) {
+  const bytes = parts.reduce((n2, q2) => n2 + 4 * q2.size * batch, 0);
+  return copyStep(name, bytes, (encoder) => {
+    for (const q2 of parts) {
+      for (let item = 0; item < batch; item++) {
+        encoder.copyBufferToBuffer(q2.src.buffer, q2.src.offset + 4 * (item * q2.srcStride + q2.srcAt), q2.dst.buffer, q2.dst.offset + 4 * (item * q2.dstStride + q2.dstAt), 4 * q2.size);
+      }
+    }
+  });
+}
 function concatChannels(gpu, args) {
   const { a: a4, b, out, batch, channelsA, channelsB, spatial } = args;
-  const spec = elementKernel(
-    "concatChannels",
+  const [sizeA, sizeB] = [
+    channelsA * spatial,
+    channelsB * spatial
+  ];
+  if (a4.size < batch * sizeA || b.size < batch * sizeB || out.size < batch * (sizeA + sizeB)) {
+    throw new Error("concatChannels: tensors too small for the shape");
+  }
+  const item = sizeA + sizeB;
+  return Promise.resolve(itemCopies("concatChannels", [
     {
-      a: "read",
-      b: "read",
-      out: "write"
+      src: a4,
+      srcAt: 0,
+      srcStride: sizeA,
+      dst: out,
+      dstAt: 0,
+      dstStride: item,
+      size: sizeA
     },
     {
-      sizeA: "u32",
-      sizeB: "u32"
-    },
-    /* wgsl */
-    `
-  let item = i / (p.sizeA + p.sizeB);
-  let k = i - item * (p.sizeA + p.sizeB);
-  if (k < p.sizeA) { store(i, a[item * p.sizeA + k]); } else { store(i, b[item * p.sizeB + k - p.sizeA]); }`,
-    false,
-    "out"
-  );
-  const sizeA = channelsA * spatial;
-  const sizeB = channelsB * spatial;
-  return run(gpu, spec, {
-    a: a4,
-    b,
-    out
-  }, batch * (sizeA + sizeB), {
-    sizeA,
-    sizeB
-  });
+      src: b,
+      srcAt: 0,
+      srcStride: sizeB,
+      dst: out,
+      dstAt: sizeA,
+      dstStride: item,
+      size: sizeB
+    }
+  ], batch));
 }
 function splitChannels(gpu, args) {
   const { dOut, da, db, batch, channelsA, channelsB, spatial } = args;
   const acc = args.accumulate ?? false;
+  if (!acc) {
+    const [sizeA2, sizeB2] = [
+      channelsA * spatial,
+      channelsB * spatial
+    ];
+    const item = sizeA2 + sizeB2;
+    return Promise.resolve(itemCopies("splitChannels", [
+      {
+        src: dOut,
+        srcAt: 0,
+        srcStride: item,
+        dst: da,
+        dstAt: 0,
+        dstStride: sizeA2,
+        size: sizeA2
+      },
+      {
+        src: dOut,
+        srcAt: sizeA2,
+        srcStride: item,
+        dst: db,
+        dstAt: 0,
+        dstStride: sizeB2,
+        size: sizeB2
+      }
+    ], batch));
+  }
   const spec = {
     name: "splitChannels",
     params: {
@@ -4839,6 +5082,12 @@ var ModelBuilder = class {
   gpu;
   params;
   options;
+  /**
+   * The dispatches that read only parameters (marked `hoist` by the ops: weight packs), forward's
+   * and backward's, to run once ahead of `forward`: the parameters do not change until the
+   * optimizer step after `backward`, nor between the passes of a sampling request.
+   */
+  prepare;
   forward;
   backward;
   /** Outputs of named modules (diffusers' module paths), for the fixture test and debugging. */
@@ -4854,6 +5103,7 @@ var ModelBuilder = class {
     this.gpu = gpu;
     this.params = params3;
     this.options = options;
+    this.prepare = [];
     this.forward = [];
     this.backward = [];
     this.activations = /* @__PURE__ */ new Map();
@@ -4895,16 +5145,15 @@ var ModelBuilder = class {
     };
   }
   async emit(d3) {
-    const r3 = await d3;
-    this.forward.push(...Array.isArray(r3) ? r3 : [
-      r3
-    ]);
+    this.#add(this.forward, await d3);
   }
   async emitBackward(d3) {
-    const r3 = await d3;
-    this.backward.push(...Array.isArray(r3) ? r3 : [
+    this.#add(this.backward, await d3);
+  }
+  #add(list, r3) {
+    for (const d3 of Array.isArray(r3) ? r3 : [
       r3
-    ]);
+    ]) (d3.hoist ? this.prepare : list).push(d3);
   }
   onBackward(step) {
     if (this.options.withBackward) this.steps.push(step);
@@ -5157,11 +5406,12 @@ var packInputKernel = {
     rowsPerItem: "u32",
     imageWidth: "u32",
     width: "u32",
-    height: "u32"
+    height: "u32",
+    tPitch: "u32"
   },
   bindings: {
     x: "read",
-    t: "texture write"
+    t: "operand write"
   },
   code: (
     /* wgsl */
@@ -5184,66 +5434,59 @@ var packInputKernel = {
       if (c + q < p.C) { v[q] = x[base + q * plane]; }
     }
   }
-  textureStore(t, gid.xy, toOperand(v));
+  store_t(gid.xy, v);
 }`
   )
 };
-var packInputVec4Kernel = {
+var packInputMirrorKernel = (d3, C4) => ({
   name: "conv2dPackInput",
   params: {
-    ...packInputKernel.params,
-    cols: "u32"
+    rowsPerItem: "u32",
+    tPitch: "u32"
   },
   bindings: {
-    x: "read array<vec4<f32>>",
-    t: "texture write"
+    x: "mirror read",
+    t: "operand write"
+  },
+  consts: {
+    C: d3.C,
+    H: d3.H,
+    W4: d3.W / 4,
+    C4,
+    PAD: d3.pad
   },
   code: (
     /* wgsl */
     `
-@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let blocks = (p.cols + 3u) / 4u;
-  if (gid.x >= blocks * p.C4 || gid.y >= p.height) { return; }
-  let k = gid.x / p.C4;
-  let c4 = gid.x - k * p.C4;
+@compute @workgroup_size(16, 4) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  // x: c4 + C4 * k (k: block of four columns), y: image row, z: item.
+  let c4 = gid.x % C4;
+  let k = gid.x / C4;
+  if (k >= W4 || gid.y >= H) { return; }
+  let b = gid.z;
   let c = c4 * 4u;
-  let b = gid.y / p.rowsPerItem;
-  let iy = i32(gid.y - b * p.rowsPerItem) - i32(p.pad);
-  let W4 = p.W / 4u;
-  // Padded column 4k + j is image column 4k + j - pad: block k, shifted by pad.
-  var q0 = vec4f(0.0);
-  var q1 = vec4f(0.0);
-  var q2 = vec4f(0.0);
-  var q3 = vec4f(0.0);
-  if (iy >= 0 && iy < i32(p.H)) {
-    for (var q = 0u; q < 4u; q++) {
-      var lo = vec4f(0.0);
-      var hi = vec4f(0.0);
-      if (c + q < p.C) {
-        let row = ((b * p.C + c + q) * p.H + u32(iy)) * W4;
-        if (p.pad == 1u && k >= 1u && k - 1u < W4) { lo = x[row + k - 1u]; }
-        if (k < W4) { hi = x[row + k]; }
-      }
-      let v = select(hi, vec4f(lo.w, hi.x, hi.y, hi.z), p.pad == 1u);
-      if (q == 0u) { q0 = v; } else if (q == 1u) { q1 = v; } else if (q == 2u) { q2 = v; } else { q3 = v; }
-    }
-  }
-  for (var j = 0u; j < 4u; j++) {
-    let px = 4u * k + j;
-    if (px < p.cols) {
-      textureStore(t, vec2u(px * p.C4 + c4, gid.y), toOperand(vec4f(q0[j], q1[j], q2[j], q3[j])));
-    }
-  }
-  // The texel columns past the image (the weight gradient's dBias column): 1 at row 0, else 0.
-  if (gid.x == 0u) {
-    for (var e = p.imageWidth; e < p.width; e++) {
-      textureStore(t, vec2u(e, gid.y), vec4f(select(0.0, 1.0, e == p.imageWidth && gid.y == 0u), 0.0, 0.0, 0.0));
-    }
-  }
+  let plane = H * W4;
+  let at = ((b * C + c) * H + gid.y) * W4 + k;
+  let zero = vec4f(0.0);
+  let q0 = load_x(at);
+  let q1 = select(zero, load_x(at + plane), c + 1u < C);
+  let q2 = select(zero, load_x(at + 2u * plane), c + 2u < C);
+  let q3 = select(zero, load_x(at + 3u * plane), c + 3u < C);
+  let row = b * p.rowsPerItem + gid.y + PAD;
+  let col = (4u * k + PAD) * C4 + c4;
+  store_t(vec2u(col, row), vec4f(q0.x, q1.x, q2.x, q3.x));
+  store_t(vec2u(col + C4, row), vec4f(q0.y, q1.y, q2.y, q3.y));
+  store_t(vec2u(col + 2u * C4, row), vec4f(q0.z, q1.z, q2.z, q3.z));
+  store_t(vec2u(col + 3u * C4, row), vec4f(q0.w, q1.w, q2.w, q3.w));
 }`
   )
-};
-function packInput(gpu, x2, t3, d3, layout) {
+});
+function onesTexel(gpu, t3, column) {
+  const f162 = gpu.operandFormat === "rgba16float";
+  const texel = f162 ? Uint32Array.of(15360, 0) : Uint32Array.of(1065353216, 0, 0, 0);
+  upload(gpu, t3.staging, texel, column * texel.length);
+}
+async function packInput(gpu, x2, t3, d3, layout) {
   const [width, height] = layout.size;
   const params3 = {
     ...d3,
@@ -5251,28 +5494,39 @@ function packInput(gpu, x2, t3, d3, layout) {
     rowsPerItem: layout.rowsPerItem,
     imageWidth: layout.cols * layout.C4,
     width,
-    height
+    height,
+    tPitch: t3.pitch
   };
-  if (d3.W % 4 === 0 && d3.pad <= 1) {
-    const blocks = Math.ceil(layout.cols / 4);
-    return createDispatch(gpu, packInputVec4Kernel, {
-      x: x2,
-      t: t3
-    }, [
-      Math.ceil(blocks * layout.C4 / 8),
-      Math.ceil(height / 8)
-    ], {
-      ...params3,
-      cols: layout.cols
-    });
-  }
-  return createDispatch(gpu, packInputKernel, {
+  const buffers = {
     x: x2,
-    t: t3
-  }, [
-    Math.ceil(width / 8),
-    Math.ceil(height / 8)
-  ], params3);
+    t: t3.staging
+  };
+  if (d3.W % 4 === 0) {
+    if (width > params3.imageWidth) onesTexel(gpu, t3, params3.imageWidth);
+    const xm = mirror(gpu, x2);
+    return [
+      xm.refresh,
+      await createDispatch(gpu, packInputMirrorKernel(d3, layout.C4), {
+        x: xm.view,
+        t: t3.staging
+      }, [
+        Math.ceil(layout.C4 * d3.W / 4 / 16),
+        Math.ceil(d3.H / 4),
+        x2.size / (d3.C * d3.H * d3.W)
+      ], {
+        rowsPerItem: layout.rowsPerItem,
+        tPitch: t3.pitch
+      }),
+      t3.upload
+    ];
+  }
+  return [
+    await createDispatch(gpu, packInputKernel, buffers, [
+      Math.ceil(width / 8),
+      Math.ceil(height / 8)
+    ], params3),
+    t3.upload
+  ];
 }
 var packWeightKernel = (transposed) => ({
   name: "conv2dPackWeight",
@@ -5282,11 +5536,12 @@ var packWeightKernel = (transposed) => ({
     C4: "u32",
     KK: "u32",
     width: "u32",
-    height: "u32"
+    height: "u32",
+    tPitch: "u32"
   },
   bindings: {
     w: "read",
-    t: "texture write"
+    t: "operand write"
   },
   consts: {
     TRANSPOSED: transposed
@@ -5309,11 +5564,11 @@ var packWeightKernel = (transposed) => ({
       }
     }
   }
-  textureStore(t, gid.xy, toOperand(v));
+  store_t(gid.xy, v);
 }`
   )
 });
-function directTextureKernel(K2, S2, bias, accumulate) {
+function directTextureKernel(K2, S2, bias, itemBias, accumulate) {
   const { ROWS, COLS: COLS2, OC: OC2 } = directTile(K2, S2);
   const inRows = (ROWS - 1) * S2 + K2, inCols = (COLS2 - 1) * S2 + K2;
   const window = pairs(inRows, inCols);
@@ -5324,11 +5579,34 @@ function directTextureKernel(K2, S2, bias, accumulate) {
     tw: "texture read"
   };
   if (bias) bindings.bias = "read";
+  if (itemBias) bindings.itemBias = "read";
   bindings.y = "write";
-  const fmas = (j2, q2, u4) => taps.map(([ky, kx]) => {
-    const w3 = `w${j2}_${ky * K2 + kx}`, v3 = `v${q2 * S2 + ky}_${u4 * S2 + kx}`;
-    return XYZW.split("").map((c3) => `a = fma(${w3}.${c3}, ${v3}.${c3}, a);`).join(" ");
-  }).join(" ");
+  const add2 = (j2) => `${bias ? ` + bias${j2}` : ""}${itemBias ? ` + itemBias${j2}` : ""}`;
+  const fmas = (terms) => terms.map(([w3, v3]) => XYZW.split("").map((c3) => `a = fma(${w3}.${c3}, ${v3}.${c3}, a);`).join(" ")).join(" ");
+  const loop = `for (var c4 = 0u; c4 < p.C4; c4++) {
+    ${each(window, ([r3, t3]) => `let v${r3}_${t3} = textureLoad(tx, vec2u(col0 + ${t3}u * p.C4 + c4, row0 + ${r3}u));`)}
+    ${each(range(OC2), (j2) => each(range(K2 * K2), (tap) => `let w${j2}_${tap} = textureLoad(tw, vec2u(${tap}u * p.C4 + c4, ocBase + ${j2}u));`))}
+    ${each(range(OC2), (j2) => each(outputs, ([q2, u4]) => {
+    const terms = taps.map(([ky, kx]) => [
+      `w${j2}_${ky * K2 + kx}`,
+      `v${q2 * S2 + ky}_${u4 * S2 + kx}`
+    ]);
+    return `{ var a = a${j2}_${q2}_${u4}; ${fmas(terms)} a${j2}_${q2}_${u4} = a; }`;
+  }))}
+  }`;
+  const rowLoop = `for (var i = 0u; i < p.C4 * 3u; i++) {
+    let c4 = i / 3u;
+    let ky = i - c4 * 3u;
+    ${each(pairs(ROWS, inCols), ([q2, t3]) => `let v${q2}_${t3} = textureLoad(tx, vec2u(col0 + ${t3}u * p.C4 + c4, row0 + ${q2 * S2}u + ky));`)}
+    ${each(range(OC2), (j2) => each(range(K2), (kx) => `let w${j2}_${kx} = textureLoad(tw, vec2u((ky * 3u + ${kx}u) * p.C4 + c4, ocBase + ${j2}u));`))}
+    ${each(range(OC2), (j2) => each(outputs, ([q2, u4]) => {
+    const terms = range(K2).map((kx) => [
+      `w${j2}_${kx}`,
+      `v${q2}_${u4 * S2 + kx}`
+    ]);
+    return `{ var a = a${j2}_${q2}_${u4}; ${fmas(terms)} a${j2}_${q2}_${u4} = a; }`;
+  }))}
+  }`;
   return {
     name: `conv2dDirectTexture${K2}x${K2}s${S2}`,
     params: {
@@ -5364,16 +5642,13 @@ function directTextureKernel(K2, S2, bias, accumulate) {
   let col0 = ox0 * S * p.C4;
   // vec4 partial sums (one per input channel of the texel): four independent FMA chains.
   ${each(range(OC2), (j2) => each(outputs, ([q2, u4]) => `var a${j2}_${q2}_${u4} = 0.0;`))}
-  for (var c4 = 0u; c4 < p.C4; c4++) {
-    ${each(window, ([r3, t3]) => `let v${r3}_${t3} = textureLoad(tx, vec2u(col0 + ${t3}u * p.C4 + c4, row0 + ${r3}u));`)}
-    ${each(range(OC2), (j2) => each(range(K2 * K2), (tap) => `let w${j2}_${tap} = textureLoad(tw, vec2u(${tap}u * p.C4 + c4, ocBase + ${j2}u));`))}
-    ${each(range(OC2), (j2) => each(outputs, ([q2, u4]) => `{ var a = a${j2}_${q2}_${u4}; ${fmas(j2, q2, u4)} a${j2}_${q2}_${u4} = a; }`))}
-  }
+  ${K2 === 3 ? rowLoop : loop}
   ${// of them, and each storage read is a per-lane loop).
       bias ? each(range(OC2), (j2) => `let bias${j2} = bias[min(ocBase + ${j2}u, p.outC - 1u)];`) : ""}
+  ${itemBias ? each(range(OC2), (j2) => `let itemBias${j2} = itemBias[b * p.outC + min(ocBase + ${j2}u, p.outC - 1u)];`) : ""}
   ${each(range(OC2), (j2) => each(outputs, ([q2, u4]) => `if (oy0 + ${q2}u < p.outH && ox0 + ${u4}u < p.outW && ocBase + ${j2}u < p.outC) {
     let i = ((b * p.outC + ocBase + ${j2}u) * p.outH + oy0 + ${q2}u) * p.outW + ox0 + ${u4}u;
-    var v = a${j2}_${q2}_${u4}${bias ? ` + bias${j2}` : ""};
+    var v = a${j2}_${q2}_${u4}${add2(j2)};
     if (ACCUMULATE) { v += y[i]; }
     y[i] = v;
   }`))}
@@ -5385,24 +5660,30 @@ async function directConvTexture(gpu, d3, args, flags) {
   const K2 = d3.kernel, S2 = d3.stride, P2 = (K2 - 1) / 2, KK = K2 * K2;
   const { ROWS, COLS: COLS2, OC: OC2 } = directTile(K2, S2);
   const tilesX = Math.ceil(d3.outW / COLS2), tilesY = Math.ceil(d3.outH / ROWS);
-  const input = paddedInput(d3, (tilesY * ROWS - 1) * S2 + K2, (tilesX * COLS2 - 1) * S2 + K2);
+  const input = paddedInput(d3, (tilesY * ROWS - 1) * S2 + K2, (tilesX * COLS2 - 1) * S2 + K2, 1);
   const ocGroups = Math.ceil(d3.outC / OC2);
   const wSize = [
     KK * input.C4,
     ocGroups * OC2
   ];
   if (!texturesFit(gpu, input.size, wSize)) return null;
-  const tx = storageTexture(gpu, input.size, "conv2d.packedInput");
-  const tw = storageTexture(gpu, wSize, "conv2d.packedWeight");
+  const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
+  const tw = operandTexture(gpu, wSize, "conv2d.packedWeight");
   const packX = await packInput(gpu, args.x, tx, {
     C: d3.inC,
     H: d3.inH,
     W: d3.inW,
     pad: P2
   }, input);
+  flags.keep?.({
+    tx,
+    layout: input,
+    x: args.x,
+    dims: d3
+  });
   const packW = await createDispatch(gpu, packWeightKernel(flags.transposed), {
     w: args.weight,
-    t: tw
+    t: tw.staging
   }, [
     Math.ceil(wSize[0] / 8),
     Math.ceil(wSize[1] / 8)
@@ -5412,16 +5693,18 @@ async function directConvTexture(gpu, d3, args, flags) {
     C4: input.C4,
     KK,
     width: wSize[0],
-    height: wSize[1]
+    height: wSize[1],
+    tPitch: tw.pitch
   });
   const positions = tilesX * tilesY * d3.batch;
   const buffers = {
-    tx,
-    tw,
+    tx: tx.view,
+    tw: tw.view,
     y: args.y
   };
   if (args.bias) buffers.bias = args.bias;
-  const conv2 = await createDispatch(gpu, directTextureKernel(K2, S2, !!args.bias, flags.accumulate), buffers, [
+  if (args.itemBias) buffers.itemBias = args.itemBias;
+  const conv2 = await createDispatch(gpu, directTextureKernel(K2, S2, !!args.bias, !!args.itemBias, flags.accumulate), buffers, [
     Math.ceil(positions / WG6),
     ocGroups
   ], {
@@ -5435,8 +5718,11 @@ async function directConvTexture(gpu, d3, args, flags) {
     positions
   });
   return [
-    packX,
-    packW,
+    ...packX,
+    ...hoisted([
+      packW,
+      tw.upload
+    ]),
     conv2
   ];
 }
@@ -5790,11 +6076,12 @@ var packChannelRowsKernel = {
     plane: "u32",
     count: "u32",
     width: "u32",
-    height: "u32"
+    height: "u32",
+    tPitch: "u32"
   },
   bindings: {
     v: "read",
-    t: "texture write"
+    t: "operand write"
   },
   code: (
     /* wgsl */
@@ -5814,22 +6101,69 @@ var packChannelRowsKernel = {
       if (pos == p.plane) { pos = 0u; b += 1u; }
     }
   }
-  textureStore(t, gid.xy, toOperand(v4));
+  store_t(gid.xy, v4);
 }`
   )
 };
-function packChannelRows(gpu, v3, t3, size, d3) {
-  return createDispatch(gpu, packChannelRowsKernel, {
-    v: v3,
-    t: t3
-  }, [
-    Math.ceil(size[0] / 8),
-    Math.ceil(size[1] / 8)
-  ], {
-    ...d3,
-    width: size[0],
-    height: size[1]
-  });
+var packChannelRowsMirrorKernel = {
+  name: "conv2dPackChannelRows",
+  params: {
+    channels: "u32",
+    plane4: "u32",
+    tPitch: "u32"
+  },
+  bindings: {
+    v: "mirror read",
+    t: "operand write"
+  },
+  code: (
+    /* wgsl */
+    `
+@compute @workgroup_size(16, 4) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.plane4 || gid.y >= p.channels) { return; }
+  let b = gid.z;
+  let texel = load_v((b * p.channels + gid.y) * p.plane4 + gid.x);
+  store_t(vec2u(b * p.plane4 + gid.x, gid.y), texel);
+}`
+  )
+};
+async function packChannelRows(gpu, v3, t3, d3) {
+  const [width, height] = t3.size;
+  if (d3.plane % 4 === 0) {
+    const vm = mirror(gpu, v3);
+    const plane4 = d3.plane / 4;
+    return [
+      vm.refresh,
+      await createDispatch(gpu, packChannelRowsMirrorKernel, {
+        v: vm.view,
+        t: t3.staging
+      }, [
+        Math.ceil(plane4 / 16),
+        Math.ceil(d3.channels / 4),
+        d3.count / d3.plane
+      ], {
+        channels: d3.channels,
+        plane4,
+        tPitch: t3.pitch
+      }),
+      t3.upload
+    ];
+  }
+  return [
+    await createDispatch(gpu, packChannelRowsKernel, {
+      v: v3,
+      t: t3.staging
+    }, [
+      Math.ceil(width / 8),
+      Math.ceil(height / 8)
+    ], {
+      ...d3,
+      width,
+      height,
+      tPitch: t3.pitch
+    }),
+    t3.upload
+  ];
 }
 function im2colOperand(K2, S2, TN) {
   const J2 = TN / 4;
@@ -5920,6 +6254,7 @@ var weightGradFinishKernel = (bias) => ({
 }`
   )
 });
+var sameDims = (a4, b) => Object.keys(a4).every((k2) => a4[k2] === b[k2]);
 function gemmSplits(gpu, M2, N2, K4) {
   const plan = operandPlan(gpu);
   const tiles = Math.ceil(M2 / plan.textureTile.TM) * Math.ceil(N2 / plan.textureTile.TN);
@@ -5929,9 +6264,10 @@ function gemmSplits(gpu, M2, N2, K4) {
     kChunk4: kChunk / 4
   };
 }
-async function weightGradTexture(gpu, d3, args) {
+async function weightGradTexture(gpu, d3, args, forward) {
   const K2 = d3.kernel, S2 = d3.stride, P2 = (K2 - 1) / 2, KK = K2 * K2;
-  const input = paddedInput(d3, (d3.outH - 1) * S2 + K2, (d3.outW - 1) * S2 + K2, 1);
+  const reuse = forward && forward.x === args.x && sameDims(forward.dims, d3) ? forward : void 0;
+  const input = reuse?.layout ?? paddedInput(d3, (d3.outH - 1) * S2 + K2, (d3.outW - 1) * S2 + K2, 1);
   const plane = d3.outH * d3.outW, count = d3.batch * plane;
   const M2 = d3.outC, N2 = KK * input.C4 * 4 + 4, K4 = Math.ceil(count / 4);
   const tile = operandPlan(gpu).textureTile;
@@ -5940,8 +6276,8 @@ async function weightGradTexture(gpu, d3, args) {
     Math.ceil(M2 / tile.TM) * tile.TM
   ];
   if (!texturesFit(gpu, input.size, aSize)) return null;
-  const tx = storageTexture(gpu, input.size, "conv2d.packedInput");
-  const tA = storageTexture(gpu, aSize, "conv2d.packedDy");
+  const tx = reuse?.tx ?? operandTexture(gpu, input.size, "conv2d.packedInput");
+  const tA = operandTexture(gpu, aSize, "conv2d.packedDy");
   const { splits, kChunk4 } = gemmSplits(gpu, M2, N2, K4);
   const g3 = createTensor(gpu, [
     splits,
@@ -5954,20 +6290,20 @@ async function weightGradTexture(gpu, d3, args) {
   };
   if (args.dBias) finishBuffers.dBias = args.dBias;
   return [
-    await packInput(gpu, args.x, tx, {
+    ...reuse ? [] : await packInput(gpu, args.x, tx, {
       C: d3.inC,
       H: d3.inH,
       W: d3.inW,
       pad: P2
     }, input),
-    await packChannelRows(gpu, args.dy, tA, aSize, {
+    ...await packChannelRows(gpu, args.dy, tA, {
       channels: d3.outC,
       plane,
       count
     }),
     await textureGemm(gpu, {
-      tA,
-      tB: tx,
+      tA: tA.view,
+      tB: tx.view,
       c: g3,
       M: M2,
       N: N2,
@@ -6015,11 +6351,12 @@ var packWeightColumnsKernel = {
     O: "u32",
     M: "u32",
     width: "u32",
-    height: "u32"
+    height: "u32",
+    tPitch: "u32"
   },
   bindings: {
     w: "read",
-    t: "texture write"
+    t: "operand write"
   },
   code: (
     /* wgsl */
@@ -6033,7 +6370,7 @@ var packWeightColumnsKernel = {
       if (o < p.O) { v[q] = w[o * p.M + gid.y]; }
     }
   }
-  textureStore(t, gid.xy, toOperand(v));
+  store_t(gid.xy, v);
 }`
   )
 };
@@ -6173,8 +6510,8 @@ async function inputGradStride2Texture(gpu, d3, args, accumulate) {
   if (!texturesFit(gpu, aSize, bSize) || planes > gpu.limits.maxComputeWorkgroupsPerDimension) {
     return null;
   }
-  const tA = storageTexture(gpu, aSize, "conv2d.packedWeightT");
-  const tB = storageTexture(gpu, bSize, "conv2d.packedDy");
+  const tA = operandTexture(gpu, aSize, "conv2d.packedWeightT");
+  const tB = operandTexture(gpu, bSize, "conv2d.packedDy");
   const { splits, kChunk4 } = gemmSplits(gpu, M2, N2, K4);
   const g3 = createTensor(gpu, [
     splits,
@@ -6182,26 +6519,30 @@ async function inputGradStride2Texture(gpu, d3, args, accumulate) {
     N2
   ], "f32", "conv2d.dcol");
   return [
-    await createDispatch(gpu, packWeightColumnsKernel, {
-      w: args.weight,
-      t: tA
-    }, [
-      Math.ceil(aSize[0] / 8),
-      Math.ceil(aSize[1] / 8)
-    ], {
-      O: d3.outC,
-      M: M2,
-      width: aSize[0],
-      height: aSize[1]
-    }),
-    await packChannelRows(gpu, args.dy, tB, bSize, {
+    ...hoisted([
+      await createDispatch(gpu, packWeightColumnsKernel, {
+        w: args.weight,
+        t: tA.staging
+      }, [
+        Math.ceil(aSize[0] / 8),
+        Math.ceil(aSize[1] / 8)
+      ], {
+        O: d3.outC,
+        M: M2,
+        width: aSize[0],
+        height: aSize[1],
+        tPitch: tA.pitch
+      }),
+      tA.upload
+    ]),
+    ...await packChannelRows(gpu, args.dy, tB, {
       channels: d3.outC,
       plane,
       count: N2
     }),
     await textureGemm(gpu, {
-      tA,
-      tB,
+      tA: tA.view,
+      tB: tB.view,
       c: g3,
       M: M2,
       N: N2,
@@ -6245,12 +6586,16 @@ async function conv2dForward(gpu, args) {
   expectSize2(args.x, batch * inChannels * height * width, "x");
   expectSize2(args.weight, outChannels * inChannels * kernel * kernel, "weight");
   if (args.bias) expectSize2(args.bias, outChannels, "bias");
+  if (args.itemBias) expectSize2(args.itemBias, batch * outChannels, "itemBias");
   expectSize2(args.y, batch * outChannels * outHeight * outWidth, "y");
   const dims2 = convDims(g3);
+  const accumulate = args.accumulate ?? false;
   if (operandPlan(gpu).conv2d.forward === "texture") {
+    const keep = args.inputSlot && ((p3) => args.inputSlot.packed = p3);
     const packed = await directConvTexture(gpu, dims2, args, {
       transposed: false,
-      accumulate: false
+      accumulate,
+      keep
     });
     if (packed) return packed;
   }
@@ -6260,13 +6605,23 @@ async function conv2dForward(gpu, args) {
     y: args.y
   };
   if (args.bias) buffers.bias = args.bias;
-  return [
+  const out = [
     await directConvBuffer(gpu, dims2, buffers, {
       transposed: false,
       bias: !!args.bias,
-      accumulate: false
+      accumulate
     })
   ];
+  if (args.itemBias) {
+    out.push(await addChannelBias(gpu, {
+      x: args.y,
+      bias: args.itemBias,
+      batch,
+      channels: outChannels,
+      spatial: outHeight * outWidth
+    }));
+  }
+  return out;
 }
 async function conv2dBackward(gpu, args) {
   const g3 = conv2dGeometry(args.shape);
@@ -6328,7 +6683,7 @@ async function conv2dBackward(gpu, args) {
     dy,
     dWeight,
     dBias
-  });
+  }, args.inputSlot?.packed);
   out.push(...packed || await weightGradBuffer(gpu, dims2, {
     x: x2,
     dy,
@@ -6466,24 +6821,68 @@ function checkGroups(channels, groups) {
     throw new Error(`group norm: ${channels} channels do not split into ${groups} groups`);
   }
 }
-function groupNormForward(gpu, args) {
+function mirrorLayoutFor(gpu, a4) {
+  if (a4.mirrors === false || gpu.profile.groupNorm.reducer !== "invocation") return null;
+  return mirrorLayout(a4.channels, a4.spatial, a4.groups);
+}
+function mirrored(gpu, tensors) {
+  const refresh = [];
+  const views = {};
+  for (const [name, t3] of Object.entries(tensors)) {
+    const m3 = mirror(gpu, t3);
+    refresh.push(m3.refresh);
+    views[name] = m3.view;
+  }
+  return {
+    refresh,
+    views
+  };
+}
+async function groupNormForward(gpu, args) {
   const { x: x2, gamma, beta, y: y3, mean, rstd, batch, channels, spatial, groups, eps } = args;
   checkGroups(channels, groups);
   const { reducer, wg } = reducerFor(gpu);
-  return createDispatch(gpu, forwardKernel(wg, args.silu ?? false, widthOf(spatial), reducer), {
-    x: x2,
-    gamma,
-    beta,
-    y: y3,
-    mean,
-    rstd
-  }, reducerGrid(reducer, wg, batch * groups), {
+  const params3 = {
     batch,
     channels,
     spatial,
     groups,
     eps
-  });
+  };
+  const layout = mirrorLayoutFor(gpu, args);
+  if (layout) {
+    const m3 = mirrored(gpu, layout === "spatial" ? {
+      x: x2
+    } : {
+      x: x2,
+      gamma,
+      beta
+    });
+    const affine = layout === "spatial" ? {
+      gamma,
+      beta
+    } : {};
+    return [
+      ...m3.refresh,
+      await createDispatch(gpu, forwardMirrorKernel(wg, args.silu ?? false, layout), {
+        ...m3.views,
+        ...affine,
+        y: y3,
+        mean,
+        rstd
+      }, reducerGrid(reducer, wg, batch * groups), params3)
+    ];
+  }
+  return [
+    await createDispatch(gpu, forwardKernel(wg, args.silu ?? false, widthOf(spatial), reducer), {
+      x: x2,
+      gamma,
+      beta,
+      y: y3,
+      mean,
+      rstd
+    }, reducerGrid(reducer, wg, batch * groups), params3)
+  ];
 }
 function upstreamWgsl(silu) {
   return silu ? (
@@ -6618,6 +7017,82 @@ async function groupNormBackward(gpu, args) {
     spatial,
     groups
   };
+  const layout = mirrorLayoutFor(gpu, args);
+  if (layout) {
+    const spatialLayout = layout === "spatial";
+    const m3 = mirrored(gpu, spatialLayout ? {
+      x: x2,
+      dy
+    } : {
+      x: x2,
+      dy,
+      gamma,
+      beta
+    });
+    const affine = spatialLayout ? {
+      gamma,
+      beta
+    } : {};
+    const dxView = {
+      ...m3.views,
+      ...affine
+    };
+    const grid = reducerGrid(reducer, wg, batch * groups);
+    const dxKernel = backwardInputMirrorKernel(wg, silu, args.accumulateDx ?? false, layout);
+    if (!spatialLayout) {
+      const paramViews = silu ? dxView : {
+        x: m3.views.x,
+        dy: m3.views.dy
+      };
+      return [
+        ...m3.refresh,
+        await createDispatch(gpu, dxKernel, {
+          ...dxView,
+          mean,
+          rstd,
+          dx
+        }, grid, params3),
+        await createDispatch(gpu, backwardParamsMirrorKernel(wg, silu), {
+          ...paramViews,
+          mean,
+          rstd,
+          dGamma,
+          dBeta
+        }, reducerGrid(reducer, wg, channels / 4), params3)
+      ];
+    }
+    const partialGX = createTensor(gpu, [
+      batch,
+      channels
+    ], "f32", "groupNorm.partialGX");
+    const partialG = createTensor(gpu, [
+      batch,
+      channels
+    ], "f32", "groupNorm.partialG");
+    return [
+      ...m3.refresh,
+      await createDispatch(gpu, dxKernel, {
+        ...dxView,
+        mean,
+        rstd,
+        dx,
+        partialGX,
+        partialG
+      }, grid, params3),
+      await sumRows(gpu, {
+        x: partialGX,
+        y: dGamma,
+        rows: batch,
+        cols: channels
+      }),
+      await sumRows(gpu, {
+        x: partialG,
+        y: dBeta,
+        rows: batch,
+        cols: channels
+      })
+    ];
+  }
   const betaIfSilu = silu ? {
     beta
   } : {};
@@ -6644,6 +7119,214 @@ async function groupNormBackward(gpu, args) {
       dBeta
     }, reducerGrid(reducer, wg, channels), params3)
   ];
+}
+function mirrorLayout(channels, spatial, groups) {
+  if (spatial % 4 === 0) return "spatial";
+  if (spatial === 1 && channels / groups % 4 === 0) return "channels";
+  return null;
+}
+function groupLoop(l3, affine, body) {
+  if (l3 === "spatial") {
+    return `for (var ch = 0u; ch < cpg; ch++) {
+    ${affine ? "let gm = vec4f(gamma[c0 + ch]); let bt = vec4f(beta[c0 + ch]);" : ""}
+    for (var k = 0u; k < s4; k++) {
+      let i = base + ch * s4 + k;
+      ${body}
+    }
+  }`;
+  }
+  return `for (var k = 0u; k < nv; k++) {
+    let i = base + k;
+    ${affine ? "let gm = load_gamma(c0 / 4u + k); let bt = load_beta(c0 / 4u + k);" : ""}
+    ${body}
+  }`;
+}
+var GROUP_SETUP = (
+  /* wgsl */
+  `
+  let cpg = p.channels / p.groups;
+  let s4 = p.spatial / 4u; // texels per channel (spatial layout)
+  let nv = cpg * p.spatial / 4u; // texels per group
+  let base = bg * nv;
+  let c0 = (bg % p.groups) * cpg;`
+);
+function affineBindings(l3) {
+  return l3 === "spatial" ? {
+    gamma: "read",
+    beta: "read"
+  } : {
+    gamma: "mirror read",
+    beta: "mirror read"
+  };
+}
+function forwardMirrorKernel(wg, silu, l3) {
+  return {
+    name: silu ? "groupNormSiluForward" : "groupNormForward",
+    params: {
+      ...dims,
+      eps: "f32"
+    },
+    bindings: {
+      x: "mirror read",
+      ...affineBindings(l3),
+      y: "write array<vec4<f32>>",
+      mean: "write",
+      rstd: "write"
+    },
+    consts: {
+      WG: wg,
+      SILU: silu
+    },
+    code: (
+      /* wgsl */
+      `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let bg = flat_id(gid, nwg, WG); // b * groups + g
+  if (bg >= p.batch * p.groups) { return; }
+  ${GROUP_SETUP}
+  // Offsets from the group's first value, as the buffer kernel (see forwardKernel).
+  let pivot = load_x(base).x;
+  var s = vec4f(0.0);
+  var q = vec4f(0.0);
+  for (var k = 0u; k < nv; k++) { let d = load_x(base + k) - pivot; s += d; q += d * d; }
+  let t = vec2f(dot(s, vec4f(1.0)), dot(q, vec4f(1.0))) / f32(nv * 4u);
+  let mu = pivot + t.x;
+  let r = inverseSqrt(max(t.y - t.x * t.x, 0.0) + p.eps);
+  mean[bg] = mu;
+  rstd[bg] = r;
+  ${groupLoop(l3, true, `var v = (load_x(i) - mu) * (r * gm) + bt;
+      if (SILU) { v = v / (1.0 + exp(-v)); }
+      y[i] = v;`)}
+}`
+    )
+  };
+}
+function upstreamMirrorWgsl(silu) {
+  return silu ? (
+    /* wgsl */
+    `
+fn upstream(dyv: vec4f, xhat: vec4f, gm: vec4f, bt: vec4f) -> vec4f {
+  let z = xhat * gm + bt;
+  let sg = 1.0 / (1.0 + exp(-z));
+  return dyv * sg * (1.0 + z * (1.0 - sg));
+}`
+  ) : "fn upstream(dyv: vec4f, xhat: vec4f, gm: vec4f, bt: vec4f) -> vec4f { return dyv; }";
+}
+function backwardInputMirrorKernel(wg, silu, accumulate, l3) {
+  const spatial = l3 === "spatial";
+  const dz = `let xhat = (load_x(i) - mu) * r;
+      let dz = upstream(load_dy(i), xhat, gm, bt);
+      let g = dz * gm;`;
+  const g3 = `let xhat = (load_x(i) - mu) * r;
+      let g = upstream(load_dy(i), xhat, gm, bt) * gm;`;
+  const firstPass = spatial ? `for (var ch = 0u; ch < cpg; ch++) {
+    let gm = vec4f(gamma[c0 + ch]);
+    let bt = vec4f(beta[c0 + ch]);
+    var pGX = vec4f(0.0);
+    var pG = vec4f(0.0);
+    for (var k = 0u; k < s4; k++) {
+      let i = base + ch * s4 + k;
+      ${dz}
+      sumG += g;
+      sumGX += g * xhat;
+      pGX += dz * xhat;
+      pG += dz;
+    }
+    let at = (bg / p.groups) * p.channels + c0 + ch;
+    partialGX[at] = dot(pGX, vec4f(1.0));
+    partialG[at] = dot(pG, vec4f(1.0));
+  }` : groupLoop(l3, true, `${g3}
+      sumG += g;
+      sumGX += g * xhat;`);
+  return {
+    name: silu ? "groupNormSiluBackwardInput" : "groupNormBackwardInput",
+    params: dims,
+    bindings: {
+      x: "mirror read",
+      ...affineBindings(l3),
+      mean: "read",
+      rstd: "read",
+      dy: "mirror read",
+      dx: "write array<vec4<f32>>",
+      ...spatial ? {
+        partialGX: "write",
+        partialG: "write"
+      } : {}
+    },
+    consts: {
+      WG: wg,
+      ACCUMULATE: accumulate
+    },
+    code: (
+      /* wgsl */
+      `${upstreamMirrorWgsl(silu)}
+// dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dz * gamma.
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let bg = flat_id(gid, nwg, WG);
+  if (bg >= p.batch * p.groups) { return; }
+  ${GROUP_SETUP}
+  let mu = mean[bg];
+  let r = rstd[bg];
+  var sumG = vec4f(0.0);
+  var sumGX = vec4f(0.0);
+  ${firstPass}
+  let m = vec2f(dot(sumG, vec4f(1.0)), dot(sumGX, vec4f(1.0))) / f32(nv * 4u);
+  ${groupLoop(l3, true, `${g3}
+      var d = r * (g - m.x - xhat * m.y);
+      if (ACCUMULATE) { d += dx[i]; }
+      dx[i] = d;`)}
+}`
+    )
+  };
+}
+function backwardParamsMirrorKernel(wg, silu) {
+  return {
+    name: silu ? "groupNormSiluBackwardParams" : "groupNormBackwardParams",
+    params: dims,
+    bindings: {
+      x: "mirror read",
+      ...silu ? {
+        gamma: "mirror read",
+        beta: "mirror read"
+      } : {},
+      mean: "read",
+      rstd: "read",
+      dy: "mirror read",
+      dGamma: "write array<vec4<f32>>",
+      dBeta: "write array<vec4<f32>>"
+    },
+    consts: {
+      WG: wg
+    },
+    code: (
+      /* wgsl */
+      `${upstreamMirrorWgsl(silu)}
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let c = flat_id(gid, nwg, WG); // feature quad
+  if (c * 4u >= p.channels) { return; }
+  let g = c * 4u / (p.channels / p.groups);
+  let gm = ${silu ? "load_gamma(c)" : "vec4f(1.0)"};
+  let bt = ${silu ? "load_beta(c)" : "vec4f(0.0)"};
+  var sumGX = vec4f(0.0);
+  var sumG = vec4f(0.0);
+  for (var b = 0u; b < p.batch; b++) {
+    let bg = b * p.groups + g;
+    let mu = mean[bg];
+    let r = rstd[bg];
+    let i = (b * p.channels) / 4u + c;
+    let xhat = (load_x(i) - mu) * r;
+    let dz = upstream(load_dy(i), xhat, gm, bt);
+    sumGX += dz * xhat;
+    sumG += dz;
+  }
+  dGamma[c] = sumGX;
+  dBeta[c] = sumG;
+}`
+    )
+  };
 }
 
 // gpu/model/resnet.ts
@@ -6708,17 +7391,20 @@ async function conv(m3, prefix, x2, shape, label) {
   ], label);
   const weight = m3.param(`${prefix}.weight`);
   const bias = m3.param(`${prefix}.bias`);
+  const inputSlot = {};
   await m3.emit(conv2dForward(m3.gpu, {
     x: x2,
     weight,
     bias,
     y: y3,
-    shape
+    shape,
+    inputSlot
   }));
   m3.onBackward(async () => {
     await m3.emitBackward(conv2dBackward(m3.gpu, {
       x: x2,
       weight,
+      inputSlot,
       dy: m3.grad(y3),
       dx: m3.grad(x2),
       dWeight: m3.paramGrad(`${prefix}.weight`),
@@ -6747,20 +7433,6 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
     ...norm,
     silu: true
   }, `${prefix}.a1`);
-  const h1 = m3.act([
-    B3,
-    cout,
-    height,
-    width
-  ], `${prefix}.h1`);
-  const w1 = m3.param(`${prefix}.conv1.weight`);
-  await m3.emit(conv2dForward(gpu, {
-    x: a1,
-    weight: w1,
-    bias: m3.param(`${prefix}.conv1.bias`),
-    y: h1,
-    shape: conv32(cin)
-  }));
   const tproj = m3.act([
     B3,
     cout
@@ -6778,12 +7450,26 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
     y: tproj,
     ...tshape
   }));
-  await m3.emit(addChannelBias(gpu, {
-    x: h1,
-    bias: tproj,
-    batch: B3,
-    channels: cout,
-    spatial: hw
+  const h1 = m3.act([
+    B3,
+    cout,
+    height,
+    width
+  ], `${prefix}.h1`);
+  const [slot1, slot2, slotSc] = [
+    {},
+    {},
+    {}
+  ];
+  const w1 = m3.param(`${prefix}.conv1.weight`);
+  await m3.emit(conv2dForward(gpu, {
+    x: a1,
+    weight: w1,
+    bias: m3.param(`${prefix}.conv1.bias`),
+    itemBias: tproj,
+    y: h1,
+    shape: conv32(cin),
+    inputSlot: slot1
   }));
   const a22 = m3.act([
     B3,
@@ -6843,38 +7529,34 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
     width
   ], prefix);
   const w22 = m3.param(`${prefix}.conv2.weight`);
-  await m3.emit(conv2dForward(gpu, {
-    x: a2d,
-    weight: w22,
-    bias: m3.param(`${prefix}.conv2.bias`),
-    y: out,
-    shape: conv32(cout)
-  }));
   const hasShortcut = cin !== cout;
   const scShape = {
     ...conv32(cin),
     kernel: 1
   };
-  let sc = x2;
   if (hasShortcut) {
-    sc = m3.act([
-      B3,
-      cout,
-      height,
-      width
-    ], `${prefix}.shortcut`);
     await m3.emit(conv2dForward(gpu, {
       x: x2,
       weight: m3.param(`${prefix}.conv_shortcut.weight`),
       bias: m3.param(`${prefix}.conv_shortcut.bias`),
-      y: sc,
-      shape: scShape
+      y: out,
+      shape: scShape,
+      inputSlot: slotSc
     }));
+  } else {
+    await m3.emit(Promise.resolve(copyTensor({
+      x: x2,
+      y: out
+    })));
   }
-  await m3.emit(addInto(gpu, {
-    x: sc,
+  await m3.emit(conv2dForward(gpu, {
+    x: a2d,
+    weight: w22,
+    bias: m3.param(`${prefix}.conv2.bias`),
     y: out,
-    accumulate: true
+    shape: conv32(cout),
+    accumulate: true,
+    inputSlot: slot2
   }));
   m3.onBackward(async () => {
     const dOut = m3.grad(out);
@@ -6891,7 +7573,8 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
       dx: dA2d,
       dWeight: m3.paramGrad(`${prefix}.conv2.weight`),
       dBias: m3.paramGrad(`${prefix}.conv2.bias`),
-      shape: conv32(cout)
+      shape: conv32(cout),
+      inputSlot: slot2
     }));
     if (hasShortcut) {
       await m3.emitBackward(conv2dBackward(gpu, {
@@ -6902,7 +7585,8 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
         dWeight: m3.paramGrad(`${prefix}.conv_shortcut.weight`),
         dBias: m3.paramGrad(`${prefix}.conv_shortcut.bias`),
         shape: scShape,
-        accumulateDx: m3.accumulate(x2)
+        accumulateDx: m3.accumulate(x2),
+        inputSlot: slotSc
       }));
     } else {
       await m3.emitBackward(addInto(gpu, {
@@ -6975,7 +7659,8 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
       dWeight: m3.paramGrad(`${prefix}.conv1.weight`),
       dBias: m3.paramGrad(`${prefix}.conv1.bias`),
       shape: conv32(cin),
-      accumulateDx: m3.accumulate(a1)
+      accumulateDx: m3.accumulate(a1),
+      inputSlot: slot1
     }));
   });
   return out;
@@ -7111,7 +7796,21 @@ function attentionForwardKernel(wg, s3) {
 }`
   };
 }
-function attentionForward(gpu, args) {
+function mirrorsFor(gpu, s3, t3) {
+  if (s3.mirrors === false || !gpu.profile.attention.mirrors || s3.headDim % 4 !== 0) return null;
+  const refresh = [];
+  const views = {};
+  for (const [name, tensor] of Object.entries(t3)) {
+    const m3 = mirror(gpu, tensor);
+    refresh.push(m3.refresh);
+    views[name] = m3.view;
+  }
+  return {
+    refresh,
+    views
+  };
+}
+async function attentionForward(gpu, args) {
   const { q: q2, k: k2, v: v3, out, probs } = args;
   checkShapes("attentionForward", args, {
     q: q2,
@@ -7122,13 +7821,30 @@ function attentionForward(gpu, args) {
   });
   const rows = args.batch * args.heads * args.queries;
   const wg = rowsPerGroup(gpu);
-  return createDispatch(gpu, attentionForwardKernel(wg, args), {
+  const m3 = mirrorsFor(gpu, args, {
     q: q2,
     k: k2,
-    v: v3,
-    out,
-    probs
-  }, grid1d(rows, wg), paramValues(args, rows));
+    v: v3
+  });
+  if (m3) {
+    return [
+      ...m3.refresh,
+      await createDispatch(gpu, attentionForwardMirrorKernel(wg, args), {
+        ...m3.views,
+        out,
+        probs
+      }, grid1d(rows, wg), paramValues(args, rows))
+    ];
+  }
+  return [
+    await createDispatch(gpu, attentionForwardKernel(wg, args), {
+      q: q2,
+      k: k2,
+      v: v3,
+      out,
+      probs
+    }, grid1d(rows, wg), paramValues(args, rows))
+  ];
 }
 function attentionBackwardQueryKernel(wg, s3, accumulate) {
   return {
@@ -7260,6 +7976,34 @@ async function attentionBackward(gpu, args) {
   const wg = rowsPerGroup(gpu);
   const queryRows = args.batch * args.heads * args.queries;
   const keyRows = args.batch * args.heads * args.keys;
+  const m3 = mirrorsFor(gpu, args, {
+    q: q2,
+    k: k2,
+    v: v3,
+    dOut
+  });
+  if (m3) {
+    const { q: qm, k: km, v: vm, dOut: dOutM } = m3.views;
+    return [
+      ...m3.refresh,
+      await createDispatch(gpu, attentionBackwardQueryMirrorKernel(wg, args, accumulate), {
+        k: km,
+        v: vm,
+        probs,
+        dOut: dOutM,
+        dq,
+        dScores
+      }, grid1d(queryRows, wg), paramValues(args, queryRows)),
+      await createDispatch(gpu, attentionBackwardKeyMirrorKernel(wg, args, accumulate), {
+        q: qm,
+        probs,
+        dOut: dOutM,
+        dScores,
+        dk,
+        dv
+      }, grid1d(keyRows, wg), paramValues(args, keyRows))
+    ];
+  }
   return [
     await createDispatch(gpu, attentionBackwardQueryKernel(wg, args, accumulate), {
       k: k2,
@@ -7299,6 +8043,165 @@ function checkShapes(op, s3, t3) {
       throw new Error(`${op}: ${name} has ${tensor.size} elements, needs ${need[name]}`);
     }
   }
+}
+var mirrorIndexing = (
+  /* wgsl */
+  `
+const WIDTH4 = HEADS_TIMES_D / 4u;
+const D4 = D / 4u;
+fn at4(b: u32, t: u32, n: u32, h: u32) -> u32 { return (b * n + t) * WIDTH4 + h * D4; }`
+);
+var unroll = (d4, f4) => Array.from({
+  length: d4
+}, (_3, c3) => f4(c3)).join("\n  ");
+function attentionForwardMirrorKernel(wg, s3) {
+  const d4 = s3.headDim / 4;
+  return {
+    name: "attentionForward",
+    params: params2,
+    bindings: {
+      q: "mirror read",
+      k: "mirror read",
+      v: "mirror read",
+      out: "write array<vec4<f32>>",
+      probs: "write"
+    },
+    consts: {
+      WG: wg,
+      D: s3.headDim,
+      HEADS_TIMES_D: s3.heads * s3.headDim
+    },
+    code: mirrorIndexing + /* wgsl */
+    `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let row = flat_id(gid, nwg, WG); // ((b * heads + h) * Nq + i)
+  if (row >= p.rows) { return; }
+  let i = row % p.queries;
+  let h = (row / p.queries) % p.heads;
+  let b = row / (p.queries * p.heads);
+  let prow = row * p.keys;
+  let qt = at4(b, i, p.queries, h);
+  ${unroll(d4, (c3) => `let q${c3} = load_q(qt + ${c3}u) * p.scale;`)}
+  // Scores go into probs first; the row max keeps exp() in range (the largest term is exactly 1).
+  var m = -3.4e38;
+  for (var j = 0u; j < p.keys; j++) {
+    let kt = at4(b, j, p.keys, h);
+    let s = ${unroll(d4, (c3) => `dot(q${c3}, load_k(kt + ${c3}u))`).split("\n  ").join(" + ")};
+    probs[prow + j] = s;
+    m = max(m, s);
+  }
+  var total = 0.0;
+  for (var j = 0u; j < p.keys; j++) {
+    let e = exp(probs[prow + j] - m);
+    probs[prow + j] = e;
+    total += e;
+  }
+  let inv = 1.0 / total;
+  ${unroll(d4, (c3) => `var acc${c3} = vec4f(0.0);`)}
+  for (var j = 0u; j < p.keys; j++) {
+    let pj = probs[prow + j] * inv;
+    probs[prow + j] = pj;
+    let vt = at4(b, j, p.keys, h);
+    ${unroll(d4, (c3) => `acc${c3} += pj * load_v(vt + ${c3}u);`)}
+  }
+  ${unroll(d4, (c3) => `out[qt + ${c3}u] = acc${c3};`)}
+}`
+  };
+}
+function attentionBackwardQueryMirrorKernel(wg, s3, accumulate) {
+  const d4 = s3.headDim / 4;
+  return {
+    name: "attentionBackwardQuery",
+    params: params2,
+    bindings: {
+      k: "mirror read",
+      v: "mirror read",
+      probs: "read",
+      dOut: "mirror read",
+      dq: "write array<vec4<f32>>",
+      dScores: "write"
+    },
+    consts: {
+      WG: wg,
+      D: s3.headDim,
+      HEADS_TIMES_D: s3.heads * s3.headDim,
+      ACCUMULATE: accumulate
+    },
+    code: mirrorIndexing + /* wgsl */
+    `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let row = flat_id(gid, nwg, WG); // ((b * heads + h) * Nq + i)
+  if (row >= p.rows) { return; }
+  let i = row % p.queries;
+  let h = (row / p.queries) % p.heads;
+  let b = row / (p.queries * p.heads);
+  let prow = row * p.keys;
+  let qt = at4(b, i, p.queries, h);
+  ${unroll(d4, (c3) => `let do${c3} = load_dOut(qt + ${c3}u);`)}
+  var rowdot = 0.0;
+  for (var j = 0u; j < p.keys; j++) {
+    let vt = at4(b, j, p.keys, h);
+    let dp = ${unroll(d4, (c3) => `dot(do${c3}, load_v(vt + ${c3}u))`).split("\n  ").join(" + ")};
+    dScores[prow + j] = dp;
+    rowdot += dp * probs[prow + j];
+  }
+  // With one key P = 1 and rowdot == dP bit for bit, so dS (and dK) come out exactly 0.
+  ${unroll(d4, (c3) => `var acc${c3} = vec4f(0.0);`)}
+  for (var j = 0u; j < p.keys; j++) {
+    let ds = probs[prow + j] * (dScores[prow + j] - rowdot);
+    dScores[prow + j] = ds;
+    let kt = at4(b, j, p.keys, h);
+    ${unroll(d4, (c3) => `acc${c3} += ds * load_k(kt + ${c3}u);`)}
+  }
+  ${unroll(d4, (c3) => `{ var g = acc${c3} * p.scale; if (ACCUMULATE) { g += dq[qt + ${c3}u]; } dq[qt + ${c3}u] = g; }`)}
+}`
+  };
+}
+function attentionBackwardKeyMirrorKernel(wg, s3, accumulate) {
+  const d4 = s3.headDim / 4;
+  return {
+    name: "attentionBackwardKey",
+    params: params2,
+    bindings: {
+      q: "mirror read",
+      probs: "read",
+      dOut: "mirror read",
+      dScores: "read",
+      dk: "write array<vec4<f32>>",
+      dv: "write array<vec4<f32>>"
+    },
+    consts: {
+      WG: wg,
+      D: s3.headDim,
+      HEADS_TIMES_D: s3.heads * s3.headDim,
+      ACCUMULATE: accumulate
+    },
+    code: mirrorIndexing + /* wgsl */
+    `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let row = flat_id(gid, nwg, WG); // ((b * heads + h) * Nk + j)
+  if (row >= p.rows) { return; }
+  let j = row % p.keys;
+  let h = (row / p.keys) % p.heads;
+  let b = row / (p.keys * p.heads);
+  let head = (b * p.heads + h) * p.queries;
+  ${unroll(d4, (c3) => `var accK${c3} = vec4f(0.0); var accV${c3} = vec4f(0.0);`)}
+  for (var i = 0u; i < p.queries; i++) {
+    let s = (head + i) * p.keys + j;
+    let pij = probs[s];
+    let ds = dScores[s];
+    let qt = at4(b, i, p.queries, h);
+    ${unroll(d4, (c3) => `accV${c3} += pij * load_dOut(qt + ${c3}u); accK${c3} += ds * load_q(qt + ${c3}u);`)}
+  }
+  let kt = at4(b, j, p.keys, h);
+  ${unroll(d4, (c3) => `{ var gk = accK${c3} * p.scale; var gv = accV${c3};
+    if (ACCUMULATE) { gk += dk[kt + ${c3}u]; gv += dv[kt + ${c3}u]; }
+    dk[kt + ${c3}u] = gk; dv[kt + ${c3}u] = gv; }`)}
+}`
+  };
 }
 
 // gpu/ops/layer_norm.ts
@@ -7744,7 +8647,12 @@ async function buildUNet(gpu, config, options) {
     dOutput,
     dSample,
     dEncoderHiddenStates,
-    forward: m3.forward,
+    forward: [
+      ...m3.prepare,
+      ...m3.forward
+    ],
+    prepare: m3.prepare,
+    forwardPrepared: m3.forward,
     backward: m3.backward,
     activations: m3.activations,
     memoryBytes: m3.bytes
@@ -8217,9 +9125,7 @@ var SpriteSampler = class {
     let start = 0;
     for (const [k2, end] of ends.entries()) {
       const encoder = this.gpu.device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      record(pass, dispatches.slice(start, end));
-      pass.end();
+      encode(encoder, dispatches.slice(start, end));
       this.gpu.device.queue.submit([
         encoder.finish()
       ]);
@@ -8280,6 +9186,7 @@ var SpriteSampler = class {
       n2
     ], "f32", "sampler.noise");
     const dispatches = [
+      ...unet.prepare,
       ...emb.forward,
       await fillNormal({
         out: sample,
@@ -8302,7 +9209,7 @@ var SpriteSampler = class {
         n: rows,
         value: t3
       }));
-      dispatches.push(...unet.forward);
+      dispatches.push(...unet.forwardPrepared);
       if (guided) {
         const combine = await createDispatch(gpu, guidanceKernel, {
           output: unet.output,
@@ -8366,7 +9273,10 @@ function itemSize(model) {
   return model.config.in_channels * size * size;
 }
 function bucket(count) {
-  return 2 ** Math.ceil(Math.log2(Math.max(1, count)));
+  const n2 = Math.max(1, count);
+  if (n2 <= 4) return 2 ** Math.ceil(Math.log2(n2));
+  const step = n2 <= 32 ? 4 : 8;
+  return Math.ceil(n2 / step) * step;
 }
 function toBytes(x2, size, channels = 3) {
   const plane = size * size;

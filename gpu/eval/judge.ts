@@ -18,7 +18,7 @@ import { ADAMW_HYPER_SIZE, adamwHyper, adamwStep } from "../ops/adamw.ts";
 import { crossEntropyLoss } from "../ops/cross_entropy.ts";
 import type { Gpu } from "../runtime/device.ts";
 import { CheckpointError } from "../runtime/errors.ts";
-import { record, runNow } from "../runtime/kernel.ts";
+import { encode, runNow } from "../runtime/kernel.ts";
 import { createTensor, readback, upload } from "../runtime/tensor.ts";
 import { splitmix32 } from "../train/balanced_sampler.ts";
 import { classIndices, type SpriteDataset } from "../train/dataset.ts";
@@ -248,7 +248,7 @@ export async function trainJudge(
       accumulateLoss: true,
     }),
     ...net.backward,
-    await adamwStep(gpu, {
+    ...await adamwStep(gpu, {
       param: net.params.data,
       grad: net.params.grads,
       m,
@@ -288,9 +288,7 @@ export async function trainJudge(
       const lr = recipe.lr * 0.5 * (1 + Math.cos(Math.PI * step / steps));
       upload(gpu, hyper, adamwHyper({ lr, weightDecay: recipe.weightDecay }, step + 1));
       const encoder = gpu.device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      record(pass, program);
-      pass.end();
+      encode(encoder, program);
       gpu.device.queue.submit([encoder.finish()]);
     }
     const sum = (await readback(gpu, loss))[0];

@@ -23,6 +23,12 @@ export interface BuilderOptions {
 }
 
 export class ModelBuilder {
+  /**
+   * The dispatches that read only parameters (marked `hoist` by the ops: weight packs), forward's
+   * and backward's, to run once ahead of `forward`: the parameters do not change until the
+   * optimizer step after `backward`, nor between the passes of a sampling request.
+   */
+  readonly prepare: Dispatch[] = [];
   readonly forward: Dispatch[] = [];
   readonly backward: Dispatch[] = [];
   /** Outputs of named modules (diffusers' module paths), for the fixture test and debugging. */
@@ -69,13 +75,15 @@ export class ModelBuilder {
   }
 
   async emit(d: Promise<Dispatch | Dispatch[]>): Promise<void> {
-    const r = await d;
-    this.forward.push(...(Array.isArray(r) ? r : [r]));
+    this.#add(this.forward, await d);
   }
 
   async emitBackward(d: Promise<Dispatch | Dispatch[]>): Promise<void> {
-    const r = await d;
-    this.backward.push(...(Array.isArray(r) ? r : [r]));
+    this.#add(this.backward, await d);
+  }
+
+  #add(list: Dispatch[], r: Dispatch | Dispatch[]): void {
+    for (const d of Array.isArray(r) ? r : [r]) (d.hoist ? this.prepare : list).push(d);
   }
 
   onBackward(step: BackwardStep): void {

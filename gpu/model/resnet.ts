@@ -2,11 +2,16 @@
 // Upsample2D, forward and backward.
 //   h = conv1(silu(norm1(x))); h += time_emb_proj(silu(temb))[:, :, None, None]
 //   h = conv2(dropout(silu(norm2(h)))); out = shortcut(x) + h   (1x1 conv shortcut when cin != cout)
-import { conv2dBackward, conv2dForward, type Conv2dShape } from "../ops/conv2d/conv2d.ts";
+import {
+  conv2dBackward,
+  conv2dForward,
+  type Conv2dShape,
+  type ConvInputSlot,
+} from "../ops/conv2d/conv2d.ts";
 import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
 import {
-  addChannelBias,
   addInto,
+  copyTensor,
   sumSpatial,
   upsampleNearest2xBackward,
   upsampleNearest2xForward,
@@ -96,11 +101,14 @@ export async function conv(
   const y = m.act([shape.batch, shape.outChannels, outH, outW], label);
   const weight = m.param(`${prefix}.weight`);
   const bias = m.param(`${prefix}.bias`);
-  await m.emit(conv2dForward(m.gpu, { x, weight, bias, y, shape }));
+  // The weight gradient reads the forward's packed x.
+  const inputSlot: ConvInputSlot = {};
+  await m.emit(conv2dForward(m.gpu, { x, weight, bias, y, shape, inputSlot }));
   m.onBackward(async () => {
     await m.emitBackward(conv2dBackward(m.gpu, {
       x,
       weight,
+      inputSlot,
       dy: m.grad(y),
       dx: m.grad(x),
       dWeight: m.paramGrad(`${prefix}.weight`),
@@ -145,17 +153,7 @@ export async function resnetBlock(
     { ...norm, silu: true },
     `${prefix}.a1`,
   );
-  const h1 = m.act([B, cout, height, width], `${prefix}.h1`);
-  const w1 = m.param(`${prefix}.conv1.weight`);
-  await m.emit(
-    conv2dForward(gpu, {
-      x: a1,
-      weight: w1,
-      bias: m.param(`${prefix}.conv1.bias`),
-      y: h1,
-      shape: conv3(cin),
-    }),
-  );
+  // The time embedding's projection is added in conv1's own stores (conv2dForward's itemBias).
   const tproj = m.act([B, cout], `${prefix}.tproj`);
   const tw = m.param(`${prefix}.time_emb_proj.weight`);
   const tshape = { rows: B, inFeatures: time.dim, outFeatures: cout };
@@ -166,7 +164,21 @@ export async function resnetBlock(
     y: tproj,
     ...tshape,
   }));
-  await m.emit(addChannelBias(gpu, { x: h1, bias: tproj, batch: B, channels: cout, spatial: hw }));
+  const h1 = m.act([B, cout, height, width], `${prefix}.h1`);
+  // Each conv's weight gradient reads its forward's packed input (ConvInputSlot).
+  const [slot1, slot2, slotSc]: ConvInputSlot[] = [{}, {}, {}];
+  const w1 = m.param(`${prefix}.conv1.weight`);
+  await m.emit(
+    conv2dForward(gpu, {
+      x: a1,
+      weight: w1,
+      bias: m.param(`${prefix}.conv1.bias`),
+      itemBias: tproj,
+      y: h1,
+      shape: conv3(cin),
+      inputSlot: slot1,
+    }),
+  );
   // From conv1 to conv2 the backward is one step whose gradients live in scratch buffers shared by
   // every ResNet (nothing outside the block reads them), so norm2 and the convs are built inline
   // rather than with groupNorm() / conv(), which keep a gradient buffer per activation.
@@ -196,8 +208,24 @@ export async function resnetBlock(
     a2d = m.act([B, cout, height, width], `${prefix}.a2d`);
     await m.emit(dropoutForward(gpu, { x: a2, y: a2d, p: dropout, seed: seed!, stream }));
   }
+  // out = shortcut(x) + conv2(a2d): the shortcut (a 1x1 conv, or a copy of x) is written into out
+  // first and conv2 adds into it.
   const out = m.act([B, cout, height, width], prefix);
   const w2 = m.param(`${prefix}.conv2.weight`);
+  const hasShortcut = cin !== cout;
+  const scShape = { ...conv3(cin), kernel: 1 as const };
+  if (hasShortcut) {
+    await m.emit(conv2dForward(gpu, {
+      x,
+      weight: m.param(`${prefix}.conv_shortcut.weight`),
+      bias: m.param(`${prefix}.conv_shortcut.bias`),
+      y: out,
+      shape: scShape,
+      inputSlot: slotSc,
+    }));
+  } else {
+    await m.emit(Promise.resolve(copyTensor({ x, y: out })));
+  }
   await m.emit(
     conv2dForward(gpu, {
       x: a2d,
@@ -205,22 +233,10 @@ export async function resnetBlock(
       bias: m.param(`${prefix}.conv2.bias`),
       y: out,
       shape: conv3(cout),
+      accumulate: true,
+      inputSlot: slot2,
     }),
   );
-  const hasShortcut = cin !== cout;
-  const scShape = { ...conv3(cin), kernel: 1 as const };
-  let sc = x;
-  if (hasShortcut) {
-    sc = m.act([B, cout, height, width], `${prefix}.shortcut`);
-    await m.emit(conv2dForward(gpu, {
-      x,
-      weight: m.param(`${prefix}.conv_shortcut.weight`),
-      bias: m.param(`${prefix}.conv_shortcut.bias`),
-      y: sc,
-      shape: scShape,
-    }));
-  }
-  await m.emit(addInto(gpu, { x: sc, y: out, accumulate: true }));
 
   m.onBackward(async () => {
     const dOut = m.grad(out);
@@ -233,6 +249,7 @@ export async function resnetBlock(
       dWeight: m.paramGrad(`${prefix}.conv2.weight`),
       dBias: m.paramGrad(`${prefix}.conv2.bias`),
       shape: conv3(cout),
+      inputSlot: slot2,
     }));
     if (hasShortcut) {
       await m.emitBackward(conv2dBackward(gpu, {
@@ -244,6 +261,7 @@ export async function resnetBlock(
         dBias: m.paramGrad(`${prefix}.conv_shortcut.bias`),
         shape: scShape,
         accumulateDx: m.accumulate(x),
+        inputSlot: slotSc,
       }));
     } else {
       await m.emitBackward(addInto(gpu, { x: dOut, y: m.grad(x), accumulate: m.accumulate(x) }));
@@ -292,6 +310,7 @@ export async function resnetBlock(
       dBias: m.paramGrad(`${prefix}.conv1.bias`),
       shape: conv3(cin),
       accumulateDx: m.accumulate(a1),
+      inputSlot: slot1,
     }));
   });
   return out;

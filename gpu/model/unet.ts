@@ -54,7 +54,14 @@ export interface UNet {
   dOutput: Tensor;
   dSample: Tensor;
   dEncoderHiddenStates: Tensor;
+  /** `prepare`, then the layers: a complete forward pass. */
   forward: Dispatch[];
+  /**
+   * The weight packs of forward and backward (ModelBuilder's `prepare`): run once, then
+   * `forwardPrepared` any number of times while the parameters stay as they are (sampling).
+   */
+  prepare: Dispatch[];
+  forwardPrepared: Dispatch[];
   backward: Dispatch[];
   /** Device memory this instance allocated besides the parameters (inputs not counted). */
   memoryBytes: { activations: number; gradients: number };
@@ -205,7 +212,9 @@ export async function buildUNet(gpu: Gpu, config: UNetConfig, options: UNetOptio
     dOutput,
     dSample,
     dEncoderHiddenStates,
-    forward: m.forward,
+    forward: [...m.prepare, ...m.forward],
+    prepare: m.prepare,
+    forwardPrepared: m.forward,
     backward: m.backward,
     activations: m.activations,
     memoryBytes: m.bytes,

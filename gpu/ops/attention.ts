@@ -7,6 +7,7 @@
 import type { Gpu } from "../runtime/device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
 import { createTensor, type Tensor } from "../runtime/tensor.ts";
+import { mirror } from "./mirror.ts";
 
 export interface AttentionShape {
   batch: number;
@@ -88,22 +89,59 @@ function attentionForwardKernel(wg: number, s: AttentionShape): KernelSpec {
   };
 }
 
-/** out = softmax(q_h k_h^T * scale) v_h per head; probs saved. One dispatch. */
-export function attentionForward(
+/** Mirrors (and their refreshes) for the mirror kernels, when the profile and shape take them. */
+function mirrorsFor(
   gpu: Gpu,
-  args: { q: Tensor; k: Tensor; v: Tensor; out: Tensor; probs: Tensor } & AttentionShape,
-): Promise<Dispatch> {
+  s: AttentionShape & { mirrors?: boolean },
+  t: Record<string, Tensor>,
+) {
+  if (s.mirrors === false || !gpu.profile.attention.mirrors || s.headDim % 4 !== 0) return null;
+  const refresh: Dispatch[] = [];
+  const views: Record<string, GPUTextureView> = {};
+  for (const [name, tensor] of Object.entries(t)) {
+    const m = mirror(gpu, tensor);
+    refresh.push(m.refresh);
+    views[name] = m.view;
+  }
+  return { refresh, views };
+}
+
+/**
+ * out = softmax(q_h k_h^T * scale) v_h per head; probs saved. One dispatch (after the mirrors'
+ * refreshes, on profiles with `attention.mirrors`); `mirrors: false` takes the buffer kernel.
+ */
+export async function attentionForward(
+  gpu: Gpu,
+  args:
+    & { q: Tensor; k: Tensor; v: Tensor; out: Tensor; probs: Tensor; mirrors?: boolean }
+    & AttentionShape,
+): Promise<Dispatch[]> {
   const { q, k, v, out, probs } = args;
   checkShapes("attentionForward", args, { q, k, v, out, probs });
   const rows = args.batch * args.heads * args.queries;
   const wg = rowsPerGroup(gpu);
-  return createDispatch(
-    gpu,
-    attentionForwardKernel(wg, args),
-    { q, k, v, out, probs },
-    grid1d(rows, wg),
-    paramValues(args, rows),
-  );
+  const m = mirrorsFor(gpu, args, { q, k, v });
+  if (m) {
+    return [
+      ...m.refresh,
+      await createDispatch(
+        gpu,
+        attentionForwardMirrorKernel(wg, args),
+        { ...m.views, out, probs },
+        grid1d(rows, wg),
+        paramValues(args, rows),
+      ),
+    ];
+  }
+  return [
+    await createDispatch(
+      gpu,
+      attentionForwardKernel(wg, args),
+      { q, k, v, out, probs },
+      grid1d(rows, wg),
+      paramValues(args, rows),
+    ),
+  ];
 }
 
 // Pass 1 of the backward, per query row: dP = dO V^T (stashed in dScores), D = rowsum(dP * P),
@@ -226,6 +264,7 @@ export async function attentionBackward(
     dv: Tensor;
     accumulate?: boolean;
     dScores?: Tensor;
+    mirrors?: boolean;
   } & AttentionShape,
 ): Promise<Dispatch[]> {
   const { q, k, v, probs, dOut, dq, dk, dv, accumulate = false } = args;
@@ -238,6 +277,27 @@ export async function attentionBackward(
   const wg = rowsPerGroup(gpu);
   const queryRows = args.batch * args.heads * args.queries;
   const keyRows = args.batch * args.heads * args.keys;
+  const m = mirrorsFor(gpu, args, { q, k, v, dOut });
+  if (m) {
+    const { q: qm, k: km, v: vm, dOut: dOutM } = m.views;
+    return [
+      ...m.refresh,
+      await createDispatch(
+        gpu,
+        attentionBackwardQueryMirrorKernel(wg, args, accumulate),
+        { k: km, v: vm, probs, dOut: dOutM, dq, dScores },
+        grid1d(queryRows, wg),
+        paramValues(args, queryRows),
+      ),
+      await createDispatch(
+        gpu,
+        attentionBackwardKeyMirrorKernel(wg, args, accumulate),
+        { q: qm, probs, dOut: dOutM, dScores, dk, dv },
+        grid1d(keyRows, wg),
+        paramValues(args, keyRows),
+      ),
+    ];
+  }
   return [
     await createDispatch(
       gpu,
@@ -276,4 +336,172 @@ function checkShapes(op: string, s: AttentionShape, t: Record<string, Tensor>): 
       throw new Error(`${op}: ${name} has ${tensor.size} elements, needs ${need[name]}`);
     }
   }
+}
+
+// ---- The mirror kernels (head dimension a multiple of 4): llvmpipe's ----
+//
+// The same per-row loops, reading q, k, v and dOut through their mirrors (gpu/ops/mirror.ts), a
+// texel of four head columns at a time (a storage-buffer read is a per-lane loop on llvmpipe, a
+// texel read one gather), with the head's texels unrolled; outputs are written as vec4s. The
+// profile's `attention.mirrors` turns them on; the buffer kernels above stay as the reference.
+
+/** WGSL: the texel index of column 4c4 of head h of token t of item b ([B, N, heads * D]). */
+const mirrorIndexing = /* wgsl */ `
+const WIDTH4 = HEADS_TIMES_D / 4u;
+const D4 = D / 4u;
+fn at4(b: u32, t: u32, n: u32, h: u32) -> u32 { return (b * n + t) * WIDTH4 + h * D4; }`;
+
+const unroll = (d4: number, f: (c: number) => string) =>
+  Array.from({ length: d4 }, (_, c) => f(c)).join("\n  ");
+
+function attentionForwardMirrorKernel(wg: number, s: AttentionShape): KernelSpec {
+  const d4 = s.headDim / 4;
+  return {
+    name: "attentionForward",
+    params,
+    bindings: {
+      q: "mirror read",
+      k: "mirror read",
+      v: "mirror read",
+      out: "write array<vec4<f32>>",
+      probs: "write",
+    },
+    consts: { WG: wg, D: s.headDim, HEADS_TIMES_D: s.heads * s.headDim },
+    code: mirrorIndexing + /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let row = flat_id(gid, nwg, WG); // ((b * heads + h) * Nq + i)
+  if (row >= p.rows) { return; }
+  let i = row % p.queries;
+  let h = (row / p.queries) % p.heads;
+  let b = row / (p.queries * p.heads);
+  let prow = row * p.keys;
+  let qt = at4(b, i, p.queries, h);
+  ${unroll(d4, (c) => `let q${c} = load_q(qt + ${c}u) * p.scale;`)}
+  // Scores go into probs first; the row max keeps exp() in range (the largest term is exactly 1).
+  var m = -3.4e38;
+  for (var j = 0u; j < p.keys; j++) {
+    let kt = at4(b, j, p.keys, h);
+    let s = ${unroll(d4, (c) => `dot(q${c}, load_k(kt + ${c}u))`).split("\n  ").join(" + ")};
+    probs[prow + j] = s;
+    m = max(m, s);
+  }
+  var total = 0.0;
+  for (var j = 0u; j < p.keys; j++) {
+    let e = exp(probs[prow + j] - m);
+    probs[prow + j] = e;
+    total += e;
+  }
+  let inv = 1.0 / total;
+  ${unroll(d4, (c) => `var acc${c} = vec4f(0.0);`)}
+  for (var j = 0u; j < p.keys; j++) {
+    let pj = probs[prow + j] * inv;
+    probs[prow + j] = pj;
+    let vt = at4(b, j, p.keys, h);
+    ${unroll(d4, (c) => `acc${c} += pj * load_v(vt + ${c}u);`)}
+  }
+  ${unroll(d4, (c) => `out[qt + ${c}u] = acc${c};`)}
+}`,
+  };
+}
+
+function attentionBackwardQueryMirrorKernel(
+  wg: number,
+  s: AttentionShape,
+  accumulate: boolean,
+): KernelSpec {
+  const d4 = s.headDim / 4;
+  return {
+    name: "attentionBackwardQuery",
+    params,
+    bindings: {
+      k: "mirror read",
+      v: "mirror read",
+      probs: "read",
+      dOut: "mirror read",
+      dq: "write array<vec4<f32>>",
+      dScores: "write",
+    },
+    consts: { WG: wg, D: s.headDim, HEADS_TIMES_D: s.heads * s.headDim, ACCUMULATE: accumulate },
+    code: mirrorIndexing + /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let row = flat_id(gid, nwg, WG); // ((b * heads + h) * Nq + i)
+  if (row >= p.rows) { return; }
+  let i = row % p.queries;
+  let h = (row / p.queries) % p.heads;
+  let b = row / (p.queries * p.heads);
+  let prow = row * p.keys;
+  let qt = at4(b, i, p.queries, h);
+  ${unroll(d4, (c) => `let do${c} = load_dOut(qt + ${c}u);`)}
+  var rowdot = 0.0;
+  for (var j = 0u; j < p.keys; j++) {
+    let vt = at4(b, j, p.keys, h);
+    let dp = ${unroll(d4, (c) => `dot(do${c}, load_v(vt + ${c}u))`).split("\n  ").join(" + ")};
+    dScores[prow + j] = dp;
+    rowdot += dp * probs[prow + j];
+  }
+  // With one key P = 1 and rowdot == dP bit for bit, so dS (and dK) come out exactly 0.
+  ${unroll(d4, (c) => `var acc${c} = vec4f(0.0);`)}
+  for (var j = 0u; j < p.keys; j++) {
+    let ds = probs[prow + j] * (dScores[prow + j] - rowdot);
+    dScores[prow + j] = ds;
+    let kt = at4(b, j, p.keys, h);
+    ${unroll(d4, (c) => `acc${c} += ds * load_k(kt + ${c}u);`)}
+  }
+  ${
+      unroll(d4, (c) =>
+        `{ var g = acc${c} * p.scale; if (ACCUMULATE) { g += dq[qt + ${c}u]; } dq[qt + ${c}u] = g; }`)
+    }
+}`,
+  };
+}
+
+function attentionBackwardKeyMirrorKernel(
+  wg: number,
+  s: AttentionShape,
+  accumulate: boolean,
+): KernelSpec {
+  const d4 = s.headDim / 4;
+  return {
+    name: "attentionBackwardKey",
+    params,
+    bindings: {
+      q: "mirror read",
+      probs: "read",
+      dOut: "mirror read",
+      dScores: "read",
+      dk: "write array<vec4<f32>>",
+      dv: "write array<vec4<f32>>",
+    },
+    consts: { WG: wg, D: s.headDim, HEADS_TIMES_D: s.heads * s.headDim, ACCUMULATE: accumulate },
+    code: mirrorIndexing + /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let row = flat_id(gid, nwg, WG); // ((b * heads + h) * Nk + j)
+  if (row >= p.rows) { return; }
+  let j = row % p.keys;
+  let h = (row / p.keys) % p.heads;
+  let b = row / (p.keys * p.heads);
+  let head = (b * p.heads + h) * p.queries;
+  ${unroll(d4, (c) => `var accK${c} = vec4f(0.0); var accV${c} = vec4f(0.0);`)}
+  for (var i = 0u; i < p.queries; i++) {
+    let s = (head + i) * p.keys + j;
+    let pij = probs[s];
+    let ds = dScores[s];
+    let qt = at4(b, i, p.queries, h);
+    ${
+      unroll(d4, (c) =>
+        `accV${c} += pij * load_dOut(qt + ${c}u); accK${c} += ds * load_q(qt + ${c}u);`)
+    }
+  }
+  let kt = at4(b, j, p.keys, h);
+  ${
+      unroll(d4, (c) =>
+        `{ var gk = accK${c} * p.scale; var gv = accV${c};
+    if (ACCUMULATE) { gk += dk[kt + ${c}u]; gv += dv[kt + ${c}u]; }
+    dk[kt + ${c}u] = gk; dv[kt + ${c}u] = gv; }`)
+    }
+}`,
+  };
 }

@@ -1,7 +1,13 @@
 // Data movement and simple sums: add/copy, channel bias, spatial sums, nearest 2x upsampling,
 // channel concat/split and batched transposes. One invocation per output element throughout.
 import type { Gpu } from "../runtime/device.ts";
-import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
+import {
+  copyStep,
+  createDispatch,
+  type Dispatch,
+  grid1d,
+  type KernelSpec,
+} from "../runtime/kernel.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 
 const WG = 64;
@@ -55,6 +61,21 @@ export function addInto(
   const acc = args.accumulate ?? false;
   const spec = elementKernel("addInto", { x: "read", y: "write" }, {}, "  store(i, x[i]);", acc);
   return run(gpu, spec, { x: args.x, y: args.y }, args.x.size);
+}
+
+/** y = x, as a copy step (a memcpy; no dispatch): x and y hold the same number of elements. */
+export function copyTensor(args: { x: Tensor; y: Tensor }): Dispatch {
+  const { x, y } = args;
+  if (x.size !== y.size || x.dtype !== y.dtype) {
+    throw new Error(`copyTensor: [${x.shape}] ${x.dtype} into [${y.shape}] ${y.dtype}`);
+  }
+  const bytes = x.size * (x.dtype === "f16" ? 2 : 4);
+  if (bytes % 4) throw new Error(`copyTensor: ${x.size} f16 values are not whole words`);
+  return copyStep(
+    "copyTensor",
+    bytes,
+    (encoder) => encoder.copyBufferToBuffer(x.buffer, x.offset, y.buffer, y.offset, bytes),
+  );
 }
 
 /** out = a + b. */
@@ -162,8 +183,69 @@ export function upsampleNearest2xBackward(
   return run(gpu, spec, { dy, dx }, planes * height * width, { width });
 }
 
-/** out[b] = [a[b]; b[b]] along channels; a: [B, Ca, S], b: [B, Cb, S], out: [B, Ca + Cb, S]. */
+/**
+ * One copy step that moves, for every item, `size` elements from `src` (items `srcStride` apart)
+ * into `dst` (items `dstStride` apart): the concat and split of channels as memcpys.
+ */
+function itemCopies(
+  name: string,
+  parts: {
+    src: Tensor;
+    srcAt: number;
+    srcStride: number;
+    dst: Tensor;
+    dstAt: number;
+    dstStride: number;
+    size: number;
+  }[],
+  batch: number,
+): Dispatch {
+  const bytes = parts.reduce((n, q) => n + 4 * q.size * batch, 0);
+  return copyStep(name, bytes, (encoder) => {
+    for (const q of parts) {
+      for (let item = 0; item < batch; item++) {
+        encoder.copyBufferToBuffer(
+          q.src.buffer,
+          q.src.offset + 4 * (item * q.srcStride + q.srcAt),
+          q.dst.buffer,
+          q.dst.offset + 4 * (item * q.dstStride + q.dstAt),
+          4 * q.size,
+        );
+      }
+    }
+  });
+}
+
+/**
+ * out[b] = [a[b]; b[b]] along channels; a: [B, Ca, S], b: [B, Cb, S], out: [B, Ca + Cb, S]. A copy
+ * step (2B memcpys): no per-lane storage loads.
+ */
 export function concatChannels(
+  gpu: Gpu,
+  args: {
+    a: Tensor;
+    b: Tensor;
+    out: Tensor;
+    batch: number;
+    channelsA: number;
+    channelsB: number;
+    spatial: number;
+  },
+): Promise<Dispatch> {
+  const { a, b, out, batch, channelsA, channelsB, spatial } = args;
+  const [sizeA, sizeB] = [channelsA * spatial, channelsB * spatial];
+  if (a.size < batch * sizeA || b.size < batch * sizeB || out.size < batch * (sizeA + sizeB)) {
+    throw new Error("concatChannels: tensors too small for the shape");
+  }
+  const item = sizeA + sizeB;
+  return Promise.resolve(itemCopies("concatChannels", [
+    { src: a, srcAt: 0, srcStride: sizeA, dst: out, dstAt: 0, dstStride: item, size: sizeA },
+    { src: b, srcAt: 0, srcStride: sizeB, dst: out, dstAt: sizeA, dstStride: item, size: sizeB },
+  ], batch));
+}
+
+/** concatChannels as a kernel (one invocation per output element): the test's reference. */
+export function concatChannelsKernel(
   gpu: Gpu,
   args: {
     a: Tensor;
@@ -208,6 +290,23 @@ export function splitChannels(
 ): Promise<Dispatch> {
   const { dOut, da, db, batch, channelsA, channelsB, spatial } = args;
   const acc = args.accumulate ?? false;
+  if (!acc) {
+    // Overwriting: two copies per item (the usual case: both gradients are first written here).
+    const [sizeA, sizeB] = [channelsA * spatial, channelsB * spatial];
+    const item = sizeA + sizeB;
+    return Promise.resolve(itemCopies("splitChannels", [
+      { src: dOut, srcAt: 0, srcStride: item, dst: da, dstAt: 0, dstStride: sizeA, size: sizeA },
+      {
+        src: dOut,
+        srcAt: sizeA,
+        srcStride: item,
+        dst: db,
+        dstAt: 0,
+        dstStride: sizeB,
+        size: sizeB,
+      },
+    ], batch));
+  }
   const spec: KernelSpec = {
     name: "splitChannels",
     params: { n: "u32", sizeA: "u32", sizeB: "u32" },

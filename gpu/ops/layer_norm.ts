@@ -22,7 +22,7 @@ export function layerNormForward(
     features: number;
     eps: number;
   },
-): Promise<Dispatch> {
+): Promise<Dispatch[]> {
   const { rows, features, ...tensors } = args;
   return groupNormForward(gpu, {
     ...tensors,

@@ -26,6 +26,7 @@ export function linearForward(
     K: inFeatures,
     transB: true,
     bias,
+    bIsParameter: true,
   });
 }
 
@@ -57,6 +58,7 @@ export async function linearBackward(
         N: inFeatures,
         K: outFeatures,
         accumulate: args.accumulateDx ?? false,
+        bIsParameter: true,
       }),
     );
   }

@@ -1,5 +1,7 @@
 // The one way to run WGSL: a kernel is WGSL plus a declared interface; a Dispatch is a kernel bound
-// to its buffers and parameters once, then recorded into any number of command encoders.
+// to its buffers and parameters once, then recorded into any number of command encoders. A list
+// may also hold copy steps (copyStep: a buffer into a texture, say), which `encode` records
+// between compute passes.
 //
 // The binding declarations are generated from the spec, so the TypeScript and the WGSL cannot
 // disagree about order or types:
@@ -20,6 +22,14 @@ export interface KernelSpec {
   /**
    * Storage buffers: "read" | "write", optionally followed by a WGSL type (default array<f32>).
    * "texture read" | "texture write": a storage texture of `textureFormat` (a GPUTextureView).
+   * "operand write": the staging buffer of an operand texture (gpu/ops/matmul/texture.ts,
+   * `OperandTexture`): texels are written with `store_<name>(xy, v)`, which rounds like
+   * toOperand() and writes the texel in the texture's own bytes (row pitch `p.<name>Pitch`
+   * texels), so that one copy moves them into the texture. On llvmpipe a texture store is a
+   * per-lane, per-component loop (~7x a vec4 buffer store) and the copy is a memcpy.
+   * "mirror read": a texture copy of an f32 tensor (gpu/ops/mirror.ts), read with
+   * `load_<name>(i)`, the i-th vec4 of the tensor: a vectorised gather where a storage-buffer
+   * read is a per-lane loop on llvmpipe.
    */
   bindings: Record<string, string>;
   /** Format of the texture bindings; `createDispatch` sets it from the Gpu's operandFormat. */
@@ -33,8 +43,10 @@ export interface KernelSpec {
 
 export interface Dispatch {
   name: string;
-  pipeline: GPUComputePipeline;
-  bindGroup: GPUBindGroup;
+  /** null on a copy step. */
+  pipeline: GPUComputePipeline | null;
+  bindGroup: GPUBindGroup | null;
+  /** [0, 0, 0] on a copy step. */
   workgroups: [number, number, number];
   /** Present when the kernel has parameters; `setParams` rewrites them before the next submit. */
   paramBuffer?: GPUBuffer;
@@ -43,6 +55,41 @@ export interface Dispatch {
   /** Bytes of every buffer and texture bound (the benchmark's GB/s: each binding once). */
   boundBytes: number;
   spec: KernelSpec;
+  /** A copy step: recorded on the encoder between compute passes (see `encode`), not dispatched. */
+  copy?: (encoder: GPUCommandEncoder) => void;
+  /**
+   * Reads only a layer's parameters (the pack of a conv's or linear layer's weight): a model
+   * builder may run it once ahead of the list instead of where it stands (gpu/model/builder.ts's
+   * `prepare`), once per training step or once per sampling request rather than once per pass.
+   */
+  hoist?: boolean;
+}
+
+/** Marks dispatches as `hoist`: they read only parameters. */
+export function hoisted(dispatches: Dispatch[]): Dispatch[] {
+  for (const d of dispatches) d.hoist = true;
+  return dispatches;
+}
+
+/**
+ * A copy as a step of a dispatch list (buffer to texture, buffer to buffer): `bytes` is what it
+ * moves (the benchmark's GB/s). Copies are transfers, not dispatches: `encode` ends the compute
+ * pass before one and begins another after it; WebGPU orders them with the dispatches around them.
+ */
+export function copyStep(
+  name: string,
+  bytes: number,
+  copy: (encoder: GPUCommandEncoder) => void,
+): Dispatch {
+  return {
+    name,
+    pipeline: null,
+    bindGroup: null,
+    workgroups: [0, 0, 0],
+    boundBytes: bytes,
+    spec: { name, bindings: {}, code: "" },
+    copy,
+  };
 }
 
 const textureBytes = new WeakMap<GPUTextureView, number>();
@@ -74,6 +121,30 @@ export function kernelSource(spec: KernelSpec): string {
   }
   for (const [name, decl] of Object.entries(spec.bindings)) {
     const [access, ...type] = decl.trim().split(/\s+/);
+    if (access === "operand" && type[0] === "write") {
+      if (spec.params?.[`${name}Pitch`] !== "u32") {
+        throw new Error(`kernel ${spec.name}: operand ${name} needs a u32 parameter ${name}Pitch`);
+      }
+      const f16 = spec.textureFormat === "rgba16float";
+      lines.push(
+        `@group(0) @binding(${binding++}) var<storage, read_write> ${name}: ${
+          f16 ? "array<vec2<u32>>" : "array<vec4<f32>>"
+        };`,
+        `fn store_${name}(xy: vec2u, v: vec4f) { ${name}[xy.y * p.${name}Pitch + xy.x] = ${
+          f16 ? "f16Texel(toOperand(v))" : "v"
+        }; }`,
+      );
+      continue;
+    }
+    if (access === "mirror" && type[0] === "read") {
+      lines.push(
+        `@group(0) @binding(${binding++}) var ${name}: texture_storage_2d<rgba32float, read>;`,
+        `fn load_${name}(i: u32) -> vec4f { return textureLoad(${name}, vec2u(i & ${
+          MIRROR_WIDTH - 1
+        }u, i >> ${Math.log2(MIRROR_WIDTH)}u)); }`,
+      );
+      continue;
+    }
     if (access === "texture" && (type[0] === "read" || type[0] === "write")) {
       lines.push(
         `@group(0) @binding(${binding++}) var ${name}: texture_storage_2d<${
@@ -92,8 +163,8 @@ export function kernelSource(spec: KernelSpec): string {
       };`,
     );
   }
-  if (Object.values(spec.bindings).some((b) => b.trim().startsWith("texture"))) {
-    lines.push(spec.textureFormat === "rgba16float" ? ROUND_TO_F16 : TO_OPERAND_F32);
+  if (Object.values(spec.bindings).some(usesOperandFormat)) {
+    lines.push(spec.textureFormat === "rgba16float" ? ROUND_TO_F16 + F16_TEXEL : TO_OPERAND_F32);
   }
   // Large 1-D launches are folded into x and y (65535 workgroups per dimension).
   lines.push(
@@ -119,6 +190,28 @@ fn roundToF16(x: f32) -> f32 {
 fn toOperand(v: vec4f) -> vec4f {
   return vec4f(roundToF16(v.x), roundToF16(v.y), roundToF16(v.z), roundToF16(v.w));
 }`;
+
+// An rgba16float texel's bytes from four values toOperand() has made exact f16s (or +-inf, NaN).
+// Built from the bits, not with pack2x16float, whose f32 -> f16 conversion is the driver's.
+const F16_TEXEL = /* wgsl */ `
+fn f16Bits(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  let sign = (b >> 16u) & 0x8000u;
+  let a = b & 0x7fffffffu;
+  if (a >= 0x7f800000u) { return sign | 0x7c00u | select(0u, 0x200u, a > 0x7f800000u); }
+  // Below 2^-14: a subnormal f16, an integer multiple of 2^-24 (exact in f32).
+  if (a < 0x38800000u) { return sign | u32(bitcast<f32>(a) * 16777216.0); }
+  return sign | ((a - 0x38000000u) >> 13u);
+}
+fn f16Texel(v: vec4f) -> vec2u {
+  return vec2u(f16Bits(v.x) | (f16Bits(v.y) << 16u), f16Bits(v.z) | (f16Bits(v.w) << 16u));
+}`;
+
+/** Texels per row of a mirror texture (gpu/ops/mirror.ts): rows of 8 KiB. */
+export const MIRROR_WIDTH = 512;
+
+/** Bindings whose declaration depends on the context's operand format. */
+const usesOperandFormat = (decl: string): boolean => /^\s*(texture|operand)\b/.test(decl);
 
 const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
@@ -187,7 +280,7 @@ export async function createDispatch(
   params: Record<string, number> = {},
 ): Promise<Dispatch> {
   // Textures made with this context (storageTexture) have its operand format; so do the bindings.
-  if (Object.values(spec.bindings).some((b) => b.trim().startsWith("texture"))) {
+  if (Object.values(spec.bindings).some(usesOperandFormat)) {
     spec = { ...spec, textureFormat: gpu.operandFormat };
   }
   const pipeline = await getPipeline(gpu, spec);
@@ -265,22 +358,43 @@ export function grid1d(count: number, perGroup: number): [number, number, number
   return [Math.ceil(groups / y), y, 1];
 }
 
-/** Records dispatches, in order, into one compute pass (WebGPU orders their storage accesses). */
+/**
+ * Records dispatches, in order, into one compute pass (WebGPU orders their storage accesses). A
+ * list with copy steps needs `encode`.
+ */
 export function record(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
   for (const d of dispatches) {
+    if (d.copy) throw new Error(`record: ${d.name} is a copy step; encode the list instead`);
     if (d.workgroups[0] * d.workgroups[1] * d.workgroups[2] === 0) continue;
-    pass.setPipeline(d.pipeline);
-    pass.setBindGroup(0, d.bindGroup);
+    pass.setPipeline(d.pipeline!);
+    pass.setBindGroup(0, d.bindGroup!);
     pass.dispatchWorkgroups(...d.workgroups);
   }
 }
 
-/** Encodes dispatches into one command buffer, submits it and waits: for tests and one-offs. */
+/** Records a list, in order: its dispatches in compute passes, its copy steps between them. */
+export function encode(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[]): void {
+  let pass: GPUComputePassEncoder | null = null;
+  for (const d of dispatches) {
+    if (d.copy) {
+      pass?.end();
+      pass = null;
+      d.copy(encoder);
+      continue;
+    }
+    if (d.workgroups[0] * d.workgroups[1] * d.workgroups[2] === 0) continue;
+    pass ??= encoder.beginComputePass();
+    pass.setPipeline(d.pipeline!);
+    pass.setBindGroup(0, d.bindGroup!);
+    pass.dispatchWorkgroups(...d.workgroups);
+  }
+  pass?.end();
+}
+
+/** Encodes a list into one command buffer, submits it and waits: for tests and one-offs. */
 export async function runNow(gpu: Gpu, dispatches: readonly Dispatch[]): Promise<void> {
   const encoder = gpu.device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  record(pass, dispatches);
-  pass.end();
+  encode(encoder, dispatches);
   gpu.device.queue.submit([encoder.finish()]);
   await gpu.device.queue.onSubmittedWorkDone();
 }

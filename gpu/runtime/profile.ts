@@ -110,7 +110,11 @@ export interface BackendProfile {
   };
   /** One invocation per row; the workgroup's width along the SIMD axis. */
   softmax: { laneWidth: number };
-  attention: { laneWidth: number };
+  /**
+   * One invocation per row; `mirrors`: read q, k, v and dOut through mirror textures (llvmpipe,
+   * where a storage-buffer read is a per-lane loop) rather than from their buffers.
+   */
+  attention: { laneWidth: number; mirrors: boolean };
   /**
    * GroupNorm (and LayerNorm): the reducer, and the invocations per workgroup (for "workgroup" a
    * power of two, the width of its tree).

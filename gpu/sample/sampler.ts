@@ -8,7 +8,7 @@ import { CHECKPOINT_FILES } from "../formats/checkpoint.ts";
 import type { Gpu } from "../runtime/device.ts";
 import { CheckpointError, RequestError } from "../runtime/errors.ts";
 import { addInto } from "../ops/elementwise.ts";
-import { createDispatch, type Dispatch, grid1d, record, setParams } from "../runtime/kernel.ts";
+import { createDispatch, type Dispatch, encode, grid1d, setParams } from "../runtime/kernel.ts";
 import { RANDOM_WGSL } from "../runtime/random.ts";
 import { DDIMScheduler, ddimStep, DDPMScheduler, ddpmStep } from "./scheduler.ts";
 import type { SpriteModel } from "../model/sprite_model.ts";
@@ -358,9 +358,7 @@ export class SpriteSampler {
     let start = 0;
     for (const [k, end] of ends.entries()) {
       const encoder = this.gpu.device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      record(pass, dispatches.slice(start, end));
-      pass.end();
+      encode(encoder, dispatches.slice(start, end));
       this.gpu.device.queue.submit([encoder.finish()]);
       start = end;
       if (onProgress) {
@@ -416,7 +414,9 @@ export class SpriteSampler {
     const eps = guided ? createTensor(gpu, [n], "f32", "sampler.eps") : unet.output;
     const noise = createTensor(gpu, [n], "f32", "sampler.noise");
 
+    // The UNet's weight packs once per request (the parameters do not change within it).
     const dispatches: Dispatch[] = [
+      ...unet.prepare,
       ...emb.forward,
       await fillNormal({ out: sample, stream: 0 }),
     ];
@@ -433,7 +433,7 @@ export class SpriteSampler {
           value: t,
         }),
       );
-      dispatches.push(...unet.forward);
+      dispatches.push(...unet.forwardPrepared);
       if (guided) {
         const combine = await createDispatch(
           gpu,
@@ -491,9 +491,16 @@ function itemSize(model: SpriteModel): number {
   return model.config.in_channels * size * size;
 }
 
-/** Batch sizes are rounded up to powers of two so a handful of programs serve every request. */
+/**
+ * Batch sizes are rounded up so that a handful of programs serve every request: powers of two up
+ * to 4, multiples of 4 up to 32, of 8 beyond. Finer than powers of two because the padding rows
+ * cost as much as real ones (20 sprites, the page's first view, ran a batch of 32).
+ */
 export function bucket(count: number): number {
-  return 2 ** Math.ceil(Math.log2(Math.max(1, count)));
+  const n = Math.max(1, count);
+  if (n <= 4) return 2 ** Math.ceil(Math.log2(n));
+  const step = n <= 32 ? 4 : 8;
+  return Math.ceil(n / step) * step;
 }
 
 /**

@@ -229,8 +229,8 @@ export async function buildTrainingStep(
     ...embTrain.backward,
     ...unetCheck,
     ...embCheck,
-    unetUpdate,
-    await adamw(embParams, embMoments),
+    ...unetUpdate,
+    ...await adamw(embParams, embMoments),
     ...updateScale,
   ];
   const frozen = [
@@ -247,7 +247,7 @@ export async function buildTrainingStep(
     ...embFrozen.forward,
     ...diffusion,
     ...unetCheck,
-    unetUpdate,
+    ...unetUpdate,
     ...updateScale,
   ];
   return { unet, unetMoments, embMoments, indices, seed, hyper, lossSum, scaler, warmUp, frozen };

@@ -8,7 +8,7 @@ import { classIndices, type SpriteDataset } from "./dataset.ts";
 import { adamwHyper } from "../ops/adamw.ts";
 import type { Gpu } from "../runtime/device.ts";
 import { CheckpointError } from "../runtime/errors.ts";
-import { record, runNow } from "../runtime/kernel.ts";
+import { encode, runNow } from "../runtime/kernel.ts";
 import type { LossScaleState } from "../ops/loss_scale.ts";
 import { setSeed } from "../runtime/random.ts";
 import type { SpriteModel } from "../model/sprite_model.ts";
@@ -231,10 +231,8 @@ export class Trainer {
         upload(gpu, this.ema.decay, Float32Array.of(emaDecayAt(recipe.emaDecay, state.step + 1)));
       }
       const encoder = gpu.device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      record(pass, program);
-      if (this.ema) record(pass, this.ema.update);
-      pass.end();
+      encode(encoder, program);
+      if (this.ema) encode(encoder, this.ema.update);
       gpu.device.queue.submit([encoder.finish()]);
       state.step++;
       state.stepInEpoch++;

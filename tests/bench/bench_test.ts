@@ -31,11 +31,36 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
     kernels: true,
     ops: false,
     datasetCount: 16,
+    probe: { invocations: 256, runs: 1 },
   });
   assert.equal(report.adapter, gpu.description);
   assert.equal(report.adapterKind, gpu.adapterKind);
   assert.equal(report.profile, gpu.profile.name);
   assert.equal(report.deno.deno, Deno.version.deno);
+  // The FMA probe ran before and after the cases, every shape at workgroup sizes 8, 16 and 64;
+  // the ceiling is the best row, and every row with FLOPs reports its share of it.
+  const ceiling = report.fmaCeiling;
+  for (const probe of [ceiling.before, ceiling.after!]) {
+    assert.deepEqual(
+      probe.rows.map((r) => `${r.shape} ${r.workgroupSize}`),
+      [
+        "independent 8",
+        "independent 16",
+        "independent 64",
+        "chained 8",
+        "chained 16",
+        "chained 64",
+      ],
+    );
+    for (const r of probe.rows) positive(r.gflops, `probe ${r.shape} ${r.workgroupSize}`);
+  }
+  assert.equal(
+    ceiling.gflops,
+    Math.max(...[...ceiling.before.rows, ...ceiling.after!.rows].map((r) => r.gflops)),
+  );
+  for (const t of [...report.training, ...report.sampling]) {
+    assert.ok(Math.abs(t.ceilingShare! * ceiling.gflops - t.gflopsPerSec) < 1e-9 * t.gflopsPerSec);
+  }
   const [summary] = report.configs;
   assert.equal(summary.name, "tiny");
   positive(summary.unetParameters, "parameters");
@@ -54,7 +79,7 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
 
   assert.deepEqual(report.sampling.map((s) => s.precision), ["f32", "f16"]);
   for (const s of report.sampling) {
-    for (const k of ["warmUpMs", "medianMs", "spritesPerSec"] as const) {
+    for (const k of ["warmUpMs", "medianMs", "spritesPerSec", "gflopsPerSec"] as const) {
       positive(s[k], `sampling ${s.precision} ${k}`);
     }
   }
@@ -73,6 +98,7 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
   for (const r of k.rows) {
     assert.ok(Number.isFinite(r.ms) && r.ms >= 0, `${r.kernel}: ${r.ms} ms`);
     if (r.gflops !== null) positive(r.gflops, `${r.kernel} GFLOP/s`);
+    assert.equal(r.ceilingShare, r.gflops === null ? null : r.gflops / ceiling.gflops);
   }
   assert.ok(k.rows.some((r) => r.kernel.startsWith("matmul") && r.gflops !== null));
 
@@ -88,7 +114,15 @@ Deno.test("bench on a tiny config: training, sampling and the per-kernel table",
   assert.deepEqual(new Map(k.rows.map((r) => [r.kernel, r.calls])), calls);
 
   const text = formatReport(gpu, report);
-  for (const s of [gpu.description, Deno.version.deno, "config tiny", "kernels of one training"]) {
+  for (
+    const s of [
+      gpu.description,
+      Deno.version.deno,
+      "config tiny",
+      "kernels of one training",
+      "FMA ceiling",
+    ]
+  ) {
     assert.ok(text.includes(s), `report text lacks "${s}"`);
   }
   JSON.parse(JSON.stringify(report));

@@ -1,4 +1,11 @@
-import { ADAMW_HYPER_SIZE, adamwHyper, adamwStep } from "../../gpu/ops/adamw.ts";
+import assert from "node:assert/strict";
+import {
+  ADAMW_HYPER_SIZE,
+  adamwHyper,
+  adamwStep,
+  adamwStepReference,
+} from "../../gpu/ops/adamw.ts";
+import { LOSS_SCALE_DEFAULTS, LossScaler } from "../../gpu/ops/loss_scale.ts";
 import { runNow } from "../../gpu/runtime/kernel.ts";
 import { upload } from "../../gpu/runtime/tensor.ts";
 import { assertClose, getGpu, gpuTensor, makeRng, randn, read } from "../util.ts";
@@ -48,7 +55,7 @@ async function threeSteps(rng: ReturnType<typeof makeRng>, n: number) {
   for (let s = 0; s < 3; s++) {
     upload(gpu, gradT, Float32Array.from(grads[s]));
     upload(gpu, hyper, adamwHyper(o, s + 1));
-    await runNow(gpu, [step]);
+    await runNow(gpu, step);
   }
   const want = torchAdamW(param, grads, o);
   // f32 state over three steps; the update itself is ~lr and is checked separately below.
@@ -71,11 +78,48 @@ Deno.test("adamw: a 7-value hyper tensor (the contract's minimum) still updates"
   const paramT = gpuTensor(gpu, param, [n]);
   const m = gpuTensor(gpu, new Float64Array(n), [n]), v = gpuTensor(gpu, new Float64Array(n), [n]);
   const hyper = gpuTensor(gpu, adamwHyper(o, 1).subarray(0, 7), [7]);
-  await runNow(gpu, [
+  await runNow(
+    gpu,
     await adamwStep(gpu, { param: paramT, grad: gpuTensor(gpu, grad, [n]), m, v, hyper, n }),
-  ]);
+  );
   // 1 - beta computed in f32 here: v is off by 1.3e-5 relative, the first update is not.
   const want = torchAdamW(param, [grad], o);
   assertClose(await read(gpu, paramT), want.p, 1e-6, "param", rng.seed);
   assertClose(await read(gpu, v), want.v, 2e-5, "v", rng.seed);
+});
+
+Deno.test("adamw: the uniform-hyperparameter kernel equals the storage-buffer one bit for bit", async () => {
+  const gpu = await getGpu();
+  const rng = makeRng();
+  const o = { lr: 3e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4 };
+  for (const n of [4 * 301, 4 * 301 + 3]) {
+    for (const [hyperSize, scaled] of [[ADAMW_HYPER_SIZE, false], [7, false], [9, true]] as const) {
+      const param = randn(rng, n), grad = randn(rng, n, 1e-2);
+      const m0 = randn(rng, n, 1e-3), v0 = randn(rng, n, 1e-6).map(Math.abs);
+      const hyper = gpuTensor(gpu, adamwHyper(o, 5).subarray(0, hyperSize), [hyperSize]);
+      const scaler = scaled
+        ? new LossScaler(gpu, { ...LOSS_SCALE_DEFAULTS, initScale: 1024 })
+        : undefined;
+      const run = async (reference: boolean) => {
+        const args = {
+          param: gpuTensor(gpu, param, [n]),
+          grad: gpuTensor(gpu, grad, [n]),
+          m: gpuTensor(gpu, m0, [n]),
+          v: gpuTensor(gpu, v0, [n]),
+          hyper,
+          n,
+          lossScale: scaler?.state,
+        };
+        await runNow(
+          gpu,
+          reference ? [await adamwStepReference(gpu, args)] : await adamwStep(gpu, args),
+        );
+        return Promise.all([args.param, args.m, args.v].map((t) => read(gpu, t)));
+      };
+      const [want, got] = [await run(true), await run(false)];
+      ["param", "m", "v"].forEach((k, i) =>
+        assert.deepEqual(got[i], want[i], `${k}, n = ${n}, hyper ${hyperSize}, scaled ${scaled}`)
+      );
+    }
+  }
 });

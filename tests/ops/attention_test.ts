@@ -108,9 +108,17 @@ interface Case {
   tol: number;
 }
 
-async function checkAttention(
+/** Both kernel families where the profile takes the mirror ones (head dimension % 4 == 0). */
+async function checkAttention(c: Case, rng: Rng = makeRng()) {
+  const mirrored = await checkKernels(c, rng, true);
+  await checkKernels({ ...c, name: `${c.name} (buffer kernels)` }, rng, false);
+  return mirrored;
+}
+
+async function checkKernels(
   { name, shape: s, qkScale, keyOffset = 0, tol }: Case,
-  rng: Rng = makeRng(),
+  rng: Rng,
+  mirrors: boolean,
 ) {
   const gpu = await getGpu();
   const width = s.heads * s.headDim;
@@ -131,9 +139,9 @@ async function checkAttention(
   const dq = poisoned(gpu, qShape, "dq");
   const dk = poisoned(gpu, kShape, "dk");
   const dv = poisoned(gpu, kShape, "dv");
-  const grads = { q: qt, k: kt, v: vt, probs, dOut: rt, ...s };
+  const grads = { q: qt, k: kt, v: vt, probs, dOut: rt, ...s, mirrors };
   await runNow(gpu, [
-    await attentionForward(gpu, { q: qt, k: kt, v: vt, out, probs, ...s }),
+    ...await attentionForward(gpu, { q: qt, k: kt, v: vt, out, probs, ...s, mirrors }),
     ...await attentionBackward(gpu, { ...grads, dq, dk, dv }),
   ]);
 
@@ -178,6 +186,15 @@ Deno.test("attention, odd sizes (B=2, heads=3, Nq=7, Nk=5, d=6)", async () => {
 
 Deno.test("attention, self-attention as in the model (heads=4, N=16, d=8)", async () => {
   await checkAttention({ name: "self", shape: shapeOf(2, 4, 16, 16, 8), qkScale: 1, tol: 1e-5 });
+});
+
+Deno.test("attention, the compact preset's heads (heads=4, N=16, d=24)", async () => {
+  await checkAttention({
+    name: "compact",
+    shape: shapeOf(3, 4, 16, 16, 24),
+    qkScale: 1,
+    tol: 1e-5,
+  });
 });
 
 Deno.test("attention, cross-attention to one context token: probs 1, dk exactly 0", async () => {

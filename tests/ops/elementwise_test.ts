@@ -3,6 +3,7 @@ import {
   addChannelBias,
   addInto,
   concatChannels,
+  concatChannelsKernel,
   splitChannels,
   sumSpatial,
   transpose,
@@ -148,16 +149,19 @@ Deno.test("concatChannels and its backward splitChannels", async () => {
   const db = poisoned(gpu, [batch, channelsB, spatial]);
   const dOut = gpuTensor(gpu, r, [batch, channels, spatial]);
   const dims = { batch, channelsA, channelsB, spatial };
+  const inputs = {
+    a: gpuTensor(gpu, a, [batch, channelsA, spatial]),
+    b: gpuTensor(gpu, b, [batch, channelsB, spatial]),
+  };
+  const byKernel = poisoned(gpu, [batch, channels, spatial]);
   await runNow(gpu, [
-    await concatChannels(gpu, {
-      a: gpuTensor(gpu, a, [batch, channelsA, spatial]),
-      b: gpuTensor(gpu, b, [batch, channelsB, spatial]),
-      out,
-      ...dims,
-    }),
+    await concatChannels(gpu, { ...inputs, out, ...dims }),
+    await concatChannelsKernel(gpu, { ...inputs, out: byKernel, ...dims }),
     await splitChannels(gpu, { dOut, da, db, ...dims }),
   ]);
   assertClose(await read(gpu, out), forward(a, b), 0, "concat", rng.seed);
+  // The copies equal the kernel they replaced, bit for bit.
+  assertClose(await read(gpu, byKernel), forward(a, b), 0, "concat (kernel)", rng.seed);
 
   // The gradient of sum(out * r) is r split back: the float64 split is checked by FD.
   const wantA = new Float64Array(a.length);

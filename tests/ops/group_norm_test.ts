@@ -98,13 +98,25 @@ function referenceGradients(
 
 /**
  * Every profile, so both reducers: one invocation per group (llvmpipe) and one workgroup per group
- * (discrete GPUs).
+ * (discrete GPUs); llvmpipe's with its mirror kernels (where the shape allows them) and with the
+ * buffer kernels they replaced.
  */
 async function checkGroupNorm(rng: Rng, sh: Shape, offset = 0) {
-  for (const profile of PROFILES) await checkReducer(rng, sh, offset, profile);
+  for (const profile of PROFILES) {
+    await checkReducer(rng, sh, offset, profile, true);
+    if (profile.groupNorm.reducer === "invocation") {
+      await checkReducer(rng, sh, offset, profile, false);
+    }
+  }
 }
 
-async function checkReducer(rng: Rng, sh: Shape, offset: number, profile: BackendProfile) {
+async function checkReducer(
+  rng: Rng,
+  sh: Shape,
+  offset: number,
+  profile: BackendProfile,
+  mirrors: boolean,
+) {
   const gpu = withProfile(await getGpu(), profile);
   const { batch, channels, spatial, groups } = sh;
   const size = batch * channels * spatial;
@@ -125,12 +137,14 @@ async function checkReducer(rng: Rng, sh: Shape, offset: number, profile: Backen
     dGamma: poisoned(gpu, [channels]),
     dBeta: poisoned(gpu, [channels]),
   };
-  const dims = { batch, channels, spatial, groups, silu: sh.silu };
+  const dims = { batch, channels, spatial, groups, silu: sh.silu, mirrors };
   await runNow(gpu, [
-    await groupNormForward(gpu, { ...t, ...dims, eps: sh.eps }),
+    ...await groupNormForward(gpu, { ...t, ...dims, eps: sh.eps }),
     ...await groupNormBackward(gpu, { ...t, ...dims }),
   ]);
-  const reducer = `${profile.groupNorm.reducer} reducer, ${profile.name} profile`;
+  const reducer = `${profile.groupNorm.reducer} reducer, ${profile.name} profile${
+    mirrors ? "" : ", buffer kernels"
+  }`;
   const what = `groupnorm [${reducer}] ${JSON.stringify(sh)} offset ${offset}`;
   const ref = reference(x, gamma, beta, sh);
   assertClose(await read(gpu, t.y), ref.y, 1e-5, `${what} y`, rng.seed);

@@ -79,8 +79,8 @@ async function scaledAdamW(rng: ReturnType<typeof makeRng>, n: number) {
   const m0 = await readback(gpu, plain.m);
   const hyper = gpuTensor(gpu, adamwHyper(o, 3), [ADAMW_HYPER_SIZE]);
   await runNow(gpu, [
-    await adamwStep(gpu, { ...plain, hyper, n }),
-    await adamwStep(gpu, { ...scaled, hyper, n, lossScale: scaler.state }),
+    ...await adamwStep(gpu, { ...plain, hyper, n }),
+    ...await adamwStep(gpu, { ...scaled, hyper, n, lossScale: scaler.state }),
   ]);
   // A power-of-two scale divides out exactly.
   for (const k of ["param", "m", "v"] as const) {
@@ -92,7 +92,7 @@ async function scaledAdamW(rng: ReturnType<typeof makeRng>, n: number) {
   const before = await Promise.all([scaled.param, scaled.m, scaled.v].map((t) => read(gpu, t)));
   await runNow(gpu, [
     await scaler.checkNonFinite(gpuTensor(gpu, [NaN], [1]), 1),
-    await adamwStep(gpu, { ...scaled, hyper, n, lossScale: scaler.state }),
+    ...await adamwStep(gpu, { ...scaled, hyper, n, lossScale: scaler.state }),
   ]);
   const after = await Promise.all([scaled.param, scaled.m, scaled.v].map((t) => read(gpu, t)));
   after.forEach((a, i) => assertClose(a, before[i], 0, `skipped step, n = ${n}`, rng.seed));

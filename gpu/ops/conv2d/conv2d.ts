@@ -16,8 +16,9 @@
 import { type Gpu, operandPlan } from "../../runtime/device.ts";
 import type { Dispatch } from "../../runtime/kernel.ts";
 import type { Tensor } from "../../runtime/tensor.ts";
+import { addChannelBias } from "../elementwise.ts";
 import { directConvBuffer } from "./direct_buffer.ts";
-import { directConvTexture } from "./direct_texture.ts";
+import { directConvTexture, type PackedInput } from "./direct_texture.ts";
 import {
   conv2dGeometry,
   type Conv2dShape,
@@ -30,34 +31,73 @@ import { inputGradStride2Texture, weightGradTexture } from "./implicit_gemm_text
 
 export { type Conv2dGeometry, conv2dGeometry, type Conv2dShape } from "./geometry.ts";
 
-/** y = conv(x, weight) (+ bias). */
+/**
+ * Carries a conv's packed input from its forward to its backward (the texture technique's weight
+ * gradient reads the forward's texture instead of packing x again): pass the same object to both,
+ * and leave x unchanged between them (a training step's activations are).
+ */
+export interface ConvInputSlot {
+  packed?: PackedInput;
+}
+
+/**
+ * y (=|+=) conv(x, weight) (+ bias) (+ itemBias). `itemBias` [batch, outChannels] is added to every
+ * position of its item and channel (a ResNet's time embedding); the texture technique adds it in
+ * the conv's own stores, the buffer one with addChannelBias after it. `accumulate` adds into y (a
+ * ResNet's residual: the shortcut written first).
+ */
 export async function conv2dForward(
   gpu: Gpu,
-  args: { x: Tensor; weight: Tensor; bias?: Tensor; y: Tensor; shape: Conv2dShape },
+  args: {
+    x: Tensor;
+    weight: Tensor;
+    bias?: Tensor;
+    itemBias?: Tensor;
+    y: Tensor;
+    shape: Conv2dShape;
+    accumulate?: boolean;
+    inputSlot?: ConvInputSlot;
+  },
 ): Promise<Dispatch[]> {
   const g = conv2dGeometry(args.shape);
   const { batch, inChannels, outChannels, height, width, kernel, outHeight, outWidth } = g;
   expectSize(args.x, batch * inChannels * height * width, "x");
   expectSize(args.weight, outChannels * inChannels * kernel * kernel, "weight");
   if (args.bias) expectSize(args.bias, outChannels, "bias");
+  if (args.itemBias) expectSize(args.itemBias, batch * outChannels, "itemBias");
   expectSize(args.y, batch * outChannels * outHeight * outWidth, "y");
   const dims = convDims(g);
+  const accumulate = args.accumulate ?? false;
   if (operandPlan(gpu).conv2d.forward === "texture") {
+    const keep = args.inputSlot && ((p: PackedInput) => args.inputSlot!.packed = p);
     const packed = await directConvTexture(gpu, dims, args, {
       transposed: false,
-      accumulate: false,
+      accumulate,
+      keep,
     });
     if (packed) return packed;
   }
   const buffers: Record<string, Tensor> = { x: args.x, weight: args.weight, y: args.y };
   if (args.bias) buffers.bias = args.bias;
-  return [
+  const out = [
     await directConvBuffer(gpu, dims, buffers, {
       transposed: false,
       bias: !!args.bias,
-      accumulate: false,
+      accumulate,
     }),
   ];
+  if (args.itemBias) {
+    out.push(
+      await addChannelBias(gpu, {
+        x: args.y,
+        bias: args.itemBias,
+        batch,
+        channels: outChannels,
+        spatial: outHeight * outWidth,
+      }),
+    );
+  }
+  return out;
 }
 
 /** dx (=|+=) dL/dx, dWeight = dL/dweight, dBias = dL/dbias for y = conv(x, weight) + bias. */
@@ -72,6 +112,8 @@ export async function conv2dBackward(
     dBias?: Tensor;
     shape: Conv2dShape;
     accumulateDx?: boolean;
+    /** The forward's (conv2dForward with the same slot). */
+    inputSlot?: ConvInputSlot;
   },
 ): Promise<Dispatch[]> {
   const g = conv2dGeometry(args.shape);
@@ -113,7 +155,7 @@ export async function conv2dBackward(
   }
 
   const packed = plan.weightGrad === "texture" &&
-    await weightGradTexture(gpu, dims, { x, dy, dWeight, dBias });
+    await weightGradTexture(gpu, dims, { x, dy, dWeight, dBias }, args.inputSlot?.packed);
   out.push(...packed || await weightGradBuffer(gpu, dims, { x, dy, dWeight, dBias }));
   return out;
 }

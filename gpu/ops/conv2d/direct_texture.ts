@@ -14,10 +14,11 @@
 // The weight gradient and the stride-2 input gradient are implicit GEMMs: implicit_gemm_texture.ts,
 // which packs its input with packInput below.
 import type { Gpu } from "../../runtime/device.ts";
-import { createDispatch, type Dispatch, type KernelSpec } from "../../runtime/kernel.ts";
-import type { Tensor } from "../../runtime/tensor.ts";
+import { createDispatch, type Dispatch, hoisted, type KernelSpec } from "../../runtime/kernel.ts";
+import { type Tensor, upload } from "../../runtime/tensor.ts";
+import { mirror } from "../mirror.ts";
 import { each, pairs, range, XYZW } from "../../runtime/wgsl.ts";
-import { storageTexture, texturesFit } from "../matmul/texture.ts";
+import { type OperandTexture, operandTexture, texturesFit } from "../matmul/texture.ts";
 import type { ConvDims } from "./geometry.ts";
 
 /** Output tile per invocation: ROWS x COLS positions x OC output channels (lanes run over tiles). */
@@ -45,8 +46,9 @@ const packInputKernel: KernelSpec = {
     imageWidth: "u32",
     width: "u32",
     height: "u32",
+    tPitch: "u32",
   },
-  bindings: { x: "read", t: "texture write" },
+  bindings: { x: "read", t: "operand write" },
   code: /* wgsl */ `
 @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= p.width || gid.y >= p.height) { return; }
@@ -66,70 +68,77 @@ const packInputKernel: KernelSpec = {
       if (c + q < p.C) { v[q] = x[base + q * plane]; }
     }
   }
-  textureStore(t, gid.xy, toOperand(v));
+  store_t(gid.xy, v);
 }`,
 };
 
 /**
- * packInputKernel for W % 4 == 0 and pad 0 or 1: one invocation fills 4 padded columns of one
- * channel quad from vec4 loads (one per channel and aligned block, two with pad 1) instead of 16
- * scalar loads; llvmpipe runs every storage load as a per-lane loop.
+ * packInputKernel for W % 4 == 0, reading x through its mirror (gpu/ops/mirror.ts): one invocation
+ * transposes a 4 x 4 block (4 channels x 4 columns of one row) from four texel loads into four
+ * staging texels. Only the image's texels are written: the padding, the columns and rows past it
+ * and the extra texel (see `onesTexel`) are set once, when the staging buffer is made. The shape
+ * is compiled in (llvmpipe divides vectors lane by lane, by a constant with multiplies).
  */
-const packInputVec4Kernel: KernelSpec = {
+const packInputMirrorKernel = (
+  d: { C: number; H: number; W: number; pad: number },
+  C4: number,
+): KernelSpec => ({
   name: "conv2dPackInput",
-  params: { ...packInputKernel.params, cols: "u32" },
-  bindings: { x: "read array<vec4<f32>>", t: "texture write" },
+  params: { rowsPerItem: "u32", tPitch: "u32" },
+  bindings: { x: "mirror read", t: "operand write" },
+  consts: { C: d.C, H: d.H, W4: d.W / 4, C4, PAD: d.pad },
   code: /* wgsl */ `
-@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let blocks = (p.cols + 3u) / 4u;
-  if (gid.x >= blocks * p.C4 || gid.y >= p.height) { return; }
-  let k = gid.x / p.C4;
-  let c4 = gid.x - k * p.C4;
+@compute @workgroup_size(16, 4) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  // x: c4 + C4 * k (k: block of four columns), y: image row, z: item.
+  let c4 = gid.x % C4;
+  let k = gid.x / C4;
+  if (k >= W4 || gid.y >= H) { return; }
+  let b = gid.z;
   let c = c4 * 4u;
-  let b = gid.y / p.rowsPerItem;
-  let iy = i32(gid.y - b * p.rowsPerItem) - i32(p.pad);
-  let W4 = p.W / 4u;
-  // Padded column 4k + j is image column 4k + j - pad: block k, shifted by pad.
-  var q0 = vec4f(0.0);
-  var q1 = vec4f(0.0);
-  var q2 = vec4f(0.0);
-  var q3 = vec4f(0.0);
-  if (iy >= 0 && iy < i32(p.H)) {
-    for (var q = 0u; q < 4u; q++) {
-      var lo = vec4f(0.0);
-      var hi = vec4f(0.0);
-      if (c + q < p.C) {
-        let row = ((b * p.C + c + q) * p.H + u32(iy)) * W4;
-        if (p.pad == 1u && k >= 1u && k - 1u < W4) { lo = x[row + k - 1u]; }
-        if (k < W4) { hi = x[row + k]; }
-      }
-      let v = select(hi, vec4f(lo.w, hi.x, hi.y, hi.z), p.pad == 1u);
-      if (q == 0u) { q0 = v; } else if (q == 1u) { q1 = v; } else if (q == 2u) { q2 = v; } else { q3 = v; }
-    }
-  }
-  for (var j = 0u; j < 4u; j++) {
-    let px = 4u * k + j;
-    if (px < p.cols) {
-      textureStore(t, vec2u(px * p.C4 + c4, gid.y), toOperand(vec4f(q0[j], q1[j], q2[j], q3[j])));
-    }
-  }
-  // The texel columns past the image (the weight gradient's dBias column): 1 at row 0, else 0.
-  if (gid.x == 0u) {
-    for (var e = p.imageWidth; e < p.width; e++) {
-      textureStore(t, vec2u(e, gid.y), vec4f(select(0.0, 1.0, e == p.imageWidth && gid.y == 0u), 0.0, 0.0, 0.0));
-    }
-  }
+  let plane = H * W4;
+  let at = ((b * C + c) * H + gid.y) * W4 + k;
+  let zero = vec4f(0.0);
+  let q0 = load_x(at);
+  let q1 = select(zero, load_x(at + plane), c + 1u < C);
+  let q2 = select(zero, load_x(at + 2u * plane), c + 2u < C);
+  let q3 = select(zero, load_x(at + 3u * plane), c + 3u < C);
+  let row = b * p.rowsPerItem + gid.y + PAD;
+  let col = (4u * k + PAD) * C4 + c4;
+  store_t(vec2u(col, row), vec4f(q0.x, q1.x, q2.x, q3.x));
+  store_t(vec2u(col + C4, row), vec4f(q0.y, q1.y, q2.y, q3.y));
+  store_t(vec2u(col + 2u * C4, row), vec4f(q0.z, q1.z, q2.z, q3.z));
+  store_t(vec2u(col + 3u * C4, row), vec4f(q0.w, q1.w, q2.w, q3.w));
 }`,
-};
+});
 
-/** x [B, C, H, W] into the padded texture `t` (one dispatch). */
-export function packInput(
+/** The texel (1, 0, 0, 0) at (column, 0) of an operand's staging buffer, written from the host. */
+function onesTexel(gpu: Gpu, t: OperandTexture, column: number): void {
+  const f16 = gpu.operandFormat === "rgba16float";
+  const texel = f16 ? Uint32Array.of(0x3c00, 0) : Uint32Array.of(0x3f800000, 0, 0, 0);
+  upload(gpu, t.staging, texel, column * texel.length);
+}
+
+/**
+ * The forward's packed input, kept for the weight gradient of the same conv in the same list (a
+ * training step): its layout has the weight gradient's extra texel, so the backward needs no pack
+ * of its own. conv2d.ts's `ConvInputSlot` carries it from conv2dForward to conv2dBackward.
+ */
+export interface PackedInput {
+  tx: OperandTexture;
+  layout: ReturnType<typeof paddedInput>;
+  /** The packed tensor and the conv's dims (the backward checks it is the same conv's input). */
+  x: Tensor;
+  dims: ConvDims;
+}
+
+/** x [B, C, H, W] into the padded texture `t`: the pack kernel, then the copy into `t`. */
+export async function packInput(
   gpu: Gpu,
   x: Tensor,
-  t: GPUTextureView,
+  t: OperandTexture,
   d: { C: number; H: number; W: number; pad: number },
   layout: ReturnType<typeof paddedInput>,
-): Promise<Dispatch> {
+): Promise<Dispatch[]> {
   const [width, height] = layout.size;
   const params = {
     ...d,
@@ -138,28 +147,50 @@ export function packInput(
     imageWidth: layout.cols * layout.C4,
     width,
     height,
+    tPitch: t.pitch,
   };
-  if (d.W % 4 === 0 && d.pad <= 1) {
-    const blocks = Math.ceil(layout.cols / 4);
-    return createDispatch(gpu, packInputVec4Kernel, { x, t }, [
-      Math.ceil((blocks * layout.C4) / 8),
-      Math.ceil(height / 8),
-    ], { ...params, cols: layout.cols });
+  const buffers = { x, t: t.staging };
+  if (d.W % 4 === 0) {
+    // The extra texel past the image (the weight gradient's dBias column), set once.
+    if (width > params.imageWidth) onesTexel(gpu, t, params.imageWidth);
+    const xm = mirror(gpu, x);
+    return [
+      xm.refresh,
+      await createDispatch(
+        gpu,
+        packInputMirrorKernel(d, layout.C4),
+        { x: xm.view, t: t.staging },
+        [Math.ceil((layout.C4 * d.W / 4) / 16), Math.ceil(d.H / 4), x.size / (d.C * d.H * d.W)],
+        { rowsPerItem: layout.rowsPerItem, tPitch: t.pitch },
+      ),
+      t.upload,
+    ];
   }
-  return createDispatch(
-    gpu,
-    packInputKernel,
-    { x, t },
-    [Math.ceil(width / 8), Math.ceil(height / 8)],
-    params,
-  );
+  return [
+    await createDispatch(
+      gpu,
+      packInputKernel,
+      buffers,
+      [Math.ceil(width / 8), Math.ceil(height / 8)],
+      params,
+    ),
+    t.upload,
+  ];
 }
 
 /** tw[oc, tap * C4 + c4] = w'[oc, 4c4.., tap]; w' = weight, or its flipped transpose. */
 const packWeightKernel = (transposed: boolean): KernelSpec => ({
   name: "conv2dPackWeight",
-  params: { inC: "u32", outC: "u32", C4: "u32", KK: "u32", width: "u32", height: "u32" },
-  bindings: { w: "read", t: "texture write" },
+  params: {
+    inC: "u32",
+    outC: "u32",
+    C4: "u32",
+    KK: "u32",
+    width: "u32",
+    height: "u32",
+    tPitch: "u32",
+  },
+  bindings: { w: "read", t: "operand write" },
   consts: { TRANSPOSED: transposed },
   code: /* wgsl */ `
 @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -177,7 +208,7 @@ const packWeightKernel = (transposed: boolean): KernelSpec => ({
       }
     }
   }
-  textureStore(t, gid.xy, toOperand(v));
+  store_t(gid.xy, v);
 }`,
 });
 
@@ -185,6 +216,7 @@ function directTextureKernel(
   K: number,
   S: number,
   bias: boolean,
+  itemBias: boolean,
   accumulate: boolean,
 ): KernelSpec {
   const { ROWS, COLS, OC } = directTile(K, S);
@@ -194,12 +226,60 @@ function directTextureKernel(
   const taps = pairs(K, K);
   const bindings: Record<string, string> = { tx: "texture read", tw: "texture read" };
   if (bias) bindings.bias = "read";
+  if (itemBias) bindings.itemBias = "read";
   bindings.y = "write";
-  const fmas = (j: number, q: number, u: number) =>
-    taps.map(([ky, kx]) => {
-      const w = `w${j}_${ky * K + kx}`, v = `v${q * S + ky}_${u * S + kx}`;
-      return XYZW.split("").map((c) => `a = fma(${w}.${c}, ${v}.${c}, a);`).join(" ");
-    }).join(" ");
+  const add = (j: number) => `${bias ? ` + bias${j}` : ""}${itemBias ? ` + itemBias${j}` : ""}`;
+  // Each accumulator's terms back to back (it is loaded and stored once if it spilled).
+  const fmas = (terms: [string, string][]) =>
+    terms.map(([w, v]) => XYZW.split("").map((c) => `a = fma(${w}.${c}, ${v}.${c}, a);`).join(" "))
+      .join(" ");
+  // One c4 step a loop iteration: the whole window and every tap.
+  const loop = `for (var c4 = 0u; c4 < p.C4; c4++) {
+    ${
+    each(window, ([r, t]) =>
+      `let v${r}_${t} = textureLoad(tx, vec2u(col0 + ${t}u * p.C4 + c4, row0 + ${r}u));`)
+  }
+    ${
+    each(range(OC), (j) =>
+      each(range(K * K), (tap) =>
+        `let w${j}_${tap} = textureLoad(tw, vec2u(${tap}u * p.C4 + c4, ocBase + ${j}u));`))
+  }
+    ${
+    each(range(OC), (j) =>
+      each(outputs, ([q, u]) => {
+        const terms = taps.map(([ky, kx]) =>
+          [`w${j}_${ky * K + kx}`, `v${q * S + ky}_${u * S + kx}`] as [string, string]
+        );
+        return `{ var a = a${j}_${q}_${u}; ${fmas(terms)} a${j}_${q}_${u} = a; }`;
+      }))
+  }
+  }`;
+  // For 3x3: one (c4, kernel row) step an iteration, a third of the body. llvmpipe's full 3x3
+  // body (4,608 FMAs, ~120 KB of code) outgrows the core's instruction cache, and one kernel row
+  // at a time runs ~10 % faster despite a third more texel loads (each window row is loaded for
+  // the three kernel rows that use it).
+  const rowLoop = `for (var i = 0u; i < p.C4 * 3u; i++) {
+    let c4 = i / 3u;
+    let ky = i - c4 * 3u;
+    ${
+    each(pairs(ROWS, inCols), ([q, t]) =>
+      `let v${q}_${t} = textureLoad(tx, vec2u(col0 + ${t}u * p.C4 + c4, row0 + ${q * S}u + ky));`)
+  }
+    ${
+    each(range(OC), (j) =>
+      each(range(K), (kx) =>
+        `let w${j}_${kx} = textureLoad(tw, vec2u((ky * 3u + ${kx}u) * p.C4 + c4, ocBase + ${j}u));`))
+  }
+    ${
+    each(range(OC), (j) =>
+      each(outputs, ([q, u]) => {
+        const terms = range(K).map((kx) =>
+          [`w${j}_${kx}`, `v${q}_${u * S + kx}`] as [string, string]
+        );
+        return `{ var a = a${j}_${q}_${u}; ${fmas(terms)} a${j}_${q}_${u} = a; }`;
+      }))
+  }
+  }`;
   return {
     name: `conv2dDirectTexture${K}x${K}s${S}`,
     params: {
@@ -226,32 +306,25 @@ function directTextureKernel(
   let col0 = ox0 * S * p.C4;
   // vec4 partial sums (one per input channel of the texel): four independent FMA chains.
   ${each(range(OC), (j) => each(outputs, ([q, u]) => `var a${j}_${q}_${u} = 0.0;`))}
-  for (var c4 = 0u; c4 < p.C4; c4++) {
-    ${
-      each(window, ([r, t]) =>
-        `let v${r}_${t} = textureLoad(tx, vec2u(col0 + ${t}u * p.C4 + c4, row0 + ${r}u));`)
-    }
-    ${
-      each(range(OC), (j) =>
-        each(range(K * K), (tap) =>
-          `let w${j}_${tap} = textureLoad(tw, vec2u(${tap}u * p.C4 + c4, ocBase + ${j}u));`))
-    }
-    ${
-      each(range(OC), (j) =>
-        each(outputs, ([q, u]) =>
-          `{ var a = a${j}_${q}_${u}; ${fmas(j, q, u)} a${j}_${q}_${u} = a; }`))
-    }
-  }
+  ${K === 3 ? rowLoop : loop}
   ${
       // Bias read once per channel, before the stores' branches (LLVM does not hoist loads out
       // of them, and each storage read is a per-lane loop).
       bias ? each(range(OC), (j) => `let bias${j} = bias[min(ocBase + ${j}u, p.outC - 1u)];`) : ""}
   ${
+      itemBias
+        ? each(
+          range(OC),
+          (j) => `let itemBias${j} = itemBias[b * p.outC + min(ocBase + ${j}u, p.outC - 1u)];`,
+        )
+        : ""
+    }
+  ${
       each(range(OC), (j) =>
         each(outputs, ([q, u]) =>
           `if (oy0 + ${q}u < p.outH && ox0 + ${u}u < p.outW && ocBase + ${j}u < p.outC) {
     let i = ((b * p.outC + ocBase + ${j}u) * p.outH + oy0 + ${q}u) * p.outW + ox0 + ${u}u;
-    var v = a${j}_${q}_${u}${bias ? ` + bias${j}` : ""};
+    var v = a${j}_${q}_${u}${add(j)};
     if (ACCUMULATE) { v += y[i]; }
     y[i] = v;
   }`))
@@ -261,39 +334,51 @@ function directTextureKernel(
 }
 
 /**
- * y (=|+=) conv(x, w) (+ bias) through textures: pack x, pack w, direct kernel. `transposed`: the
+ * y (=|+=) conv(x, w) (+ bias) (+ itemBias [B, outC]) through textures: pack x, pack w, direct
+ * kernel. `transposed`: the
  * stride-1 input gradient (x = dy, w read as [in, out, k, k] flipped). Null when a texture would
  * exceed the device's size limit (the caller keeps its buffer kernel).
  */
 export async function directConvTexture(
   gpu: Gpu,
   d: ConvDims,
-  args: { x: Tensor; weight: Tensor; bias?: Tensor; y: Tensor },
-  flags: { transposed: boolean; accumulate: boolean },
+  args: { x: Tensor; weight: Tensor; bias?: Tensor; itemBias?: Tensor; y: Tensor },
+  flags: { transposed: boolean; accumulate: boolean; keep?: (packed: PackedInput) => void },
 ): Promise<Dispatch[] | null> {
   const K = d.kernel, S = d.stride, P = (K - 1) / 2, KK = K * K;
   const { ROWS, COLS, OC } = directTile(K, S);
   const tilesX = Math.ceil(d.outW / COLS), tilesY = Math.ceil(d.outH / ROWS);
-  const input = paddedInput(d, (tilesY * ROWS - 1) * S + K, (tilesX * COLS - 1) * S + K);
+  // One texel column past the image: the weight gradient's dBias column (PackedInput).
+  const input = paddedInput(d, (tilesY * ROWS - 1) * S + K, (tilesX * COLS - 1) * S + K, 1);
   const ocGroups = Math.ceil(d.outC / OC);
   const wSize = [KK * input.C4, ocGroups * OC];
   if (!texturesFit(gpu, input.size, wSize)) return null;
-  const tx = storageTexture(gpu, input.size, "conv2d.packedInput");
-  const tw = storageTexture(gpu, wSize, "conv2d.packedWeight");
+  const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
+  const tw = operandTexture(gpu, wSize, "conv2d.packedWeight");
   const packX = await packInput(gpu, args.x, tx, { C: d.inC, H: d.inH, W: d.inW, pad: P }, input);
+  flags.keep?.({ tx, layout: input, x: args.x, dims: d });
   const packW = await createDispatch(
     gpu,
     packWeightKernel(flags.transposed),
-    { w: args.weight, t: tw },
+    { w: args.weight, t: tw.staging },
     [Math.ceil(wSize[0] / 8), Math.ceil(wSize[1] / 8)],
-    { inC: d.inC, outC: d.outC, C4: input.C4, KK, width: wSize[0], height: wSize[1] },
+    {
+      inC: d.inC,
+      outC: d.outC,
+      C4: input.C4,
+      KK,
+      width: wSize[0],
+      height: wSize[1],
+      tPitch: tw.pitch,
+    },
   );
   const positions = tilesX * tilesY * d.batch;
-  const buffers: Record<string, Tensor | GPUTextureView> = { tx, tw, y: args.y };
+  const buffers: Record<string, Tensor | GPUTextureView> = { tx: tx.view, tw: tw.view, y: args.y };
   if (args.bias) buffers.bias = args.bias;
+  if (args.itemBias) buffers.itemBias = args.itemBias;
   const conv = await createDispatch(
     gpu,
-    directTextureKernel(K, S, !!args.bias, flags.accumulate),
+    directTextureKernel(K, S, !!args.bias, !!args.itemBias, flags.accumulate),
     buffers,
     [Math.ceil(positions / WG), ocGroups],
     {
@@ -307,5 +392,6 @@ export async function directConvTexture(
       positions,
     },
   );
-  return [packX, packW, conv];
+  // The weight's pack reads only the weight: the model builder may hoist it (kernel.ts).
+  return [...packX, ...hoisted([packW, tw.upload]), conv];
 }

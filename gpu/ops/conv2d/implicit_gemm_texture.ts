@@ -7,17 +7,19 @@
 // - the stride-2 input gradient: dcol[(c, tap), k] = sum_o w[o, c, tap] dy[o, k], then col2im
 //   gathers the taps that land on each dx element.
 import { type Gpu, operandPlan } from "../../runtime/device.ts";
-import { createDispatch, type Dispatch, type KernelSpec } from "../../runtime/kernel.ts";
+import { createDispatch, type Dispatch, hoisted, type KernelSpec } from "../../runtime/kernel.ts";
 import { createTensor, type Tensor } from "../../runtime/tensor.ts";
 import { each, pairs, range } from "../../runtime/wgsl.ts";
 import { chooseSplits, kChunks } from "../matmul/matmul.ts";
 import {
-  storageTexture,
+  type OperandTexture,
+  operandTexture,
   textureGemm,
   type TextureOperandB,
   texturesFit,
 } from "../matmul/texture.ts";
-import { packInput, paddedInput } from "./direct_texture.ts";
+import { mirror } from "../mirror.ts";
+import { type PackedInput, packInput, paddedInput } from "./direct_texture.ts";
 import type { ConvDims } from "./geometry.ts";
 
 /**
@@ -27,8 +29,15 @@ import type { ConvDims } from "./geometry.ts";
  */
 const packChannelRowsKernel: KernelSpec = {
   name: "conv2dPackChannelRows",
-  params: { channels: "u32", plane: "u32", count: "u32", width: "u32", height: "u32" },
-  bindings: { v: "read", t: "texture write" },
+  params: {
+    channels: "u32",
+    plane: "u32",
+    count: "u32",
+    width: "u32",
+    height: "u32",
+    tPitch: "u32",
+  },
+  bindings: { v: "read", t: "operand write" },
   code: /* wgsl */ `
 @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= p.width || gid.y >= p.height) { return; }
@@ -45,24 +54,60 @@ const packChannelRowsKernel: KernelSpec = {
       if (pos == p.plane) { pos = 0u; b += 1u; }
     }
   }
-  textureStore(t, gid.xy, toOperand(v4));
+  store_t(gid.xy, v4);
 }`,
 };
 
-function packChannelRows(
+/**
+ * packChannelRowsKernel for a plane of a multiple of 4, through v's mirror (gpu/ops/mirror.ts): one
+ * load and one store per texel on a 3-D grid (x: texel of the plane, y: channel, z: item). The
+ * rows past the channels and the texels past the positions stay the staging buffer's zeros.
+ */
+const packChannelRowsMirrorKernel: KernelSpec = {
+  name: "conv2dPackChannelRows",
+  params: { channels: "u32", plane4: "u32", tPitch: "u32" },
+  bindings: { v: "mirror read", t: "operand write" },
+  code: /* wgsl */ `
+@compute @workgroup_size(16, 4) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.plane4 || gid.y >= p.channels) { return; }
+  let b = gid.z;
+  let texel = load_v((b * p.channels + gid.y) * p.plane4 + gid.x);
+  store_t(vec2u(b * p.plane4 + gid.x, gid.y), texel);
+}`,
+};
+
+async function packChannelRows(
   gpu: Gpu,
   v: Tensor,
-  t: GPUTextureView,
-  size: number[],
+  t: OperandTexture,
   d: { channels: number; plane: number; count: number },
-): Promise<Dispatch> {
-  return createDispatch(
-    gpu,
-    packChannelRowsKernel,
-    { v, t },
-    [Math.ceil(size[0] / 8), Math.ceil(size[1] / 8)],
-    { ...d, width: size[0], height: size[1] },
-  );
+): Promise<Dispatch[]> {
+  const [width, height] = t.size;
+  if (d.plane % 4 === 0) {
+    const vm = mirror(gpu, v);
+    const plane4 = d.plane / 4;
+    return [
+      vm.refresh,
+      await createDispatch(
+        gpu,
+        packChannelRowsMirrorKernel,
+        { v: vm.view, t: t.staging },
+        [Math.ceil(plane4 / 16), Math.ceil(d.channels / 4), d.count / d.plane],
+        { channels: d.channels, plane4, tPitch: t.pitch },
+      ),
+      t.upload,
+    ];
+  }
+  return [
+    await createDispatch(
+      gpu,
+      packChannelRowsKernel,
+      { v, t: t.staging },
+      [Math.ceil(width / 8), Math.ceil(height / 8)],
+      { ...d, width, height, tPitch: t.pitch },
+    ),
+    t.upload,
+  ];
 }
 
 /**
@@ -162,6 +207,9 @@ const weightGradFinishKernel = (bias: boolean): KernelSpec => ({
 }`,
 });
 
+const sameDims = (a: ConvDims, b: ConvDims) =>
+  (Object.keys(a) as (keyof ConvDims)[]).every((k) => a[k] === b[k]);
+
 /** K splits (as matmul's) so that a GEMM with few output tiles still gives every core work. */
 function gemmSplits(gpu: Gpu, M: number, N: number, K4: number) {
   const plan = operandPlan(gpu);
@@ -181,26 +229,31 @@ export async function weightGradTexture(
   gpu: Gpu,
   d: ConvDims,
   args: { x: Tensor; dy: Tensor; dWeight: Tensor; dBias?: Tensor },
+  forward?: PackedInput,
 ): Promise<Dispatch[] | null> {
   const K = d.kernel, S = d.stride, P = (K - 1) / 2, KK = K * K;
-  const input = paddedInput(d, (d.outH - 1) * S + K, (d.outW - 1) * S + K, 1);
+  // The forward's packed x when it is this conv's (its rows and columns cover the windows).
+  const reuse = forward && forward.x === args.x && sameDims(forward.dims, d) ? forward : undefined;
+  const input = reuse?.layout ?? paddedInput(d, (d.outH - 1) * S + K, (d.outW - 1) * S + K, 1);
   const plane = d.outH * d.outW, count = d.batch * plane;
   const M = d.outC, N = KK * input.C4 * 4 + 4, K4 = Math.ceil(count / 4);
   const tile = operandPlan(gpu).textureTile;
   const aSize = [K4, Math.ceil(M / tile.TM) * tile.TM];
   if (!texturesFit(gpu, input.size, aSize)) return null;
-  const tx = storageTexture(gpu, input.size, "conv2d.packedInput");
-  const tA = storageTexture(gpu, aSize, "conv2d.packedDy");
+  const tx = reuse?.tx ?? operandTexture(gpu, input.size, "conv2d.packedInput");
+  const tA = operandTexture(gpu, aSize, "conv2d.packedDy");
   const { splits, kChunk4 } = gemmSplits(gpu, M, N, K4);
   const g = createTensor(gpu, [splits, M, N], "f32", "conv2d.weightGradGemm");
   const finishBuffers: Record<string, Tensor> = { g, dWeight: args.dWeight };
   if (args.dBias) finishBuffers.dBias = args.dBias;
   return [
-    await packInput(gpu, args.x, tx, { C: d.inC, H: d.inH, W: d.inW, pad: P }, input),
-    await packChannelRows(gpu, args.dy, tA, aSize, { channels: d.outC, plane, count }),
+    ...reuse
+      ? []
+      : await packInput(gpu, args.x, tx, { C: d.inC, H: d.inH, W: d.inW, pad: P }, input),
+    ...await packChannelRows(gpu, args.dy, tA, { channels: d.outC, plane, count }),
     await textureGemm(gpu, {
-      tA,
-      tB: tx,
+      tA: tA.view,
+      tB: tx.view,
       c: g,
       M,
       N,
@@ -239,8 +292,8 @@ export async function weightGradTexture(
 /** tA[texel (o4, m)] = w[4 * o4 + q, m] for w viewed as [O, M]: A = weight^T, zero-padded. */
 const packWeightColumnsKernel: KernelSpec = {
   name: "conv2dPackWeightColumns",
-  params: { O: "u32", M: "u32", width: "u32", height: "u32" },
-  bindings: { w: "read", t: "texture write" },
+  params: { O: "u32", M: "u32", width: "u32", height: "u32", tPitch: "u32" },
+  bindings: { w: "read", t: "operand write" },
   code: /* wgsl */ `
 @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= p.width || gid.y >= p.height) { return; }
@@ -251,7 +304,7 @@ const packWeightColumnsKernel: KernelSpec = {
       if (o < p.O) { v[q] = w[o * p.M + gid.y]; }
     }
   }
-  textureStore(t, gid.xy, toOperand(v));
+  store_t(gid.xy, v);
 }`,
 };
 
@@ -338,22 +391,25 @@ export async function inputGradStride2Texture(
   if (!texturesFit(gpu, aSize, bSize) || planes > gpu.limits.maxComputeWorkgroupsPerDimension) {
     return null;
   }
-  const tA = storageTexture(gpu, aSize, "conv2d.packedWeightT");
-  const tB = storageTexture(gpu, bSize, "conv2d.packedDy");
+  const tA = operandTexture(gpu, aSize, "conv2d.packedWeightT");
+  const tB = operandTexture(gpu, bSize, "conv2d.packedDy");
   const { splits, kChunk4 } = gemmSplits(gpu, M, N, K4);
   const g = createTensor(gpu, [splits, M, N], "f32", "conv2d.dcol");
   return [
-    await createDispatch(
-      gpu,
-      packWeightColumnsKernel,
-      { w: args.weight, t: tA },
-      [Math.ceil(aSize[0] / 8), Math.ceil(aSize[1] / 8)],
-      { O: d.outC, M, width: aSize[0], height: aSize[1] },
-    ),
-    await packChannelRows(gpu, args.dy, tB, bSize, { channels: d.outC, plane, count: N }),
+    ...hoisted([
+      await createDispatch(
+        gpu,
+        packWeightColumnsKernel,
+        { w: args.weight, t: tA.staging },
+        [Math.ceil(aSize[0] / 8), Math.ceil(aSize[1] / 8)],
+        { O: d.outC, M, width: aSize[0], height: aSize[1], tPitch: tA.pitch },
+      ),
+      tA.upload,
+    ]),
+    ...await packChannelRows(gpu, args.dy, tB, { channels: d.outC, plane, count: N }),
     await textureGemm(gpu, {
-      tA,
-      tB,
+      tA: tA.view,
+      tB: tB.view,
       c: g,
       M,
       N,

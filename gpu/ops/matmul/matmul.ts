@@ -38,6 +38,11 @@ export interface MatmulArgs {
   strideC?: number;
   /** Forces the number of K splits (tests); default chosen from the shape. */
   splits?: number;
+  /**
+   * B is a parameter (a linear layer's weight, unchanged while the list runs): the dispatches
+   * that pack it are marked `hoist` (gpu/runtime/kernel.ts), so a model builder may run them once.
+   */
+  bIsParameter?: boolean;
 }
 
 function splitReduceKernel(bias: boolean, accumulate: boolean): KernelSpec {
@@ -154,6 +159,7 @@ export async function matmul(gpu: Gpu, args: MatmulArgs): Promise<Dispatch[]> {
       transA,
       transB,
       flags: { bias: flags.bias, accumulate: flags.accumulate, vecC: flags.vecC },
+      bIsParameter: args.bIsParameter,
     });
   } else {
     first = [

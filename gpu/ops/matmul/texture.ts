@@ -15,17 +15,30 @@
 // so every GEMM load is in bounds and padded rows and columns contribute zeros.
 import { type Gpu, operandPlan } from "../../runtime/device.ts";
 import {
+  copyStep,
   createDispatch,
   type Dispatch,
+  hoisted,
   type KernelSpec,
   type ParamType,
   registerTextureBytes,
 } from "../../runtime/kernel.ts";
 import type { RegisterTile } from "../../runtime/profile.ts";
-import type { Tensor } from "../../runtime/tensor.ts";
+import { createTensor, type Tensor } from "../../runtime/tensor.ts";
 import { range, XYZW } from "../../runtime/wgsl.ts";
+import { mirror } from "../mirror.ts";
 import { storeTileWgsl } from "./buffer.ts";
 import { trackAllocation } from "../../runtime/memory.ts";
+
+const packParams = {
+  R: "u32",
+  C: "u32",
+  itemRows: "u32",
+  stride: "u32",
+  width: "u32",
+  height: "u32",
+  tPitch: "u32",
+} as const;
 
 /**
  * texel (x, y) of t = op(X_item)[r, 4x..4x+3], item = y / itemRows, r = y % itemRows.
@@ -35,8 +48,8 @@ import { trackAllocation } from "../../runtime/memory.ts";
 function packKernel(trans: boolean, vec4: boolean): KernelSpec {
   return {
     name: "matmulPackTexture",
-    params: { R: "u32", C: "u32", itemRows: "u32", stride: "u32", width: "u32", height: "u32" },
-    bindings: { x: vec4 ? "read array<vec4<f32>>" : "read", t: "texture write" },
+    params: { ...packParams },
+    bindings: { x: vec4 ? "read array<vec4<f32>>" : "read", t: "operand write" },
     consts: { TRANS: trans },
     code: /* wgsl */ `
 @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -57,46 +70,51 @@ function packKernel(trans: boolean, vec4: boolean): KernelSpec {
     }`
     }
   }
-  textureStore(t, xy, toOperand(v));
+  store_t(xy, v);
 }`,
   };
 }
 
 /**
- * The transposed pack with vec4 loads (R, the batch stride and the item rows multiples of 4): one
- * invocation loads 4 vec4s of X (stored [C, R]) and writes the 4 texels they transpose into; 4
- * loads for 4 texels instead of 16 scalar ones (llvmpipe runs every storage load as a per-lane
- * loop).
+ * The packs for aligned operands, reading X through its mirror (gpu/ops/mirror.ts) on a 3-D grid
+ * (x: texel column, y: row, or block of four rows, z: item), so no lane divides. Only rows r < R
+ * and columns c < C are written: the padding stays the zeros the staging buffer was made with.
+ * - [R, C] (C and the batch stride multiples of 4): texel (x, r) is the mirror's texel.
+ * - [C, R] (R and the batch stride multiples of 4): one invocation transposes a 4 x 4 block, four
+ *   loads (X[c, r0..r0+3] for the texel's four columns c) into four texels.
  */
-const packTransposedVec4Kernel: KernelSpec = {
-  name: "matmulPackTexture",
-  params: { R: "u32", C: "u32", itemRows: "u32", stride: "u32", width: "u32", height: "u32" },
-  bindings: { x: "read array<vec4<f32>>", t: "texture write" },
-  code: /* wgsl */ `
-@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let y0 = gid.y * 4u; // itemRows is a multiple of 4: a block never spans two items
-  if (gid.x >= p.width || y0 >= p.height) { return; }
-  let item = y0 / p.itemRows;
-  let r0 = y0 - item * p.itemRows;
-  var v0 = vec4f(0.0);
-  var v1 = vec4f(0.0);
-  var v2 = vec4f(0.0);
-  var v3 = vec4f(0.0);
-  if (r0 < p.R) {
-    // X[c, r0..r0+3] for the texel's four columns c.
-    let at = (item * p.stride + r0) / 4u;
-    let c = gid.x * 4u;
-    let rowStep = p.R / 4u;
-    if (c < p.C) { v0 = x[at + c * rowStep]; }
-    if (c + 1u < p.C) { v1 = x[at + (c + 1u) * rowStep]; }
-    if (c + 2u < p.C) { v2 = x[at + (c + 2u) * rowStep]; }
-    if (c + 3u < p.C) { v3 = x[at + (c + 3u) * rowStep]; }
-  }
-  for (var j = 0u; j < 4u; j++) {
-    textureStore(t, vec2u(gid.x, y0 + j), toOperand(vec4f(v0[j], v1[j], v2[j], v3[j])));
-  }
+function packMirrorKernel(trans: boolean): KernelSpec {
+  return {
+    name: "matmulPackTexture",
+    params: { R: "u32", C: "u32", itemRows: "u32", stride4: "u32", width: "u32", tPitch: "u32" },
+    bindings: { x: "mirror read", t: "operand write" },
+    code: trans
+      ? /* wgsl */ `
+@compute @workgroup_size(16, 4) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let r0 = gid.y * 4u;
+  if (gid.x >= p.width || r0 >= p.R) { return; }
+  let c = gid.x * 4u;
+  let rows4 = p.R / 4u;
+  let at = gid.z * p.stride4 + r0 / 4u + c * rows4;
+  let zero = vec4f(0.0);
+  let v0 = load_x(at);
+  let v1 = select(zero, load_x(at + rows4), c + 1u < p.C);
+  let v2 = select(zero, load_x(at + 2u * rows4), c + 2u < p.C);
+  let v3 = select(zero, load_x(at + 3u * rows4), c + 3u < p.C);
+  let y0 = gid.z * p.itemRows + r0;
+  store_t(vec2u(gid.x, y0), vec4f(v0.x, v1.x, v2.x, v3.x));
+  store_t(vec2u(gid.x, y0 + 1u), vec4f(v0.y, v1.y, v2.y, v3.y));
+  store_t(vec2u(gid.x, y0 + 2u), vec4f(v0.z, v1.z, v2.z, v3.z));
+  store_t(vec2u(gid.x, y0 + 3u), vec4f(v0.w, v1.w, v2.w, v3.w));
+}`
+      : /* wgsl */ `
+@compute @workgroup_size(16, 4) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.width || gid.y >= p.R) { return; }
+  let v = load_x(gid.z * p.stride4 + gid.y * (p.C / 4u) + gid.x);
+  store_t(vec2u(gid.x, gid.z * p.itemRows + gid.y), v);
 }`,
-};
+  };
+}
 
 export interface TextureGemmFlags {
   bias: boolean;
@@ -206,6 +224,8 @@ export interface TextureMatmul {
   /** Elements of K per split, a multiple of 4. */
   kChunk: number;
   flags: TextureGemmFlags;
+  /** B is a parameter (a linear layer's weight): its pack is marked `hoist` (kernel.ts). */
+  bIsParameter?: boolean;
 }
 
 type PackedShape = Pick<TextureMatmul, "M" | "N" | "K" | "batch" | "strideA" | "strideB">;
@@ -236,10 +256,10 @@ export function storageTexture(gpu: Gpu, size: number[], label: string): GPUText
   const texture = gpu.device.createTexture({
     size: [size[0], size[1]],
     format: gpu.operandFormat,
-    usage: GPUTextureUsage.STORAGE_BINDING,
+    usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
     label,
   });
-  const bytes = size[0] * size[1] * (gpu.operandFormat === "rgba16float" ? 8 : 16);
+  const bytes = size[0] * size[1] * texelBytes(gpu);
   // The context's allocation scope owns it: an evicted program destroys it at once.
   trackAllocation(gpu, texture, bytes);
   const view = texture.createView();
@@ -247,46 +267,126 @@ export function storageTexture(gpu: Gpu, size: number[], label: string): GPUText
   return view;
 }
 
-/** Pack A, pack B, GEMM: three dispatches (the textures are allocated here, at build time). */
+const texelBytes = (gpu: Gpu) => (gpu.operandFormat === "rgba16float" ? 8 : 16);
+
+/**
+ * An operand texture with the staging buffer its pack kernel writes (an "operand write" binding,
+ * kernel.ts) and the copy step that moves the staging bytes into it. Texture stores cost llvmpipe
+ * a per-lane loop per component; the vec4 buffer stores and one memcpy cost a fraction of that.
+ */
+export interface OperandTexture {
+  view: GPUTextureView;
+  size: [number, number];
+  staging: Tensor;
+  /** Texels between staging rows (a row is a multiple of 256 bytes, as copies require). */
+  pitch: number;
+  /** staging -> view: put it after the dispatches that write the staging buffer. */
+  upload: Dispatch;
+}
+
+export function operandTexture(gpu: Gpu, size: number[], label: string): OperandTexture {
+  const [width, height] = size;
+  const bytes = texelBytes(gpu);
+  const pitch = Math.ceil((width * bytes) / 256) * (256 / bytes);
+  const texture = gpu.device.createTexture({
+    size: [width, height],
+    format: gpu.operandFormat,
+    usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
+    label,
+  });
+  trackAllocation(gpu, texture, width * height * bytes);
+  const view = texture.createView();
+  registerTextureBytes(view, width * height * bytes);
+  // f32 texels as vec4<f32>, f16 texels as vec2<u32> (four halves).
+  const staging = createTensor(gpu, [height * pitch * (bytes / 4)], "u32", `${label}.staging`);
+  const upload = copyStep(
+    "copyToTexture",
+    width * height * bytes,
+    (encoder) =>
+      encoder.copyBufferToTexture(
+        {
+          buffer: staging.buffer,
+          offset: staging.offset,
+          bytesPerRow: pitch * bytes,
+          rowsPerImage: height,
+        },
+        { texture },
+        [width, height],
+      ),
+  );
+  return { view, size: [width, height], staging, pitch, upload };
+}
+
+/**
+ * Pack A, pack B (each a kernel into its staging buffer and a copy into its texture), GEMM (the
+ * textures are allocated here, at build time).
+ */
 export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatch[]> {
   const s = textureShapes(g, operandPlan(gpu).textureTile);
-  const tA = storageTexture(gpu, s.a, "matmul.packedA");
-  const tB = storageTexture(gpu, s.b, "matmul.packedB");
-  const pack = (
+  const tA = operandTexture(gpu, s.a, "matmul.packedA");
+  const tB = operandTexture(gpu, s.b, "matmul.packedB");
+  const pack = async (
     x: Tensor,
-    t: GPUTextureView,
-    size: number[],
+    t: OperandTexture,
     o: { trans: boolean; R: number; C: number; items: number; stride: number },
   ) => {
-    const itemRows = size[1] / o.items;
-    const params = { R: o.R, C: o.C, itemRows, stride: o.stride, width: size[0], height: size[1] };
-    if (o.trans && o.R % 4 === 0 && o.stride % 4 === 0 && itemRows % 4 === 0) {
-      const groups = [Math.ceil(size[0] / 8), Math.ceil(size[1] / 32)] as [number, number];
-      return createDispatch(gpu, packTransposedVec4Kernel, { x, t }, groups, params);
+    const [width, height] = t.size;
+    const itemRows = height / o.items;
+    const params = {
+      R: o.R,
+      C: o.C,
+      itemRows,
+      stride: o.stride,
+      width,
+      height,
+      tPitch: t.pitch,
+    };
+    const buffers = { x, t: t.staging };
+    if ((o.trans ? o.R : o.C) % 4 === 0 && o.stride % 4 === 0 && x.size % 4 === 0) {
+      // Texels written: C / 4 columns of R rows (the transposed pack: 4 x 4 blocks of them).
+      const columns = Math.ceil(o.C / 4);
+      const xm = mirror(gpu, x);
+      const mirrorParams = { R: o.R, C: o.C, itemRows, stride4: o.stride / 4, width: columns };
+      return [
+        xm.refresh,
+        await createDispatch(
+          gpu,
+          packMirrorKernel(o.trans),
+          { x: xm.view, t: t.staging },
+          [Math.ceil(columns / 16), Math.ceil((o.trans ? o.R / 4 : o.R) / 4), o.items],
+          { ...mirrorParams, tPitch: t.pitch },
+        ),
+        t.upload,
+      ];
     }
     const vec4 = !o.trans && o.C % 4 === 0 && o.stride % 4 === 0;
     const groups = o.trans
-      ? [Math.ceil(size[1] / 8), Math.ceil(size[0] / 8)] as [number, number]
-      : [Math.ceil(size[0] / 8), Math.ceil(size[1] / 8)] as [number, number];
-    return createDispatch(gpu, packKernel(o.trans, vec4), { x, t }, groups, params);
+      ? [Math.ceil(height / 8), Math.ceil(width / 8)] as [number, number]
+      : [Math.ceil(width / 8), Math.ceil(height / 8)] as [number, number];
+    return [
+      await createDispatch(gpu, packKernel(o.trans, vec4), buffers, groups, params),
+      t.upload,
+    ];
   };
-  const packA = await pack(g.a, tA, s.a, {
+  const packA = await pack(g.a, tA, {
     trans: g.transA,
     R: g.M,
     C: g.K,
     items: s.itemsA,
     stride: g.strideA,
   });
-  const packB = await pack(g.b, tB, s.b, {
-    trans: g.transB,
-    R: g.K,
-    C: g.N,
-    items: s.itemsB,
-    stride: g.strideB,
-  });
+  const packB = (g.bIsParameter ? hoisted : (d: Dispatch[]) => d)(
+    await pack(g.b, tB, {
+      trans: g.transB,
+      R: g.K,
+      C: g.N,
+      items: s.itemsB,
+      stride: g.strideB,
+    }),
+  );
   const gemm = await textureGemm(gpu, {
-    tA,
-    tB,
+    tA: tA.view,
+    tB: tB.view,
     c: g.c,
     bias: g.bias,
     M: g.M,
@@ -300,7 +400,7 @@ export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatc
     kChunk4: g.kChunk / 4,
     flags: g.flags,
   });
-  return [packA, packB, gemm];
+  return [...packA, ...packB, gemm];
 }
 
 /**

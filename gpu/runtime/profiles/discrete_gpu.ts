@@ -50,7 +50,7 @@ export const DISCRETE_GPU: BackendProfile = {
   // Two warps wide; tens of thousands of invocations in flight.
   conv2d: { laneWidth: 64, weightGradSplitTarget: 65536 },
   softmax: { laneWidth: 64 },
-  attention: { laneWidth: 64 },
+  attention: { laneWidth: 64, mirrors: false },
   groupNorm: { reducer: "workgroup", workgroupSize: 256 },
   bench: { timing: "timestamps", matmulGflops: 3000 },
 };

@@ -39,7 +39,7 @@ export const LLVMPIPE: BackendProfile = {
   conv2d: { laneWidth: 8, weightGradSplitTarget: 1024 },
   // Narrow workgroups win where x is the SIMD axis.
   softmax: { laneWidth: 16 },
-  attention: { laneWidth: 16 },
+  attention: { laneWidth: 16, mirrors: true },
   // One invocation walks a whole group: the workgroup tree's seven barriers cost GroupNorm about
   // 40 % of its time here. 8 invocations: one SIMD vector.
   groupNorm: { reducer: "invocation", workgroupSize: 8 },

@@ -3,6 +3,7 @@ import {
   conv2dForward,
   conv2dGeometry,
   type Conv2dShape,
+  type ConvInputSlot,
 } from "../../../gpu/ops/conv2d/conv2d.ts";
 import {
   conv2dBackwardReference,
@@ -387,6 +388,75 @@ async function checkF16(profile: BackendProfile) {
       if (!(err > 3e-5)) throw new Error(`f16 conv2d ${name} ${label}: ${err} from f32 operands`);
     }
   }
+}
+
+// A ResNet's conv1 and conv2: the time embedding's projection as itemBias [B, O] (every position of
+// its item and channel), and the residual as accumulate (y holds the shortcut beforehand).
+for (const profile of PROFILES) {
+  Deno.test(`conv2d (${techniqueName(profile, "f32")}) forward: itemBias and accumulate`, async () => {
+    const gpu = withProfile(await getGpu(), profile);
+    const rng = makeRng();
+    for (const [name, shape] of [cases[0], cases[2], cases[8]]) {
+      const { batch: B, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = shape;
+      const x = randn(rng, B * C * H * W);
+      const w = randn(rng, O * C * K * K, 1 / Math.sqrt(C * K * K));
+      const bias = randn(rng, O), itemBias = randn(rng, B * O), y0 = randn(rng, ySize(shape));
+      const args = {
+        x: gpuTensor(gpu, x, [x.length]),
+        weight: gpuTensor(gpu, w, [w.length]),
+        bias: gpuTensor(gpu, bias, [O]),
+        itemBias: gpuTensor(gpu, itemBias, [B * O]),
+        shape,
+      };
+      const y = gpuTensor(gpu, y0, [y0.length]);
+      const fresh = poisoned(gpu, [y0.length]);
+      await runNow(gpu, [
+        ...await conv2dForward(gpu, { ...args, y, accumulate: true }),
+        ...await conv2dForward(gpu, { ...args, y: fresh }),
+      ]);
+      const plane = y0.length / (B * O);
+      const want = convForward64(shape, x, w, bias).map((v, i) =>
+        v + itemBias[Math.floor(i / plane)]
+      );
+      assertClose(await read(gpu, fresh), want, TOL, `${name} itemBias`, rng.seed);
+      assertClose(await read(gpu, y), want.map((v, i) => v + y0[i]), TOL, `${name} accumulate`);
+    }
+  });
+}
+
+// The weight gradient reads the forward's packed input when both get the same ConvInputSlot.
+for (const profile of PROFILES) {
+  Deno.test(`conv2d (${techniqueName(profile, "f32")}) backward with the forward's packed input`, async () => {
+    const gpu = withProfile(await getGpu(), profile);
+    const rng = makeRng();
+    for (const [name, shape] of [cases[0], cases[2], cases[3], cases[8]]) {
+      const { batch: B, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = shape;
+      const x = randn(rng, B * C * H * W);
+      const w = randn(rng, O * C * K * K, 1 / Math.sqrt(C * K * K));
+      const r = randn(rng, ySize(shape));
+      const [xt, wt, dyt] = [gpuTensor(gpu, x, [x.length]), gpuTensor(gpu, w, [w.length])]
+        .concat(gpuTensor(gpu, r, [r.length]));
+      const y = poisoned(gpu, [r.length]), dw = poisoned(gpu, [w.length]);
+      const db = poisoned(gpu, [O]), dx = poisoned(gpu, [x.length]);
+      const inputSlot: ConvInputSlot = {};
+      const forward = await conv2dForward(gpu, { x: xt, weight: wt, y, shape, inputSlot });
+      const backward = await conv2dBackward(gpu, {
+        x: xt,
+        weight: wt,
+        dy: dyt,
+        dx,
+        dWeight: dw,
+        dBias: db,
+        shape,
+        inputSlot,
+      });
+      await runNow(gpu, [...forward, ...backward]);
+      const want = convBackward64(shape, x, w, r);
+      assertClose(await read(gpu, dw), want.dw, TOL, `${name} dWeight`, rng.seed);
+      assertClose(await read(gpu, db), want.db, TOL, `${name} dBias`, rng.seed);
+      assertClose(await read(gpu, dx), want.dx, TOL, `${name} dx`, rng.seed);
+    }
+  });
 }
 
 Deno.test("conv2d rejects unsupported shapes", () => {
