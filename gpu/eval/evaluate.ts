@@ -15,6 +15,7 @@
 import type { SpriteDataset } from "../train/dataset.ts";
 import { classIndices } from "../train/dataset.ts";
 import type { SampleRequest } from "../sample/sampler.ts";
+import { RECOMMENDED_GUIDANCE } from "../sample/request.ts";
 import { featureFid } from "./fid.ts";
 import { type JudgeAccuracy, JudgeRunner } from "./judge.ts";
 import {
@@ -73,7 +74,7 @@ export const DEFAULT_EVAL_SETTINGS: EvalSettings = {
   perClass: 64,
   perPair: 16,
   guidances: [1, 2],
-  mainGuidance: 1,
+  mainGuidance: RECOMMENDED_GUIDANCE, // the page's, so the figures are of the sprites people see
   steps: 10,
   seed: 1,
   copyQuantile: 0.05,
