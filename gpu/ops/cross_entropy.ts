@@ -21,22 +21,33 @@ const rowsKernel: KernelSpec = {
   let row = flat_id(gid, nwg, WG);
   if (row >= p.rows) { return; }
   let base = row * p.cols;
+  // The row's largest logit apart: its exp(x - m) is 1 exactly, and rest (the others' sum) is
+  // kept on its own. A confident row's loss, log(1 + rest), and its top gradient, mass / total - t,
+  // are both tiny: computed from total they would be lost in its rounding.
   var m = logits[base];
-  for (var j = 1u; j < p.cols; j++) { m = max(m, logits[base + j]); }
-  var total = 0.0;
+  var top = 0u;
+  for (var j = 1u; j < p.cols; j++) {
+    let v = logits[base + j];
+    if (v > m) { m = v; top = j; }
+  }
+  var rest = 0.0;
   var mass = 0.0;
   for (var j = 0u; j < p.cols; j++) {
-    total += exp(logits[base + j] - m);
     mass += tgt[base + j];
+    if (j != top) { rest += exp(logits[base + j] - m); }
   }
-  // -sum_j t_j log softmax_j = sum_j t_j (logsumexp - x_j); d/dx_j = softmax_j sum(t) - t_j.
-  let lse = m + log(total);
+  let total = 1.0 + rest;
+  // log1p(rest): its series where 1 + rest would round most of rest away.
+  let logTotal = select(log(total), rest * (1.0 - rest * (0.5 - rest / 3.0)), rest < 1e-3);
+  // -sum_j t_j log softmax_j = sum_j t_j ((m - x_j) + log(total)); d/dx_j = softmax_j sum(t) - t_j.
   var loss = 0.0;
   for (var j = 0u; j < p.cols; j++) {
     let x = logits[base + j];
     let t = tgt[base + j];
-    loss += t * (lse - x);
-    dLogits[base + j] = (exp(x - lse) * mass - t) * p.invRows;
+    loss += t * ((m - x) + logTotal);
+    // At the top, softmax = 1 / total: mass / total - t = ((mass - t) - t rest) / total.
+    let g = select(exp(x - m) / total * mass - t, ((mass - t) - t * rest) / total, j == top);
+    dLogits[base + j] = g * p.invRows;
   }
   rowLoss[row] = loss;
 }`,

@@ -221,7 +221,7 @@ function itemCopies(
  * step (2B memcpys): no per-lane storage loads.
  */
 export function concatChannels(
-  gpu: Gpu,
+  _gpu: Gpu, // the ops' common signature: a copy step needs no device until it is encoded
   args: {
     a: Tensor;
     b: Tensor;
