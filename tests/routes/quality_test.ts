@@ -3,48 +3,17 @@
 // table and montages equal what the same evaluation gives when called directly, one at a time, and
 // generation served meanwhile.
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { writeClassNames } from "../../data/class_names.ts";
-import { evalDataset, judgeFor, measureQuality } from "../../data/eval_files.ts";
-import { loadSpriteModel, saveSpriteModel } from "../../data/model_folder.ts";
-import { writeNpy } from "../../data/npy.ts";
+import { measureQuality } from "../../data/eval_files.ts";
+import { loadSpriteModel } from "../../data/model_folder.ts";
 import { decodePngRgb } from "../../data/png.ts";
 import { samplerGenerator } from "../../gpu/eval/evaluate.ts";
 import { reportTable } from "../../gpu/eval/table.ts";
-import { randomSpriteModel } from "../../gpu/model/sprite_model.ts";
 import { SpriteSampler } from "../../gpu/sample/sampler.ts";
 import { QUALITY_DEFAULTS } from "../../routes/quality.ts";
-import { TOY_CLASSES, toySprites } from "../eval/toy_sprites.ts";
-import { getGpu, tinyConfig } from "../util.ts";
-import { startTestServer } from "./helpers.ts";
+import { getGpu } from "../util.ts";
+import { withToyServer } from "./toy_server.ts";
 
 const gpu = await getGpu();
-
-/** A tiny model folder, the toy set as npy files, and a server that serves and measures them. */
-async function withToyServer(
-  fn: (o: {
-    url: string;
-    dir: string;
-    data: { sprites: string; labels: string; clean: boolean };
-  }) => Promise<void>,
-) {
-  const dir = await Deno.makeTempDir({ prefix: "quality_route_" });
-  const ds = toySprites(24);
-  await writeNpy(`${dir}/sprites.npy`, ds.images, [ds.count, 16, 16, 3]);
-  await writeNpy(`${dir}/labels.npy`, Float64Array.from(ds.labels), [ds.count, 4]);
-  await writeClassNames(`${dir}/labels.names.txt`, TOY_CLASSES);
-  await saveSpriteModel(gpu, `${dir}/model`, randomSpriteModel(gpu, tinyConfig, 2, TOY_CLASSES));
-  const data = { sprites: `${dir}/sprites.npy`, labels: `${dir}/labels.npy`, clean: true };
-  const server = await startTestServer({
-    model: { kind: "folder", dir: `${dir}/model` },
-    trainingData: data,
-  });
-  try {
-    await fn({ url: server.url, dir, data });
-  } finally {
-    await server.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 const postQuality = (url: string, body: unknown) =>
   fetch(`${url}/api/quality`, {
@@ -68,7 +37,8 @@ async function readEvents(res: Response): Promise<{ name: string; data: unknown 
 }
 
 Deno.test("quality routes: refusals, a run with progress, the report and montages of the CLI's evaluation", async () => {
-  await withToyServer(async ({ url, dir, data }) => {
+  await withToyServer(async ({ server, modelDir, dataset, makeJudge }) => {
+    const url = server.url;
     for (
       const [body, pattern] of [
         [{ per_class: 1000 }, /per_class must be in \[2, 64\]/],
@@ -99,8 +69,7 @@ Deno.test("quality routes: refusals, a run with progress, the report and montage
     assertEquals((await (await fetch(`${url}/api/quality`)).json()).status, "idle");
 
     // The classifier as `deno task eval` makes it, on the data the server measures against.
-    const dataset = await evalDataset(data, TOY_CLASSES);
-    const { judge } = await judgeFor(gpu, `${dir}/model`, dataset, { recipe: { epochs: 2 } });
+    const judge = await makeJudge();
 
     const request = { per_class: 4, guidances: [1, 2], steps: 2, seed: 3 };
     const started = await postQuality(url, request);
@@ -137,7 +106,7 @@ Deno.test("quality routes: refusals, a run with progress, the report and montage
     assertEquals(await (await fetch(`${url}/api/quality`)).json(), done);
 
     // The same evaluation called directly, on the same model, data and classifier.
-    const model = await loadSpriteModel(gpu, `${dir}/model`);
+    const model = await loadSpriteModel(gpu, modelDir);
     const settings = { ...QUALITY_DEFAULTS, perClass: 4, guidances: [1, 2], steps: 2, seed: 3 };
     const direct = await measureQuality(gpu, {
       generator: samplerGenerator(new SpriteSampler(gpu, model), settings.steps),
