@@ -1,7 +1,8 @@
 // The Quality tab in a real browser (Debian's Chromium, headless, playwright-core), kept short: a
-// tiny model and the toy set, 4 sprites per class. Measure shows a progress bar fed by the events,
-// then the table with a row per class (the cells of the report the server gives) and both montages
-// loaded. A screenshot goes to $TMPDIR/sprite_page_quality.png.
+// tiny model and the toy set, 4 sprites per class. Measure without a classifier shows the refusal
+// beside the button; with one, a progress bar fed by the events, then the table with a row per
+// class (the cells of the report the server gives) and both montages loaded. A screenshot goes to
+// $TMPDIR/sprite_page_quality.png.
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { classTable } from "../../gpu/eval/table.ts";
 import { TOY_CLASSES } from "../eval/toy_sprites.ts";
@@ -17,7 +18,6 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await withToyServer(async ({ server, makeJudge }) => {
-      await makeJudge();
       const browser = await launchChromium({ viewport: { width: 1200, height: 900 } });
       try {
         const page = await browser.context.newPage();
@@ -27,6 +27,11 @@ Deno.test({
         await page.locator("#tab-quality").click();
         assertEquals(await page.locator("#tab-quality").getAttribute("aria-selected"), "true");
         await page.locator("#quality-per-class").fill("4");
+        // No classifier beside the model yet: the refusal beside the button names the CLI.
+        await page.locator("#measure").click();
+        const refusal = await page.locator("#quality-error").textContent({ timeout: 30_000 });
+        ok(/no classifier/.test(refusal ?? "") && /deno task eval/.test(refusal ?? ""), refusal!);
+        await makeJudge();
         // The bar may come and go between two polls: an observer notes that it was there.
         await page.evaluate(() => {
           const seen = globalThis as unknown as { progressSeen: number[] };
