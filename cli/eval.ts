@@ -2,28 +2,17 @@
 // classifier trained by the project on the model's own training data (gpu/eval/judge.ts), which is
 // kept beside the model and trained here when it is missing. Prints the table (or JSON with
 // --json) and writes report.json and the montages into --out.
-import {
-  evalDataset,
-  evalMontages,
-  heldOutOf,
-  judgeFor,
-  passesCleaningFor,
-  recordedDataSource,
-} from "../data/eval_files.ts";
+import { evalDataset, judgeFor, measureQuality, recordedDataSource } from "../data/eval_files.ts";
 import { DEFAULT_MODEL_DIR, resolveModelDir } from "../data/model_source.ts";
 import { loadSpriteModel } from "../data/model_folder.ts";
 import { joinPath } from "../data/model_folder.ts";
 import { InputError } from "../errors.ts";
-import {
-  DEFAULT_EVAL_SETTINGS,
-  type EvalSettings,
-  evaluate,
-  samplerGenerator,
-} from "../gpu/eval/evaluate.ts";
+import { DEFAULT_EVAL_SETTINGS, samplerGenerator } from "../gpu/eval/evaluate.ts";
+import { EVAL_FIELD_NAMES, parseEvalSettings } from "../gpu/eval/settings.ts";
 import { reportTable } from "../gpu/eval/table.ts";
 import { adapterLine, getGpu } from "../gpu/runtime/device.ts";
 import { SpriteSampler } from "../gpu/sample/sampler.ts";
-import { numberFlag, parseFlags } from "./args.ts";
+import { flagFields, flagName, numberFlag, parseFlags } from "./args.ts";
 
 const D = DEFAULT_EVAL_SETTINGS;
 const help = `usage: deno task eval [--model DIR] [--sprites F.npy --labels G.npy [--names FILE]]
@@ -69,23 +58,12 @@ export async function evalCommand(argv: string[]): Promise<void> {
   if ((f.sprites === undefined) !== (f.labels === undefined)) {
     throw new InputError("give both --sprites and --labels, or neither (the model's own data)");
   }
-  const guidanceRule = { min: 0, max: 20 };
-  const guidances = f.guidances === undefined
-    ? D.guidances
-    : f.guidances.split(",").map((g) => numberFlag(g.trim(), "guidances", NaN, guidanceRule));
-  const settings: EvalSettings = {
-    ...D,
-    perClass: numberFlag(f["per-class"], "per-class", D.perClass, {
-      min: 2,
-      max: 1024,
-      integer: true,
-    }),
-    perPair: numberFlag(f["per-pair"], "per-pair", D.perPair, { min: 0, max: 1024, integer: true }),
-    guidances,
-    mainGuidance: numberFlag(f.guidance, "guidance", D.mainGuidance, guidanceRule),
-    steps: numberFlag(f.steps, "steps", D.steps, { min: 1, max: 1000, integer: true }),
-    seed: numberFlag(f.seed, "seed", D.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
-  };
+  const settings = parseEvalSettings(
+    flagFields(f, EVAL_FIELD_NAMES),
+    { maxPerClass: 1024 },
+    D,
+    flagName,
+  );
   const classifierEpochs = numberFlag(f["classifier-epochs"], "classifier-epochs", 20, {
     min: 1,
     max: 1000,
@@ -128,25 +106,17 @@ export async function evalCommand(argv: string[]): Promise<void> {
   );
 
   const started = performance.now();
-  const result = await evaluate(gpu, {
+  const { report, result, montages } = await measureQuality(gpu, {
     generator: samplerGenerator(sampler, settings.steps),
     judge,
     dataset,
-    heldOut: heldOutOf(dataset, judge),
     settings,
-    passesCleaning: passesCleaningFor(dataset.height),
+    describe: { model: modelDir, data: source, classifier: judgeDir },
     onProgress: (stage, done, total) => {
       const s = ((performance.now() - started) / 1000).toFixed(0);
       console.error(`[${done}/${total}, ${s} s] ${stage}`);
     },
   });
-  const report = {
-    model: modelDir,
-    data: source,
-    classifier: judgeDir,
-    ...result.report,
-  };
-  const montages = evalMontages(result, dataset);
   try {
     await Deno.mkdir(out, { recursive: true });
     await Deno.writeTextFile(joinPath(out, "report.json"), JSON.stringify(report, null, 2) + "\n");

@@ -1,7 +1,13 @@
 // What `deno task eval` (and the page's Quality tab) needs from disk besides the model: the real
 // sprites the model trained on, the judge beside the model (trained and saved when missing or made
 // for other data), and the montages of an evaluation as PNG.
-import type { EvalResult } from "../gpu/eval/evaluate.ts";
+import {
+  type EvalReport,
+  type EvalResult,
+  type EvalSettings,
+  evaluate,
+  type SpriteGenerator,
+} from "../gpu/eval/evaluate.ts";
 import {
   datasetFingerprint,
   DEFAULT_JUDGE_RECIPE,
@@ -15,18 +21,25 @@ import type { Gpu } from "../gpu/runtime/device.ts";
 import type { SpriteDataset } from "../gpu/train/dataset.ts";
 import { TRAINING_STATE_FILE } from "../gpu/train/checkpoint.ts";
 import { isBadSprite } from "./clean.ts";
-import { judgeDirFor, loadJudge, saveJudge } from "./judge_folder.ts";
+import { InputError } from "../errors.ts";
+import { JUDGE_DIR, judgeDirFor, loadJudge, saveJudge } from "./judge_folder.ts";
 import { joinPath } from "./model_folder.ts";
 import { encodePng, spriteGrid } from "./png.ts";
 import { readTrainingState } from "./run_folder.ts";
 import { type DataSource, dataSourceOf, loadTrainingSet } from "./training_set.ts";
 
-/** The data a model folder records it trained on (a run's training_state.json), else the bundled set. */
-export async function recordedDataSource(modelDir: string): Promise<DataSource> {
+/**
+ * The data a model folder records it trained on (a run's training_state.json), else `fallback`
+ * (the bundled set, cleaned, unless told another).
+ */
+export async function recordedDataSource(
+  modelDir: string,
+  fallback: DataSource = { sprites: null, labels: null, clean: true },
+): Promise<DataSource> {
   try {
     await Deno.stat(joinPath(modelDir, TRAINING_STATE_FILE));
   } catch {
-    return { sprites: null, labels: null, clean: true };
+    return fallback;
   }
   return dataSourceOf((await readTrainingState(modelDir)).extra.data);
 }
@@ -79,6 +92,33 @@ export async function judgeFor(
   );
   await saveJudge(dir, judge);
   return { judge, dir, trained: true };
+}
+
+/**
+ * The judge kept beside the model for `dataset`, never trained here (the service's case): a missing
+ * one, or one made for other sprites, is a 409 that says how to make it.
+ */
+export async function keptJudgeFor(
+  modelDir: string,
+  dataset: SpriteDataset,
+): Promise<{ judge: Judge; dir: string }> {
+  const dir = judgeDirFor(modelDir);
+  const judge = await loadJudge(dir);
+  const make = "make one with `deno task eval --model DIR` (it trains one there in a few minutes)";
+  if (!judge) {
+    throw new InputError(
+      `the served model has no classifier (${JUDGE_DIR}/ beside it): ${make}`,
+      409,
+    );
+  }
+  const sameNames = judge.classNames.join("\n") === dataset.classNames.join("\n");
+  if (judge.data.fingerprint !== datasetFingerprint(dataset) || !sameNames) {
+    throw new InputError(
+      `the served model's classifier was trained on other sprites than the model's own: ${make}`,
+      409,
+    );
+  }
+  return { judge, dir };
 }
 
 /** The held-out split the judge was measured on (the same seeded split). */
@@ -138,4 +178,47 @@ export function evalMontages(
     samples: encodePng(s.rgb, s.width, s.height),
     nearest: encodePng(n.rgb, n.width, n.height),
   };
+}
+
+/** What a report says it measured: the model, its data and its judge, as the front end names them. */
+export interface QualityLabels {
+  model: string;
+  data: unknown;
+  classifier: string;
+}
+
+export type QualityReport = QualityLabels & EvalReport;
+
+export interface QualityInputs {
+  generator: SpriteGenerator;
+  judge: Judge;
+  dataset: SpriteDataset;
+  settings: EvalSettings;
+  describe: QualityLabels;
+  onProgress?: (stage: string, done: number, total: number) => void;
+  /** Awaited between the evaluation's stages (the service lets other work run there). */
+  between?: () => Promise<void>;
+}
+
+/**
+ * The one evaluation both front ends run (`deno task eval`, POST /api/quality): the measures of
+ * gpu/eval/evaluate.ts on the judge's held-out split with the cleaning rule as the background
+ * check, the report as report.json holds it, and the montages as PNG.
+ */
+export async function measureQuality(
+  gpu: Gpu,
+  i: QualityInputs,
+): Promise<{ report: QualityReport; result: EvalResult; montages: Montages }> {
+  const result = await evaluate(gpu, {
+    generator: i.generator,
+    judge: i.judge,
+    dataset: i.dataset,
+    heldOut: heldOutOf(i.dataset, i.judge),
+    settings: i.settings,
+    passesCleaning: passesCleaningFor(i.dataset.height),
+    onProgress: i.onProgress,
+    between: i.between,
+  });
+  const report = { ...i.describe, ...result.report };
+  return { report, result, montages: evalMontages(result, i.dataset) };
 }

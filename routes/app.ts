@@ -23,6 +23,7 @@ import {
 import { errorResponse, type Route } from "./http.ts";
 import { modelRoutes } from "./model.ts";
 import { modelFilesRoutes } from "./model_files.ts";
+import { qualityRoutes } from "./quality.ts";
 import { staticRoutes } from "./static.ts";
 import { trainRoutes } from "./train.ts";
 
@@ -99,6 +100,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     ...gridRoutes,
     ...datasetRoutes,
     ...trainRoutes,
+    ...qualityRoutes,
     ...staticRoutes,
   ];
 

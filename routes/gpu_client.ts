@@ -2,12 +2,15 @@
 // training events and stats back. It keeps the latest stats and training state itself, so that
 // /api/health and GET /api/train answer without waiting for a worker busy with a pass.
 import { ClientGoneError, InputError } from "../errors.ts";
+import type { EvalSettings } from "../gpu/eval/evaluate.ts";
 import type { Generated, GenerationJob, GenerationProgress } from "./generation_queue.ts";
 import type {
   FromWorker,
   JobView,
   Preview,
   PreviewRequest,
+  QualityMontages,
+  QualityView,
   ServingModel,
   Swapped,
   ToWorker,
@@ -29,6 +32,8 @@ function toError(e: WireError): Error {
   return new Error(e.message);
 }
 
+type QualityListener = (event: "progress" | "end", view: QualityView) => void;
+
 type TrainingListener = (event: "progress" | "epoch" | "end", job: JobView) => void;
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -38,6 +43,7 @@ export class GpuWorker {
   #nextId = 1;
   #pending = new Map<number, Pending>();
   #listeners = new Set<TrainingListener>();
+  #qualityListeners = new Set<QualityListener>();
   #progress = new Map<number, GenerationProgress>();
   #down?: string;
   #closing = false;
@@ -46,6 +52,9 @@ export class GpuWorker {
   /** The last training job's state as the worker last sent it. */
   job?: JobView;
   model: ServingModel;
+  /** The last evaluation's state as the worker last sent it, and its montages once done. */
+  quality?: QualityView;
+  montages?: QualityMontages;
   /** The model served before the last swap or revert (POST /api/train/revert serves it again). */
   previous: string | null = null;
 
@@ -156,6 +165,19 @@ export class GpuWorker {
     return this.#request<Preview>((id) => ({ type: "preview", id, dir, source, request })).reply;
   }
 
+  /** Starts an evaluation of the served model (409: one runs, or there is no classifier). */
+  async measure(settings: EvalSettings): Promise<QualityView> {
+    // The worker replies before the evaluation's first progress message.
+    this.quality = await this.#request<QualityView>((id) => ({ type: "quality", id, settings }))
+      .reply;
+    return this.quality;
+  }
+
+  onQuality(listener: QualityListener): () => void {
+    this.#qualityListeners.add(listener);
+    return () => this.#qualityListeners.delete(listener);
+  }
+
   onTraining(listener: TrainingListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -207,6 +229,10 @@ export class GpuWorker {
     } else if (m.type === "training") {
       this.job = m.job;
       for (const l of this.#listeners) l(m.event, m.job);
+    } else if (m.type === "quality") {
+      this.quality = m.view;
+      if (m.event === "end" && m.montages) this.montages = m.montages;
+      for (const l of this.#qualityListeners) l(m.event, m.view);
     } else if (m.type === "closed") {
       for (const p of this.#pending.values()) {
         p.reject(new InputError("the server is shutting down", 503));

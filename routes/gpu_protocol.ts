@@ -1,6 +1,8 @@
 // The messages between the HTTP side of the service and its GPU worker (routes/gpu_worker.ts), which
 // owns the device, the serving model, its sampler queue and the training job. Everything in them is
 // plain data (structured-clonable); requests carry an id their reply repeats.
+import type { QualityReport } from "../data/eval_files.ts";
+import type { EvalSettings } from "../gpu/eval/evaluate.ts";
 import type { UNetConfig } from "../gpu/model/config.ts";
 import type { TrainRecipe } from "../gpu/train/recipe.ts";
 import type { GenerationJob, QueueStats } from "./generation_queue.ts";
@@ -113,6 +115,32 @@ export interface Swapped {
   previous: string | null;
 }
 
+/** Where an evaluation of the served model is: a stage of gpu/eval/evaluate.ts, done of total. */
+export interface QualityProgress {
+  done: number;
+  total: number;
+  phase: string;
+}
+
+/** The last evaluation of the served model (POST /api/quality), as GET /api/quality shows it. */
+export interface QualityView {
+  status: "idle" | "running" | "done" | "failed";
+  settings: EvalSettings | null;
+  /** The served model's name when it started. */
+  model: string | null;
+  progress: QualityProgress | null;
+  /** When done: report.json's contents, and the table `deno task eval` prints. */
+  report: QualityReport | null;
+  table: string | null;
+  error: string | null;
+}
+
+/** An evaluation's montages as PNG bytes (data/eval_files.ts's evalMontages). */
+export interface QualityMontages {
+  samples: Uint8Array;
+  nearest: Uint8Array;
+}
+
 export interface MemoryStats {
   budgetBytes: number;
   usedBytes: number;
@@ -150,6 +178,8 @@ export type ToWorker =
   | { type: "revert"; id: number }
   /** A per-class grid of the checkpoint in `dir`, without serving it (kept loaded for a swap). */
   | { type: "preview"; id: number; dir: string; source: string; request: PreviewRequest }
+  /** Evaluate the served model with its kept classifier; the reply is the running view. */
+  | { type: "quality"; id: number; settings: EvalSettings }
   | { type: "close"; id: number };
 
 export type FromWorker =
@@ -165,4 +195,6 @@ export type FromWorker =
   | { type: "generation-progress"; id: number; done: number; total: number }
   | { type: "stats"; stats: WorkerStats }
   | { type: "training"; event: "progress" | "end" | "epoch"; job: JobView }
+  /** An evaluation's progress, and its end (with the montages when it is done). */
+  | { type: "quality"; event: "progress" | "end"; view: QualityView; montages?: QualityMontages }
   | { type: "closed" };

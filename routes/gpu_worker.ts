@@ -1,5 +1,5 @@
 // The service's GPU worker: a Web Worker with its own WebGPU device, the serving model, its sampler
-// queue and the training job. Deno's WebGPU waits for the GPU inside queue submission (a submit
+// queue, the training job and the evaluation of the served model (routes/quality_job.ts). Deno's WebGPU waits for the GPU inside queue submission (a submit
 // returns once the work before it is done), so whatever thread submits is blocked for the whole of
 // a pass; here that thread is not the one that answers HTTP. The HTTP side (routes/gpu_client.ts)
 // sends parsed requests and gets sprites, progress and replies back (routes/gpu_protocol.ts).
@@ -38,6 +38,7 @@ import {
 } from "../gpu/runtime/memory.ts";
 import { oneHot, repeatVector } from "../gpu/sample/labels.ts";
 import { SpriteSampler } from "../gpu/sample/sampler.ts";
+import type { EvalSettings } from "../gpu/eval/evaluate.ts";
 import { runTraining } from "../gpu/train/run.ts";
 import { estimateTraining, Trainer } from "../gpu/train/trainer.ts";
 import { GenerationCancelledError, GenerationQueue } from "./generation_queue.ts";
@@ -47,6 +48,7 @@ import type {
   ModelSpec,
   Preview,
   PreviewRequest,
+  QualityView,
   ServingModel,
   Swapped,
   ToWorker,
@@ -55,6 +57,7 @@ import type {
   WorkerInit,
   WorkerStats,
 } from "./gpu_protocol.ts";
+import { IDLE_QUALITY, startQuality } from "./quality_job.ts";
 import { describeModel, publicName } from "./serving_model.ts";
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => self.postMessage(m, transfer);
@@ -114,6 +117,11 @@ class GpuService {
   #serving: Served;
   #previous?: Served;
   #candidate?: Candidate;
+  #quality: QualityView = IDLE_QUALITY;
+  /** Set before the first await of a start, so two requests cannot both start an evaluation. */
+  #qualityStarting = false;
+  #qualityFinished: Promise<void> = Promise.resolve();
+  #closing = false;
 
   private constructor(
     readonly gpu: Gpu,
@@ -189,6 +197,9 @@ class GpuService {
           await job.finished;
         }
         return post({ type: "reply", id, value: job?.view ?? null });
+      }
+      if (m.type === "quality") {
+        return post({ type: "reply", id, value: await this.#startQuality(m.settings) });
       }
       if (m.type === "swap") return post({ type: "reply", id, value: await this.#swap(m) });
       if (m.type === "revert") return post({ type: "reply", id, value: await this.#revert() });
@@ -352,11 +363,50 @@ class GpuService {
     return job.view;
   }
 
+  /** Starts an evaluation of the served model (routes/quality_job.ts); one at a time. */
+  async #startQuality(settings: EvalSettings): Promise<QualityView> {
+    if (this.#qualityStarting || this.#quality.status === "running") {
+      throw new BusyError("an evaluation is already running (one at a time)");
+    }
+    this.#qualityStarting = true;
+    try {
+      const spec = this.#serving.spec;
+      const { view, finished } = await startQuality({
+        gpu: this.gpu,
+        budget: this.budget,
+        queue: this.queue,
+        servingDir: spec.kind === "folder" ? spec.dir : undefined,
+        servingName: this.#loaded.summary.source,
+        classNames: this.#loaded.model.classNames,
+        size: this.#sampler.size,
+        trainingData: this.init.trainingData,
+        send: (event, v, montages) => {
+          const transfer = montages ? [montages.samples.buffer, montages.nearest.buffer] : [];
+          post({ type: "quality", event, view: v, montages }, transfer as Transferable[]);
+        },
+        closing: () => this.#closing,
+      }, settings);
+      this.#quality = view;
+      this.#qualityFinished = finished;
+      return view;
+    } finally {
+      this.#qualityStarting = false;
+    }
+  }
+
+  /** A swap or revert would change the model an evaluation is measuring half-way. */
+  #refuseWhileMeasuring(): void {
+    if (this.#quality.status === "running" || this.#qualityStarting) {
+      throw new BusyError("an evaluation of the served model is running: wait for it to end");
+    }
+  }
+
   /**
    * Serves another checkpoint (the one a preview loaded, as it is); the model it replaces is
    * remembered as the previous one, and its programs and parameters are destroyed at once.
    */
   async #swap(m: { dir: string; source: string }): Promise<Swapped> {
+    this.#refuseWhileMeasuring();
     const candidate = this.#candidate?.dir === m.dir ? this.#candidate : undefined;
     this.#candidate = undefined;
     const loaded = candidate?.loaded ??
@@ -370,6 +420,7 @@ class GpuService {
 
   /** Serves the previous model again; the current one becomes the previous. */
   async #revert(): Promise<Swapped> {
+    this.#refuseWhileMeasuring();
     const previous = this.#previous;
     if (!previous) throw new BusyError("there is no previous model to go back to");
     const loaded = await load(this.gpu, this.budget, previous.spec, previous.source);
@@ -450,12 +501,14 @@ class GpuService {
 
   /** Stops the job (its checkpoint is written), refuses what waits, and frees the device. */
   async close(): Promise<void> {
+    this.#closing = true;
     const job = this.#job;
     if (job) {
       job.stop = true;
       await job.finished;
     }
     this.queue.rejectWaiting(new ShuttingDownError());
+    await this.#qualityFinished;
     while (this.queue.busy) await new Promise((r) => setTimeout(r, 20));
     this.#dropCandidate();
     this.#sampler.close();

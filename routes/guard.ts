@@ -82,13 +82,21 @@ function sameSecret(a: string, b: string): boolean {
 
 /**
  * The training routes: on only with --allow-train, and with a token only as
- * `Authorization: Bearer TOKEN` (the scheme in any case). A token in the URL is refused: URLs end up
- * in logs, histories and Referer headers.
+ * `Authorization: Bearer TOKEN` (the scheme in any case).
  */
 export function authorizeTraining(req: Request, ctx: AppContext): void {
   if (!ctx.allowTrain) {
     throw new InputError("training is off: start the server with --allow-train", 403);
   }
+  checkToken(req, ctx, "training");
+}
+
+/**
+ * The server's token, when it has one, as `Authorization: Bearer TOKEN`: training, and starting an
+ * evaluation (a long stretch of GPU work). A token in the URL is refused: URLs end up in logs,
+ * histories and Referer headers.
+ */
+export function checkToken(req: Request, ctx: AppContext, what: string): void {
   if (new URL(req.url).searchParams.has("token")) {
     throw new InputError(
       "send the token as an Authorization: Bearer header, not in the URL (URLs are logged)",
@@ -98,6 +106,6 @@ export function authorizeTraining(req: Request, ctx: AppContext): void {
   if (!ctx.token) return;
   const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.get("authorization") ?? "");
   if (!m || !sameSecret(m[1], ctx.token)) {
-    throw new InputError("training needs the server's token (Authorization: Bearer TOKEN)", 401);
+    throw new InputError(`${what} needs the server's token (Authorization: Bearer TOKEN)`, 401);
   }
 }

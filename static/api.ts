@@ -32,11 +32,13 @@ export class ApiError extends Error {
   }
 }
 
-/** The request's headers, with the token on training routes. */
+/** The request's headers, with the token on the training and quality routes. */
 function headersFor(path: string, init?: RequestInit): Headers {
   const headers = new Headers(init?.headers);
   const t = token();
-  if (t && path.startsWith("/api/train")) headers.set("authorization", `Bearer ${t}`);
+  if (t && (path.startsWith("/api/train") || path.startsWith("/api/quality"))) {
+    headers.set("authorization", `Bearer ${t}`);
+  }
   if (init?.body !== undefined && !headers.has("content-type")) {
     headers.set("content-type", "application/json");
   }

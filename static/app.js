@@ -513,7 +513,9 @@ var ApiError = class extends Error {
 function headersFor(path, init) {
   const headers = new Headers(init?.headers);
   const t3 = token();
-  if (t3 && path.startsWith("/api/train")) headers.set("authorization", `Bearer ${t3}`);
+  if (t3 && (path.startsWith("/api/train") || path.startsWith("/api/quality"))) {
+    headers.set("authorization", `Bearer ${t3}`);
+  }
   if (init?.body !== void 0 && !headers.has("content-type")) {
     headers.set("content-type", "application/json");
   }
@@ -1436,15 +1438,15 @@ function setParams(gpu, d3, params3) {
   };
 }
 function grid1d(count, perGroup) {
-  const groups = Math.max(1, Math.ceil(count / perGroup));
-  if (groups <= 65535) return [
-    groups,
+  const groups2 = Math.max(1, Math.ceil(count / perGroup));
+  if (groups2 <= 65535) return [
+    groups2,
     1,
     1
   ];
-  const y3 = Math.ceil(groups / 65535);
+  const y3 = Math.ceil(groups2 / 65535);
   return [
-    Math.ceil(groups / y3),
+    Math.ceil(groups2 / y3),
     y3,
     1
   ];
@@ -2812,7 +2814,7 @@ async function textureMatmul(gpu, g3) {
       ];
     }
     const vec4 = !o4.trans && o4.C % 4 === 0 && o4.stride % 4 === 0;
-    const groups = o4.trans ? [
+    const groups2 = o4.trans ? [
       Math.ceil(height / 8),
       Math.ceil(width / 8)
     ] : [
@@ -2820,7 +2822,7 @@ async function textureMatmul(gpu, g3) {
       Math.ceil(height / 8)
     ];
     return [
-      await createDispatch(gpu, packKernel(o4.trans, vec4), buffers, groups, params3),
+      await createDispatch(gpu, packKernel(o4.trans, vec4), buffers, groups2, params3),
       t3.upload
     ];
   };
@@ -4315,8 +4317,8 @@ function parseSamplingRequest(fields, spec) {
     scale
   };
 }
-function fallbackCount(noiseFor, groups, otherwise) {
-  return noiseFor !== void 0 && noiseFor % groups === 0 ? noiseFor / groups : otherwise;
+function fallbackCount(noiseFor, groups2, otherwise) {
+  return noiseFor !== void 0 && noiseFor % groups2 === 0 ? noiseFor / groups2 : otherwise;
 }
 function explicitLayout(form, fields, spec, nameOf, noiseFor) {
   const names = spec.classNames;
@@ -5975,7 +5977,7 @@ function splitRows(gpu, rows, invocations) {
     splits: Math.ceil(rows / rowsPerSplit)
   };
 }
-async function splitReduction(gpu, spec, buffers, out, groups, params3, invocations) {
+async function splitReduction(gpu, spec, buffers, out, groups2, params3, invocations) {
   const { rowsPerSplit, splits } = splitRows(gpu, params3.rows, invocations);
   const all = {
     ...params3,
@@ -5987,7 +5989,7 @@ async function splitReduction(gpu, spec, buffers, out, groups, params3, invocati
         ...buffers,
         out
       }, [
-        ...groups,
+        ...groups2,
         1
       ], all)
     ];
@@ -6001,7 +6003,7 @@ async function splitReduction(gpu, spec, buffers, out, groups, params3, invocati
       ...buffers,
       out: partial
     }, [
-      ...groups,
+      ...groups2,
       splits
     ], all),
     await createDispatch(gpu, sumSplitsKernel, {
@@ -6816,9 +6818,9 @@ ${red.entry}
     )
   };
 }
-function checkGroups(channels, groups) {
-  if (channels % groups !== 0) {
-    throw new Error(`group norm: ${channels} channels do not split into ${groups} groups`);
+function checkGroups(channels, groups2) {
+  if (channels % groups2 !== 0) {
+    throw new Error(`group norm: ${channels} channels do not split into ${groups2} groups`);
   }
 }
 function mirrorLayoutFor(gpu, a4) {
@@ -6839,14 +6841,14 @@ function mirrored(gpu, tensors) {
   };
 }
 async function groupNormForward(gpu, args) {
-  const { x: x2, gamma, beta, y: y3, mean, rstd, batch, channels, spatial, groups, eps } = args;
-  checkGroups(channels, groups);
+  const { x: x2, gamma, beta, y: y3, mean, rstd, batch, channels, spatial, groups: groups2, eps } = args;
+  checkGroups(channels, groups2);
   const { reducer, wg } = reducerFor(gpu);
   const params3 = {
     batch,
     channels,
     spatial,
-    groups,
+    groups: groups2,
     eps
   };
   const layout = mirrorLayoutFor(gpu, args);
@@ -6870,7 +6872,7 @@ async function groupNormForward(gpu, args) {
         y: y3,
         mean,
         rstd
-      }, reducerGrid(reducer, wg, batch * groups), params3)
+      }, reducerGrid(reducer, wg, batch * groups2), params3)
     ];
   }
   return [
@@ -6881,7 +6883,7 @@ async function groupNormForward(gpu, args) {
       y: y3,
       mean,
       rstd
-    }, reducerGrid(reducer, wg, batch * groups), params3)
+    }, reducerGrid(reducer, wg, batch * groups2), params3)
   ];
 }
 function upstreamWgsl(silu) {
@@ -7007,15 +7009,15 @@ ${red.entry}
   };
 }
 async function groupNormBackward(gpu, args) {
-  const { x: x2, gamma, beta, mean, rstd, dy, dx, dGamma, dBeta, batch, channels, spatial, groups } = args;
-  checkGroups(channels, groups);
+  const { x: x2, gamma, beta, mean, rstd, dy, dx, dGamma, dBeta, batch, channels, spatial, groups: groups2 } = args;
+  checkGroups(channels, groups2);
   const silu = args.silu ?? false;
   const { reducer, wg } = reducerFor(gpu);
   const params3 = {
     batch,
     channels,
     spatial,
-    groups
+    groups: groups2
   };
   const layout = mirrorLayoutFor(gpu, args);
   if (layout) {
@@ -7037,7 +7039,7 @@ async function groupNormBackward(gpu, args) {
       ...m3.views,
       ...affine
     };
-    const grid = reducerGrid(reducer, wg, batch * groups);
+    const grid = reducerGrid(reducer, wg, batch * groups2);
     const dxKernel = backwardInputMirrorKernel(wg, silu, args.accumulateDx ?? false, layout);
     if (!spatialLayout) {
       const paramViews = silu ? dxView : {
@@ -7105,7 +7107,7 @@ async function groupNormBackward(gpu, args) {
       rstd,
       dy,
       dx
-    }, reducerGrid(reducer, wg, batch * groups), params3),
+    }, reducerGrid(reducer, wg, batch * groups2), params3),
     await createDispatch(gpu, backwardParamsKernel(wg, silu, widthOf(spatial), reducer), {
       x: x2,
       ...silu ? {
@@ -7120,9 +7122,9 @@ async function groupNormBackward(gpu, args) {
     }, reducerGrid(reducer, wg, channels), params3)
   ];
 }
-function mirrorLayout(channels, spatial, groups) {
+function mirrorLayout(channels, spatial, groups2) {
   if (spatial % 4 === 0) return "spatial";
-  if (spatial === 1 && channels / groups % 4 === 0) return "channels";
+  if (spatial === 1 && channels / groups2 % 4 === 0) return "channels";
   return null;
 }
 function groupLoop(l3, affine, body) {
@@ -8230,14 +8232,14 @@ function layerNormBackward(gpu, args) {
 // gpu/model/transformer.ts
 var TRANSFORMER_GROUP_NORM_EPS = 1e-6;
 var LAYER_NORM_EPS = 1e-5;
-async function transformer2d(m3, t3, x2, height, width, context, groups) {
+async function transformer2d(m3, t3, x2, height, width, context, groups2) {
   const B3 = m3.batch;
   const C3 = t3.channels;
   const N2 = height * width;
   const gpu = m3.gpu;
   const p3 = t3.prefix;
   const n2 = await groupNorm(m3, `${p3}.norm`, x2, C3, N2, {
-    groups,
+    groups: groups2,
     eps: TRANSFORMER_GROUP_NORM_EPS,
     silu: false
   }, `${p3}.norm`);
@@ -9363,6 +9365,351 @@ async function loadOnDevice(baseUrl, gpu) {
       return await run2;
     }
   };
+}
+
+// gpu/eval/table.ts
+var pct = (v3) => Number.isFinite(v3) ? `${(100 * v3).toFixed(1)}%` : "-";
+var num = (v3, digits = 2) => Number.isFinite(v3) ? v3.toFixed(digits) : "-";
+function classTable(r3) {
+  const g3 = r3.settings.mainGuidance;
+  const names = r3.classNames;
+  const cons = r3.consistency;
+  const header = [
+    "class",
+    "judge",
+    ...cons.map((c3) => `cons g${c3.guidance}`),
+    `FID g${g3}`,
+    "floor",
+    "copies",
+    "real",
+    "thresh",
+    "div",
+    "real",
+    "ratio",
+    ...r3.backgrounds ? [
+      "clean bg",
+      "corner gap"
+    ] : []
+  ];
+  const rows = names.map((name, c3) => {
+    const m3 = r3.memorization.perClass[c3];
+    const d3 = r3.diversity.perClass[c3];
+    return [
+      `${c3} ${name}`,
+      pct(r3.judge.heldOut.perClass[c3]?.accuracy),
+      ...cons.map((x2) => pct(x2.perClass[c3].share)),
+      num(r3.fid.perClass[c3].generated),
+      num(r3.fid.perClass[c3].floor),
+      pct(m3.generated),
+      pct(m3.heldOutReal),
+      num(m3.threshold, 3),
+      num(d3.generated, 3),
+      num(d3.real, 3),
+      num(d3.ratio),
+      ...r3.backgrounds ? [
+        pct(r3.backgrounds.perClass[c3].generated),
+        num(r3.backgrounds.perClass[c3].cornerGap, 3)
+      ] : []
+    ];
+  });
+  const meanOf = (values) => values.reduce((a4, b) => a4 + b, 0) / values.length;
+  rows.push([
+    "all (mean)",
+    pct(r3.judge.heldOut.balancedAccuracy),
+    ...cons.map((x2) => pct(x2.mean)),
+    num(r3.fid.overall.generated),
+    num(r3.fid.overall.floor),
+    pct(r3.memorization.overall.generated),
+    pct(r3.memorization.overall.heldOutReal),
+    "",
+    num(meanOf(r3.diversity.perClass.map((d3) => d3.generated)), 3),
+    num(meanOf(r3.diversity.perClass.map((d3) => d3.real)), 3),
+    num(meanOf(r3.diversity.perClass.map((d3) => d3.ratio))),
+    ...r3.backgrounds ? [
+      pct(r3.backgrounds.overall),
+      num(r3.backgrounds.cornerGap, 3)
+    ] : []
+  ]);
+  return {
+    header,
+    rows
+  };
+}
+
+// static/quality_tab.tsx
+var DEFAULT_PER_CLASS2 = 16;
+var MAX_PER_CLASS = 64;
+function QualityTab(props) {
+  const [view, setView] = d2();
+  const [perClass, setPerClass] = d2(DEFAULT_PER_CLASS2);
+  const [error, setError] = d2("");
+  const [finished2, setFinished] = d2(0);
+  const following = T2(void 0);
+  const follow = () => {
+    following.current?.abort();
+    const abort = new AbortController();
+    following.current = abort;
+    readEvents("/api/quality/events", (name, data) => {
+      if (name === "state") setView(data);
+      else if (name === "progress") {
+        setView((v3) => v3 && {
+          ...v3,
+          status: "running",
+          progress: data
+        });
+      } else if (name === "end") {
+        setView(data);
+        setFinished((n2) => n2 + 1);
+      }
+    }, {
+      signal: abort.signal
+    }).catch(() => {
+    });
+  };
+  A2(() => {
+    api("/api/quality").then((v3) => {
+      setView(v3);
+      if (v3.status === "running") follow();
+    }, (e3) => setError(e3.message));
+    return () => following.current?.abort();
+  }, [
+    props.modelVersion
+  ]);
+  const measure = async () => {
+    setError("");
+    try {
+      const v3 = await api("/api/quality", {
+        method: "POST",
+        body: JSON.stringify({
+          per_class: perClass
+        })
+      });
+      setView(v3);
+      follow();
+    } catch (e3) {
+      setError(e3.message);
+    }
+  };
+  const running = view?.status === "running";
+  const p3 = view?.progress;
+  const report = view?.report;
+  return /* @__PURE__ */ a2("section", {
+    children: [
+      /* @__PURE__ */ a2("div", {
+        class: "card",
+        children: [
+          /* @__PURE__ */ a2("h2", {
+            children: "Measured quality of the served model"
+          }),
+          /* @__PURE__ */ a2("p", {
+            class: "note",
+            children: [
+              "Sprites generated per class with fixed seeds, judged by the classifier kept beside the model (made by",
+              " ",
+              /* @__PURE__ */ a2("code", {
+                children: "deno task eval"
+              }),
+              "): how many read as their class, FID against the real sprites beside its floor, near-copies of training sprites, diversity and clean backgrounds."
+            ]
+          }),
+          /* @__PURE__ */ a2("div", {
+            class: "controls",
+            children: [
+              /* @__PURE__ */ a2("label", {
+                children: [
+                  "sprites per class",
+                  /* @__PURE__ */ a2("input", {
+                    type: "number",
+                    id: "quality-per-class",
+                    min: 2,
+                    max: MAX_PER_CLASS,
+                    value: perClass,
+                    onInput: (e3) => setPerClass(Number(e3.target.value))
+                  })
+                ]
+              }),
+              /* @__PURE__ */ a2("button", {
+                type: "button",
+                class: "primary",
+                id: "measure",
+                disabled: running,
+                onClick: measure,
+                children: "Measure"
+              }),
+              error && /* @__PURE__ */ a2("span", {
+                class: "field-error",
+                id: "quality-error",
+                role: "alert",
+                children: error
+              })
+            ]
+          }),
+          running && p3 && /* @__PURE__ */ a2("div", {
+            class: "request-progress",
+            id: "quality-status",
+            children: [
+              /* @__PURE__ */ a2("progress", {
+                id: "quality-progress",
+                max: p3.total,
+                value: p3.done
+              }),
+              /* @__PURE__ */ a2("span", {
+                class: "note",
+                children: [
+                  p3.phase,
+                  " (",
+                  p3.done,
+                  "/",
+                  p3.total,
+                  ")"
+                ]
+              })
+            ]
+          }),
+          view?.status === "failed" && /* @__PURE__ */ a2("div", {
+            class: "error",
+            role: "alert",
+            children: [
+              "The evaluation failed: ",
+              view.error
+            ]
+          })
+        ]
+      }),
+      report && /* @__PURE__ */ a2(Report, {
+        report,
+        version: finished2
+      })
+    ]
+  });
+}
+function groups(r3) {
+  return [
+    [
+      "",
+      2
+    ],
+    [
+      "consistency",
+      r3.consistency.length
+    ],
+    [
+      "FID",
+      2
+    ],
+    [
+      "near-copies",
+      3
+    ],
+    [
+      "diversity",
+      3
+    ],
+    ...r3.backgrounds ? [
+      [
+        "backgrounds",
+        2
+      ]
+    ] : []
+  ];
+}
+function Report(props) {
+  const r3 = props.report;
+  const s3 = r3.settings;
+  const { header, rows } = classTable(r3);
+  const pct2 = (v3) => `${(100 * v3).toFixed(1)}%`;
+  return /* @__PURE__ */ a2($, {
+    children: [
+      /* @__PURE__ */ a2("div", {
+        class: "card",
+        children: [
+          /* @__PURE__ */ a2("h2", {
+            children: [
+              "Quality of ",
+              r3.model
+            ]
+          }),
+          /* @__PURE__ */ a2("p", {
+            class: "note",
+            id: "quality-settings",
+            children: [
+              s3.perClass,
+              " sprites per class, DDIM ",
+              s3.steps,
+              " steps, eta 0, seed",
+              " ",
+              s3.seed,
+              "; FID, copies, diversity and backgrounds at guidance",
+              " ",
+              s3.mainGuidance,
+              "; the classifier reads its held-out sprites at",
+              " ",
+              pct2(r3.judge.heldOut.accuracy),
+              "; ",
+              r3.seconds.toFixed(0),
+              " s"
+            ]
+          }),
+          /* @__PURE__ */ a2("table", {
+            class: "quality",
+            id: "quality-table",
+            children: [
+              /* @__PURE__ */ a2("thead", {
+                children: [
+                  /* @__PURE__ */ a2("tr", {
+                    class: "groups",
+                    children: groups(r3).map(([label, span], i3) => /* @__PURE__ */ a2("th", {
+                      colSpan: span,
+                      children: label
+                    }, i3))
+                  }),
+                  /* @__PURE__ */ a2("tr", {
+                    children: header.map((h3, i3) => /* @__PURE__ */ a2("th", {
+                      children: h3
+                    }, i3))
+                  })
+                ]
+              }),
+              /* @__PURE__ */ a2("tbody", {
+                children: rows.map((row, i3) => /* @__PURE__ */ a2("tr", {
+                  children: row.map((cell, j2) => /* @__PURE__ */ a2("td", {
+                    children: cell
+                  }, j2))
+                }, i3))
+              })
+            ]
+          }),
+          /* @__PURE__ */ a2("p", {
+            class: "note",
+            children: "judge: the classifier's held-out accuracy. cons: share read as the class asked for. FID: classifier features, generated vs half the real sprites; floor: as many real sprites of the other half. copies: share near a training sprite; real: the held-out sprites' own share. div: mean pairwise distance, generated and real. clean bg: share passing the cleaning rule."
+          })
+        ]
+      }),
+      /* @__PURE__ */ a2("div", {
+        class: "card",
+        children: [
+          /* @__PURE__ */ a2("h2", {
+            children: "Samples (a row per class)"
+          }),
+          /* @__PURE__ */ a2("img", {
+            class: "pixel",
+            id: "quality-samples",
+            src: `/api/quality/samples.png?v=${props.version}`,
+            alt: "generated sprites, a row per class"
+          }),
+          /* @__PURE__ */ a2("h2", {
+            children: "Nearest training sprites (generated above, closest first)"
+          }),
+          /* @__PURE__ */ a2("img", {
+            class: "pixel",
+            id: "quality-nearest",
+            src: `/api/quality/nearest.png?v=${props.version}`,
+            alt: "generated sprites over their nearest training sprites"
+          })
+        ]
+      })
+    ]
+  });
 }
 
 // static/sprites_tab.tsx
@@ -10625,6 +10972,14 @@ var TABS = [
     offered: (c3) => Boolean(c3.health?.training),
     render: (c3) => /* @__PURE__ */ a2(TrainTab, {
       onModelChange: c3.modelChanged
+    })
+  },
+  {
+    id: "quality",
+    label: "Quality",
+    offered: (c3) => !c3.site,
+    render: (c3) => /* @__PURE__ */ a2(QualityTab, {
+      modelVersion: c3.modelVersion
     })
   }
 ];

@@ -1,9 +1,9 @@
 /** @jsxImportSource preact */
 /** @jsxRuntime automatic */
-// The page: tabs for the sprites (a card per class and a class mix), the dataset report and, when
-// the server allows it, training. Sprites are made on this device (static/engine.ts: the served
-// model's files on the page's own WebGPU) where the browser gives an adapter, else by the server;
-// a switch picks either. The settings live in the URL (static/url_state.ts), so a link reproduces
+// The page: tabs for the sprites (a card per class and a class mix), the dataset report, training
+// (when the server allows it) and the served model's measured quality. Sprites are made on this
+// device (static/engine.ts: the served model's files on the page's own WebGPU) where the browser
+// gives an adapter, else by the server; a switch picks either. The settings live in the URL (static/url_state.ts), so a link reproduces
 // the grids, and every tab keeps its state while another is shown. An exported site
 // (cli/export_site.ts) has no server: its index.html names the model folder, and the page runs on
 // the device only. Bundled into static/app.js by `deno bundle --platform browser`.
@@ -16,6 +16,7 @@ import type { SamplingLimits } from "../gpu/sample/request.ts";
 import { api } from "./api.ts";
 import { DatasetTab } from "./dataset_tab.tsx";
 import { loadOnDevice, type OnDevice, SERVER_MODEL_URL, webGpuAdapter } from "./engine.ts";
+import { QualityTab } from "./quality_tab.tsx";
 import { type ClassInfo, SpritesTab } from "./sprites_tab.tsx";
 import { TrainTab } from "./train_tab.tsx";
 import { type PageState, readState, writeState } from "./url_state.ts";
@@ -99,6 +100,12 @@ const TABS: TabSpec[] = [
     label: "Training",
     offered: (c) => Boolean(c.health?.training),
     render: (c) => <TrainTab onModelChange={c.modelChanged} />,
+  },
+  {
+    id: "quality",
+    label: "Quality",
+    offered: (c) => !c.site,
+    render: (c) => <QualityTab modelVersion={c.modelVersion} />,
   },
 ];
 

@@ -93,6 +93,11 @@ export interface EvalInputs {
   /** The data set's cleaning rule: true for a sprite whose background passes. */
   passesCleaning?: (images: Uint8Array, i: number) => boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
+  /**
+   * Awaited after each stage's progress report: a service's worker handles its messages there
+   * (the stages between are long stretches of CPU work).
+   */
+  between?: () => Promise<void>;
 }
 
 export interface ClassConsistency {
@@ -164,7 +169,10 @@ export async function evaluate(gpu: Gpu, inputs: EvalInputs): Promise<EvalResult
   if (judge.options.classes !== K) {
     throw new Error(`evaluate: a ${judge.options.classes}-class judge for ${K} classes`);
   }
-  const progress = inputs.onProgress ?? (() => {});
+  const progress = async (stage: string, done: number, total: number) => {
+    inputs.onProgress?.(stage, done, total);
+    await inputs.between?.();
+  };
   const guidances = [...new Set([...s.guidances, s.mainGuidance])];
   const pairs: [number, number][] = [];
   for (let a = 0; a < K; a++) for (let b = a + 1; b < K; b++) pairs.push([a, b]);
@@ -177,7 +185,7 @@ export async function evaluate(gpu: Gpu, inputs: EvalInputs): Promise<EvalResult
   for (const g of guidances) {
     const all = new Uint8Array(K * N * px);
     for (let c = 0; c < K; c++) {
-      progress(`generating class ${ds.classNames[c]} at guidance ${g}`, done++, jobs);
+      await progress(`generating class ${ds.classNames[c]} at guidance ${g}`, done++, jobs);
       all.set(await generator.generate(oneHotRows(K, N, [[c, 1]]), N, g, s.seed), c * N * px);
     }
     perGuidance.set(g, all);
@@ -197,7 +205,7 @@ export async function evaluate(gpu: Gpu, inputs: EvalInputs): Promise<EvalResult
     for (const g of s.guidances) {
       const rows = [];
       for (const [a, b] of pairs) {
-        progress(
+        await progress(
           `generating ${ds.classNames[a]} + ${ds.classNames[b]} at guidance ${g}`,
           done++,
           jobs,
@@ -214,7 +222,7 @@ export async function evaluate(gpu: Gpu, inputs: EvalInputs): Promise<EvalResult
   }
 
   // FID on the judge's features.
-  progress("features and FID", done, jobs);
+  await progress("features and FID", done, jobs);
   const samples = perGuidance.get(s.mainGuidance)!;
   const F = runner.featureWidth;
   const gen = await runner.run(samples);
@@ -270,7 +278,7 @@ export async function evaluate(gpu: Gpu, inputs: EvalInputs): Promise<EvalResult
 
   // Memorization: nearest training sprite of every generated one, and of every held-out one
   // against the rest of the set (a real sprite the set does not hold).
-  progress("nearest training sprites", done, jobs);
+  await progress("nearest training sprites", done, jobs);
   const genNN = nearestNeighbours(samples, K * N, ds.images, px);
   const held = inputs.heldOut;
   const heldImages = new Uint8Array(held.length * px);
@@ -306,7 +314,7 @@ export async function evaluate(gpu: Gpu, inputs: EvalInputs): Promise<EvalResult
   })).sort((a, b) => a.distance - b.distance || a.sample - b.sample);
 
   // Diversity.
-  progress("diversity", done, jobs);
+  await progress("diversity", done, jobs);
   const diversity = ds.classNames.map((_, c) => {
     const genIds = Uint32Array.from({ length: N }, (_, i) => c * N + i);
     const generated = meanPairwiseDistance(samples, px, genIds);
@@ -337,7 +345,7 @@ export async function evaluate(gpu: Gpu, inputs: EvalInputs): Promise<EvalResult
       cornerGap: mean(perClass.map((p) => p.cornerGap)),
     };
   }
-  progress("done", jobs, jobs);
+  await progress("done", jobs, jobs);
 
   const report: EvalReport = {
     settings: s,

@@ -378,3 +378,18 @@ export function judgeFromFiles(where: string, files: ReadonlyMap<string, Uint8Ar
     heldOut: info.heldOut as JudgeAccuracy,
   };
 }
+
+/**
+ * The bytes a JudgeRunner holds at `batch`: its parameters and every tensor of its forward (input,
+ * each conv's output before and after SiLU, the feature layer, logits and their gradient), float32.
+ */
+export function judgeRunnerBytes(o: ClassifierOptions, batch = 128): number {
+  const params = classifierParamSpecs(o).reduce((n, p) => n + p.shape.reduce((a, b) => a * b), 0);
+  let [h, act] = [o.size, 0];
+  o.channels.forEach((c, i) => {
+    if (i > 0) h /= 2;
+    act += 2 * c * h * h;
+  });
+  const perSprite = 3 * o.size * o.size + act + 2 * o.features + 2 * o.classes;
+  return 4 * (params + batch * perSprite);
+}

@@ -11,10 +11,12 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join("\n");
 }
 
-/** The report as plain text: one row per class plus the overall row, then the mixtures. */
-export function reportTable(r: EvalReport, title = "quality"): string {
-  const s = r.settings;
-  const g = s.mainGuidance;
+/**
+ * The table's cells: a header, one row per class, then the overall row ("all (mean)"). The text
+ * table and the page's Quality tab both show these.
+ */
+export function classTable(r: EvalReport): { header: string[]; rows: string[][] } {
+  const g = r.settings.mainGuidance;
   const names = r.classNames;
   const cons = r.consistency;
   const header = [
@@ -66,6 +68,15 @@ export function reportTable(r: EvalReport, title = "quality"): string {
     num(meanOf(r.diversity.perClass.map((d) => d.ratio))),
     ...(r.backgrounds ? [pct(r.backgrounds.overall), num(r.backgrounds.cornerGap, 3)] : []),
   ]);
+  return { header, rows };
+}
+
+/** The report as plain text: one row per class plus the overall row, then the mixtures. */
+export function reportTable(r: EvalReport, title = "quality"): string {
+  const s = r.settings;
+  const g = s.mainGuidance;
+  const names = r.classNames;
+  const { header, rows } = classTable(r);
   const lines = [
     `${title}: ${s.perClass} sprites per class, DDIM ${s.steps} steps, eta 0, seed ${s.seed}; ` +
     `FID, copies, diversity and backgrounds at guidance ${g}`,

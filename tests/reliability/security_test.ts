@@ -187,6 +187,20 @@ Deno.test({
       ok(!inUrl.text.includes(token), "the refusal echoes the token");
       const both = await train({ authorization: `Bearer ${token}` }, `?token=${token}`);
       assertEquals(both.status, 400);
+      // Starting an evaluation takes the same token (a random init then has no classifier: 409);
+      // another site's page cannot start one.
+      const measure = (headers: Record<string, string>, query = "") =>
+        status(server, `/api/quality${query}`, postJson({}, headers));
+      assertEquals((await measure({})).status, 401);
+      assertEquals((await measure({}, `?token=${token}`)).status, 400);
+      const measured = await measure({ authorization: `Bearer ${token}` });
+      assertEquals(measured.status, 409, measured.text);
+      ok(/random init/.test(measured.text), measured.text);
+      const cross = await measure({
+        authorization: `Bearer ${token}`,
+        origin: "https://evil.example",
+      });
+      assertEquals(cross.status, 403);
       // Requests that fail in other ways, with the token in their URL.
       await status(server, `/static/${"a".repeat(300)}.js?token=${token}`);
       await status(server, `/api/nothing?token=${token}`);
