@@ -1,4 +1,4 @@
-// ../main/node_modules/preact/dist/preact.mjs
+// node_modules/preact/dist/preact.mjs
 var n;
 var t;
 var r;
@@ -294,7 +294,7 @@ n = {
   return n2.__v.__b - t3.__v.__b;
 }, e = Symbol(), l = /(PointerCapture)$|Capture$/i, c = 0, a = {}, s = 0;
 
-// ../main/node_modules/preact/jsx-runtime/dist/jsxRuntime.mjs
+// node_modules/preact/jsx-runtime/dist/jsxRuntime.mjs
 var f2 = Symbol.for("pv");
 var o2 = 0;
 var u2 = Array.isArray;
@@ -320,7 +320,7 @@ function a2(t3, e3, n2, u4, a4, i3) {
   return (a4 || i3) && (s3.__source = a4, s3.__self = i3), n.vnode && n.vnode(s3), s3;
 }
 
-// ../main/node_modules/preact/hooks/dist/hooks.mjs
+// node_modules/preact/hooks/dist/hooks.mjs
 var t2;
 var r2;
 var u3;
@@ -4589,7 +4589,7 @@ function itemCopies(name, parts, batch) {
     }
   });
 }
-function concatChannels(gpu, args) {
+function concatChannels(_gpu, args) {
   const { a: a4, b, out, batch, channelsA, channelsB, spatial } = args;
   const [sizeA, sizeB] = [
     channelsA * spatial,
