@@ -64,7 +64,7 @@ function passKey(j: GenerationJob): string {
 }
 
 /** One turn of the event loop, so that messages and timers queued meanwhile are handled. */
-const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+export const nextTask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 export class GenerationQueue {
   #waiting: Waiting[] = [];

@@ -1,7 +1,8 @@
 // The service's GPU worker: a Web Worker with its own WebGPU device, the serving model, its sampler
-// queue, the training job and the evaluation of the served model (routes/quality_job.ts). Deno's WebGPU waits for the GPU inside queue submission (a submit
-// returns once the work before it is done), so whatever thread submits is blocked for the whole of
-// a pass; here that thread is not the one that answers HTTP. The HTTP side (routes/gpu_client.ts)
+// queue, the training job and the evaluation of the served model (routes/quality_job.ts). Deno's
+// WebGPU waits for the GPU inside queue submission (a submit returns once the work before it is
+// done), so whatever thread submits is blocked for the whole of a pass; here that thread is not the
+// one that answers HTTP. The HTTP side (routes/gpu_client.ts)
 // sends parsed requests and gets sprites, progress and replies back (routes/gpu_protocol.ts).
 //
 // The schedule is generation first (routes/generation_queue.ts): training steps run while no

@@ -21,7 +21,7 @@ import { judgeRunnerBytes } from "../gpu/eval/judge.ts";
 import { reportTable } from "../gpu/eval/table.ts";
 import type { Gpu } from "../gpu/runtime/device.ts";
 import { AllocationScope, type MemoryBudget, withAllocations } from "../gpu/runtime/memory.ts";
-import type { GenerationQueue } from "./generation_queue.ts";
+import { type GenerationQueue, nextTask } from "./generation_queue.ts";
 import type { QualityMontages, QualityView } from "./gpu_protocol.ts";
 import { publicName } from "./serving_model.ts";
 
@@ -62,8 +62,6 @@ function publicData(src: DataSource) {
     clean: src.clean,
   };
 }
-
-const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /**
  * Checks the evaluation can run (a served folder, its classifier, sprites of the model's size),
