@@ -75,6 +75,7 @@ export function copyTensor(args: { x: Tensor; y: Tensor }): Dispatch {
     "copyTensor",
     bytes,
     (encoder) => encoder.copyBufferToBuffer(x.buffer, x.offset, y.buffer, y.offset, bytes),
+    { writes: [{ buffer: y.buffer, offset: y.offset, size: bytes }] },
   );
 }
 

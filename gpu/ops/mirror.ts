@@ -57,6 +57,11 @@ function createMirror(gpu: Gpu, t: Tensor): Mirror {
   const view = texture.createView();
   registerTextureBytes(view, t.size * 4);
   const bytesPerRow = MIRROR_WIDTH * 16;
+  // It writes only its texture; what it reads lets a list drop it where nothing has changed.
+  const effects = {
+    writes: [],
+    refreshes: { buffer: t.buffer, offset: t.offset, size: t.size * 4 },
+  };
   const refresh = copyStep("copyToMirror", t.size * 4, (encoder) => {
     const source = { buffer: t.buffer, bytesPerRow };
     if (full) {
@@ -72,6 +77,6 @@ function createMirror(gpu: Gpu, t: Tensor): Mirror {
         [rest, 1],
       );
     }
-  });
+  }, effects);
   return { view, refresh };
 }

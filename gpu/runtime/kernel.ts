@@ -63,6 +63,20 @@ export interface Dispatch {
    * `prepare`), once per training step or once per sampling request rather than once per pass.
    */
   hoist?: boolean;
+  /**
+   * The buffer ranges this step writes: a kernel's "write" and "operand write" bindings, a copy's
+   * destination when it declares one. A copy step without it may write anything.
+   */
+  writes?: readonly BufferRange[];
+  /** A mirror's refresh (gpu/ops/mirror.ts): the buffer range it copies into its texture. */
+  refreshes?: BufferRange;
+}
+
+/** Bytes [offset, offset + size) of a buffer. */
+export interface BufferRange {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
 }
 
 /** Marks dispatches as `hoist`: they read only parameters. */
@@ -80,6 +94,7 @@ export function copyStep(
   name: string,
   bytes: number,
   copy: (encoder: GPUCommandEncoder) => void,
+  effects: Pick<Dispatch, "writes" | "refreshes"> = {},
 ): Dispatch {
   return {
     name,
@@ -89,6 +104,7 @@ export function copyStep(
     boundBytes: bytes,
     spec: { name, bindings: {}, code: "" },
     copy,
+    ...effects,
   };
 }
 
@@ -300,9 +316,19 @@ export async function createDispatch(
     entries.push({ binding: binding++, resource: { buffer: paramBuffer } });
   }
   let boundBytes = 0;
-  for (const name of Object.keys(spec.bindings)) {
+  const writes: BufferRange[] = [];
+  for (const [name, decl] of Object.entries(spec.bindings)) {
     const b = buffers[name];
     if (!b) throw new Error(`kernel ${spec.name}: no buffer given for binding ${name}`);
+    if (/^(operand\s+)?write\b/.test(decl.trim()) && !(b instanceof GPUTextureView)) {
+      writes.push(
+        "buffer" in b ? { buffer: b.buffer, offset: b.offset, size: bindingSize(b) } : {
+          buffer: b,
+          offset: 0,
+          size: b.size,
+        },
+      );
+    }
     boundBytes += b instanceof GPUTextureView
       ? textureBytes.get(b) ?? 0
       : "buffer" in b
@@ -340,6 +366,7 @@ export async function createDispatch(
     params: paramBuffer ? { ...params } : undefined,
     boundBytes,
     spec,
+    writes,
   };
 }
 
@@ -389,6 +416,48 @@ export function encode(encoder: GPUCommandEncoder, dispatches: readonly Dispatch
     pass.dispatchWorkgroups(...d.workgroups);
   }
   pass?.end();
+}
+
+/**
+ * `list` without the mirror refreshes (gpu/ops/mirror.ts) that would copy what their texture
+ * already holds: every reader refreshes the mirror it reads, and a tensor read by several kernels
+ * (a parameter read at every sampling step, an activation read by a layer's forward and its
+ * backward) is otherwise copied once per reader. A refresh stays when it is the first of its
+ * mirror in the list or when a step since its last one may have written what it copies (a write
+ * binding over the range, or a copy that does not say what it writes). `marks` are positions in
+ * `list` (a step's end, say); they come back as the same positions in the shorter list. Run the
+ * result from its start: host writes between its submits would not be seen by the mirrors.
+ */
+export function withoutRedundantRefreshes(
+  list: readonly Dispatch[],
+  marks: readonly number[] = [],
+): { list: Dispatch[]; marks: number[] } {
+  const current = new Map<GPUBuffer, Set<Dispatch>>();
+  const kept: Dispatch[] = [];
+  const position: number[] = [];
+  for (const d of list) {
+    position.push(kept.length);
+    if (d.refreshes) {
+      let mirrors = current.get(d.refreshes.buffer);
+      if (mirrors?.has(d)) continue;
+      if (!mirrors) current.set(d.refreshes.buffer, mirrors = new Set());
+      mirrors.add(d);
+    } else if (!d.writes) {
+      current.clear();
+    } else {
+      for (const w of d.writes) {
+        for (const m of current.get(w.buffer) ?? []) {
+          const r = m.refreshes!;
+          if (r.offset < w.offset + w.size && w.offset < r.offset + r.size) {
+            current.get(w.buffer)!.delete(m);
+          }
+        }
+      }
+    }
+    kept.push(d);
+  }
+  position.push(kept.length);
+  return { list: kept, marks: marks.map((i) => position[i]) };
 }
 
 /** Encodes a list into one command buffer, submits it and waits: for tests and one-offs. */

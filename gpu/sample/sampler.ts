@@ -8,7 +8,14 @@ import { CHECKPOINT_FILES } from "../formats/checkpoint.ts";
 import type { Gpu } from "../runtime/device.ts";
 import { CheckpointError, RequestError } from "../runtime/errors.ts";
 import { addInto } from "../ops/elementwise.ts";
-import { createDispatch, type Dispatch, encode, grid1d, setParams } from "../runtime/kernel.ts";
+import {
+  createDispatch,
+  type Dispatch,
+  encode,
+  grid1d,
+  setParams,
+  withoutRedundantRefreshes,
+} from "../runtime/kernel.ts";
 import { RANDOM_WGSL } from "../runtime/random.ts";
 import { DDIMScheduler, ddimStep, DDPMScheduler, ddpmStep } from "./scheduler.ts";
 import type { SpriteModel } from "../model/sprite_model.ts";
@@ -260,6 +267,11 @@ export class SpriteSampler {
     }
   }
 
+  /** The dispatch list of this request's program, built if need be: the benchmark's kernel table. */
+  async programDispatches(req: SampleRequest): Promise<readonly Dispatch[]> {
+    return (await this.#entry(req).program).dispatches;
+  }
+
   /** Destroys every program now (a swapped-out model's sampler); passes in flight finish first. */
   close(): void {
     for (const e of [...this.#programs.values()]) this.#evict(e);
@@ -466,15 +478,17 @@ export class SpriteSampler {
       );
       stepEnds.push(dispatches.length);
     }
+    // The host writes only before the first submit (#run), so a mirror stays current across steps.
+    const slim = withoutRedundantRefreshes(dispatches, [firstDraw, ...stepEnds]);
     return {
       batch,
       labels: emb.input,
       itemSeeds,
       sample,
-      dispatches,
+      dispatches: slim.list,
       guidance,
-      stepEnds,
-      firstDraw,
+      stepEnds: slim.marks.slice(1),
+      firstDraw: slim.marks[0],
     };
   }
 }

@@ -12,7 +12,13 @@ import { buildClassEmbedding } from "../model/class_embedding.ts";
 import { type Gpu, type Precision, withPrecision } from "../runtime/device.ts";
 import { maskClassVectors } from "../ops/dropout.ts";
 import { gatherBatch, uploadDataset } from "../ops/gather.ts";
-import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
+import {
+  createDispatch,
+  type Dispatch,
+  grid1d,
+  type KernelSpec,
+  withoutRedundantRefreshes,
+} from "../runtime/kernel.ts";
 import { l1Loss, mseLoss } from "../ops/loss.ts";
 import { LossScaler } from "../ops/loss_scale.ts";
 import { createSeed, fillNormal, randomTimesteps } from "../runtime/random.ts";
@@ -221,7 +227,8 @@ export async function buildTrainingStep(
   const classVectors = (out: Tensor) =>
     gatherRows(gpu, { table: labels, indices, out, rows: B, cols: classes });
 
-  const warmUp = [
+  // A step is submitted whole, after the host's writes (indices, seed, hyperparameters).
+  const warmUp = withoutRedundantRefreshes([
     gather,
     await classVectors(embTrain.input),
     ...embTrain.forward,
@@ -232,8 +239,8 @@ export async function buildTrainingStep(
     ...unetUpdate,
     ...await adamw(embParams, embMoments),
     ...updateScale,
-  ];
-  const frozen = [
+  ]).list;
+  const frozen = withoutRedundantRefreshes([
     gather,
     await classVectors(embFrozen.input),
     await maskClassVectors(gpu, {
@@ -249,6 +256,6 @@ export async function buildTrainingStep(
     ...unetCheck,
     ...unetUpdate,
     ...updateScale,
-  ];
+  ]).list;
   return { unet, unetMoments, embMoments, indices, seed, hyper, lossSum, scaler, warmUp, frozen };
 }

@@ -313,6 +313,7 @@ export function operandTexture(gpu: Gpu, size: number[], label: string): Operand
         { texture },
         [width, height],
       ),
+    { writes: [] }, // a texture only
   );
   return { view, size: [width, height], staging, pitch, upload };
 }
