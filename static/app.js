@@ -1193,7 +1193,7 @@ function hoisted(dispatches) {
   for (const d3 of dispatches) d3.hoist = true;
   return dispatches;
 }
-function copyStep(name, bytes, copy) {
+function copyStep(name, bytes, copy, effects = {}) {
   return {
     name,
     pipeline: null,
@@ -1209,7 +1209,8 @@ function copyStep(name, bytes, copy) {
       bindings: {},
       code: ""
     },
-    copy
+    copy,
+    ...effects
   };
 }
 var textureBytes = /* @__PURE__ */ new WeakMap();
@@ -1377,9 +1378,21 @@ async function createDispatch(gpu, spec, buffers, workgroups, params3 = {}) {
     });
   }
   let boundBytes = 0;
-  for (const name of Object.keys(spec.bindings)) {
+  const writes = [];
+  for (const [name, decl] of Object.entries(spec.bindings)) {
     const b = buffers[name];
     if (!b) throw new Error(`kernel ${spec.name}: no buffer given for binding ${name}`);
+    if (/^(operand\s+)?write\b/.test(decl.trim()) && !(b instanceof GPUTextureView)) {
+      writes.push("buffer" in b ? {
+        buffer: b.buffer,
+        offset: b.offset,
+        size: bindingSize(b)
+      } : {
+        buffer: b,
+        offset: 0,
+        size: b.size
+      });
+    }
     boundBytes += b instanceof GPUTextureView ? textureBytes.get(b) ?? 0 : "buffer" in b ? bindingSize(b) : b.size;
     const resource = b instanceof GPUTextureView ? b : "buffer" in b ? {
       buffer: b.buffer,
@@ -1427,7 +1440,8 @@ async function createDispatch(gpu, spec, buffers, workgroups, params3 = {}) {
       ...params3
     } : void 0,
     boundBytes,
-    spec
+    spec,
+    writes
   };
 }
 function setParams(gpu, d3, params3) {
@@ -1467,6 +1481,37 @@ function encode(encoder, dispatches) {
     pass.dispatchWorkgroups(...d3.workgroups);
   }
   pass?.end();
+}
+function withoutRedundantRefreshes(list, marks = []) {
+  const current = /* @__PURE__ */ new Map();
+  const kept = [];
+  const position = [];
+  for (const d3 of list) {
+    position.push(kept.length);
+    if (d3.refreshes) {
+      let mirrors2 = current.get(d3.refreshes.buffer);
+      if (mirrors2?.has(d3)) continue;
+      if (!mirrors2) current.set(d3.refreshes.buffer, mirrors2 = /* @__PURE__ */ new Set());
+      mirrors2.add(d3);
+    } else if (!d3.writes) {
+      current.clear();
+    } else {
+      for (const w3 of d3.writes) {
+        for (const m3 of current.get(w3.buffer) ?? []) {
+          const r3 = m3.refreshes;
+          if (r3.offset < w3.offset + w3.size && w3.offset < r3.offset + r3.size) {
+            current.get(w3.buffer).delete(m3);
+          }
+        }
+      }
+    }
+    kept.push(d3);
+  }
+  position.push(kept.length);
+  return {
+    list: kept,
+    marks: marks.map((i3) => position[i3])
+  };
 }
 
 // gpu/ops/activation.ts
@@ -2497,6 +2542,14 @@ function createMirror(gpu, t3) {
   const view = texture.createView();
   registerTextureBytes(view, t3.size * 4);
   const bytesPerRow = MIRROR_WIDTH * 16;
+  const effects = {
+    writes: [],
+    refreshes: {
+      buffer: t3.buffer,
+      offset: t3.offset,
+      size: t3.size * 4
+    }
+  };
   const refresh = copyStep("copyToMirror", t3.size * 4, (encoder) => {
     const source = {
       buffer: t3.buffer,
@@ -2528,7 +2581,7 @@ function createMirror(gpu, t3) {
         1
       ]);
     }
-  });
+  }, effects);
   return {
     view,
     refresh
@@ -2755,7 +2808,9 @@ function operandTexture(gpu, size, label) {
   }, [
     width,
     height
-  ]));
+  ]), {
+    writes: []
+  });
   return {
     view,
     size: [
@@ -4475,7 +4530,15 @@ function copyTensor(args) {
   }
   const bytes = x2.size * (x2.dtype === "f16" ? 2 : 4);
   if (bytes % 4) throw new Error(`copyTensor: ${x2.size} f16 values are not whole words`);
-  return copyStep("copyTensor", bytes, (encoder) => encoder.copyBufferToBuffer(x2.buffer, x2.offset, y3.buffer, y3.offset, bytes));
+  return copyStep("copyTensor", bytes, (encoder) => encoder.copyBufferToBuffer(x2.buffer, x2.offset, y3.buffer, y3.offset, bytes), {
+    writes: [
+      {
+        buffer: y3.buffer,
+        offset: y3.offset,
+        size: bytes
+      }
+    ]
+  });
 }
 function add(gpu, args) {
   const spec = elementKernel("add", {
@@ -5260,6 +5323,7 @@ var convParams2 = {
   outW: "u32",
   positions: "u32"
 };
+var sameConvDims = (a4, b) => Object.keys(a4).every((k2) => a4[k2] === b[k2]);
 
 // gpu/ops/conv2d/direct_buffer.ts
 var tileRows = (stride) => stride === 1 ? 4 : 2;
@@ -5570,6 +5634,34 @@ var packWeightKernel = (transposed) => ({
 }`
   )
 });
+function directInputLayout(d3) {
+  const K2 = d3.kernel, S2 = d3.stride;
+  const { ROWS, COLS: COLS2 } = directTile(K2, S2);
+  const tilesX = Math.ceil(d3.outW / COLS2), tilesY = Math.ceil(d3.outH / ROWS);
+  return paddedInput(d3, (tilesY * ROWS - 1) * S2 + K2, (tilesX * COLS2 - 1) * S2 + K2, 1);
+}
+function directInputTarget(gpu, d3, x2) {
+  if (d3.inC % 4 || d3.inW % 4) return null;
+  const input = directInputLayout(d3);
+  const { OC: OC2 } = directTile(d3.kernel, d3.stride);
+  const wSize = [
+    d3.kernel * d3.kernel * input.C4,
+    Math.ceil(d3.outC / OC2) * OC2
+  ];
+  const dySize = [
+    Math.ceil(d3.batch * d3.outH * d3.outW / 4),
+    d3.outC + 16
+  ];
+  if (!texturesFit(gpu, input.size, wSize, dySize)) return null;
+  const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
+  onesTexel(gpu, tx, input.cols * input.C4);
+  return {
+    tx,
+    layout: input,
+    x: x2,
+    dims: d3
+  };
+}
 function directTextureKernel(K2, S2, bias, itemBias, accumulate) {
   const { ROWS, COLS: COLS2, OC: OC2 } = directTile(K2, S2);
   const inRows = (ROWS - 1) * S2 + K2, inCols = (COLS2 - 1) * S2 + K2;
@@ -5662,16 +5754,20 @@ async function directConvTexture(gpu, d3, args, flags) {
   const K2 = d3.kernel, S2 = d3.stride, P2 = (K2 - 1) / 2, KK = K2 * K2;
   const { ROWS, COLS: COLS2, OC: OC2 } = directTile(K2, S2);
   const tilesX = Math.ceil(d3.outW / COLS2), tilesY = Math.ceil(d3.outH / ROWS);
-  const input = paddedInput(d3, (tilesY * ROWS - 1) * S2 + K2, (tilesX * COLS2 - 1) * S2 + K2, 1);
+  const input = directInputLayout(d3);
   const ocGroups = Math.ceil(d3.outC / OC2);
   const wSize = [
     KK * input.C4,
     ocGroups * OC2
   ];
   if (!texturesFit(gpu, input.size, wSize)) return null;
-  const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
+  const given = flags.packed;
+  if (given && (given.x !== args.x || !sameConvDims(given.dims, d3))) {
+    throw new Error(`conv2d: the packed input given is not ${args.x.label}'s for this conv`);
+  }
+  const tx = given?.tx ?? operandTexture(gpu, input.size, "conv2d.packedInput");
   const tw = operandTexture(gpu, wSize, "conv2d.packedWeight");
-  const packX = await packInput(gpu, args.x, tx, {
+  const packX = given ? [] : await packInput(gpu, args.x, tx, {
     C: d3.inC,
     H: d3.inH,
     W: d3.inW,
@@ -6256,7 +6352,6 @@ var weightGradFinishKernel = (bias) => ({
 }`
   )
 });
-var sameDims = (a4, b) => Object.keys(a4).every((k2) => a4[k2] === b[k2]);
 function gemmSplits(gpu, M2, N2, K4) {
   const plan = operandPlan(gpu);
   const tiles = Math.ceil(M2 / plan.textureTile.TM) * Math.ceil(N2 / plan.textureTile.TN);
@@ -6268,7 +6363,7 @@ function gemmSplits(gpu, M2, N2, K4) {
 }
 async function weightGradTexture(gpu, d3, args, forward) {
   const K2 = d3.kernel, S2 = d3.stride, P2 = (K2 - 1) / 2, KK = K2 * K2;
-  const reuse = forward && forward.x === args.x && sameDims(forward.dims, d3) ? forward : void 0;
+  const reuse = forward && forward.x === args.x && sameConvDims(forward.dims, d3) ? forward : void 0;
   const input = reuse?.layout ?? paddedInput(d3, (d3.outH - 1) * S2 + K2, (d3.outW - 1) * S2 + K2, 1);
   const plane = d3.outH * d3.outW, count = d3.batch * plane;
   const M2 = d3.outC, N2 = KK * input.C4 * 4 + 4, K4 = Math.ceil(count / 4);
@@ -6582,6 +6677,13 @@ async function inputGradStride2Texture(gpu, d3, args, accumulate) {
 }
 
 // gpu/ops/conv2d/conv2d.ts
+function conv2dInputTarget(gpu, args) {
+  const plan = operandPlan(gpu).conv2d;
+  if (plan.forward !== "texture" || plan.weightGrad !== "texture") return null;
+  const g3 = conv2dGeometry(args.shape);
+  expectSize2(args.x, g3.batch * g3.inChannels * g3.height * g3.width, "x");
+  return directInputTarget(gpu, convDims(g3), args.x);
+}
 async function conv2dForward(gpu, args) {
   const g3 = conv2dGeometry(args.shape);
   const { batch, inChannels, outChannels, height, width, kernel, outHeight, outWidth } = g3;
@@ -6597,9 +6699,13 @@ async function conv2dForward(gpu, args) {
     const packed = await directConvTexture(gpu, dims2, args, {
       transposed: false,
       accumulate,
-      keep
+      keep,
+      packed: args.inputSlot?.written
     });
     if (packed) return packed;
+  }
+  if (args.inputSlot?.written) {
+    throw new Error(`conv2d: ${args.x.label}'s packed input was written, but this conv cannot read it`);
   }
   const buffers = {
     x: args.x,
@@ -7143,6 +7249,20 @@ function groupLoop(l3, affine, body) {
     ${body}
   }`;
 }
+var GROUP_STATS = (
+  /* wgsl */
+  `
+  // Offsets from the group's first value, as the buffer kernel (see forwardKernel).
+  let pivot = load_x(base).x;
+  var s = vec4f(0.0);
+  var q = vec4f(0.0);
+  for (var k = 0u; k < nv; k++) { let d = load_x(base + k) - pivot; s += d; q += d * d; }
+  let t = vec2f(dot(s, vec4f(1.0)), dot(q, vec4f(1.0))) / f32(nv * 4u);
+  let mu = pivot + t.x;
+  let r = inverseSqrt(max(t.y - t.x * t.x, 0.0) + p.eps);
+  mean[bg] = mu;
+  rstd[bg] = r;`
+);
 var GROUP_SETUP = (
   /* wgsl */
   `
@@ -7151,6 +7271,16 @@ var GROUP_SETUP = (
   let nv = cpg * p.spatial / 4u; // texels per group
   let base = bg * nv;
   let c0 = (bg % p.groups) * cpg;`
+);
+var GROUP_FORWARD_HEAD = (
+  /* wgsl */
+  `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let bg = flat_id(gid, nwg, WG); // b * groups + g
+  if (bg >= p.batch * p.groups) { return; }
+  ${GROUP_SETUP}
+  ${GROUP_STATS}`
 );
 function affineBindings(l3) {
   return l3 === "spatial" ? {
@@ -7182,21 +7312,7 @@ function forwardMirrorKernel(wg, silu, l3) {
     code: (
       /* wgsl */
       `
-@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
-                                     @builtin(num_workgroups) nwg: vec3u) {
-  let bg = flat_id(gid, nwg, WG); // b * groups + g
-  if (bg >= p.batch * p.groups) { return; }
-  ${GROUP_SETUP}
-  // Offsets from the group's first value, as the buffer kernel (see forwardKernel).
-  let pivot = load_x(base).x;
-  var s = vec4f(0.0);
-  var q = vec4f(0.0);
-  for (var k = 0u; k < nv; k++) { let d = load_x(base + k) - pivot; s += d; q += d * d; }
-  let t = vec2f(dot(s, vec4f(1.0)), dot(q, vec4f(1.0))) / f32(nv * 4u);
-  let mu = pivot + t.x;
-  let r = inverseSqrt(max(t.y - t.x * t.x, 0.0) + p.eps);
-  mean[bg] = mu;
-  rstd[bg] = r;
+${GROUP_FORWARD_HEAD}
   ${groupLoop(l3, true, `var v = (load_x(i) - mu) * (r * gm) + bt;
       if (SILU) { v = v / (1.0 + exp(-v)); }
       y[i] = v;`)}
@@ -7331,8 +7447,100 @@ function backwardParamsMirrorKernel(wg, silu) {
   };
 }
 
+// gpu/ops/group_norm_into_conv.ts
+var intoConvKernel = (wg, pad) => ({
+  name: "groupNormSiluIntoConv",
+  params: {
+    batch: "u32",
+    channels: "u32",
+    spatial: "u32",
+    groups: "u32",
+    eps: "f32",
+    width: "u32",
+    C4: "u32",
+    rowsPerItem: "u32",
+    tPitch: "u32"
+  },
+  bindings: {
+    x: "mirror read",
+    gamma: "read",
+    beta: "read",
+    t: "operand write",
+    mean: "write",
+    rstd: "write"
+  },
+  consts: {
+    WG: wg,
+    PAD: pad
+  },
+  code: (
+    /* wgsl */
+    `
+fn silu(v: vec4f) -> vec4f { return v / (1.0 + exp(-v)); }
+${GROUP_FORWARD_HEAD}
+  let b = bg / p.groups;
+  let w4 = p.width / 4u;
+  // Four channels at a time: their texels of four columns, transposed into four texels of four
+  // channels, as conv2d's input pack does.
+  for (var cq = 0u; cq < cpg / 4u; cq++) {
+    let c = c0 + 4u * cq;
+    let gm = vec4f(gamma[c], gamma[c + 1u], gamma[c + 2u], gamma[c + 3u]);
+    let bt = vec4f(beta[c], beta[c + 1u], beta[c + 2u], beta[c + 3u]);
+    let first = base + 4u * cq * s4;
+    for (var k = 0u; k < s4; k++) {
+      let q0 = silu((load_x(first + k) - mu) * (r * gm.x) + bt.x);
+      let q1 = silu((load_x(first + s4 + k) - mu) * (r * gm.y) + bt.y);
+      let q2 = silu((load_x(first + 2u * s4 + k) - mu) * (r * gm.z) + bt.z);
+      let q3 = silu((load_x(first + 3u * s4 + k) - mu) * (r * gm.w) + bt.w);
+      let iy = k / w4;
+      let col = (4u * (k - iy * w4) + PAD) * p.C4 + c / 4u;
+      let row = b * p.rowsPerItem + iy + PAD;
+      store_t(vec2u(col, row), vec4f(q0.x, q1.x, q2.x, q3.x));
+      store_t(vec2u(col + p.C4, row), vec4f(q0.y, q1.y, q2.y, q3.y));
+      store_t(vec2u(col + 2u * p.C4, row), vec4f(q0.z, q1.z, q2.z, q3.z));
+      store_t(vec2u(col + 3u * p.C4, row), vec4f(q0.w, q1.w, q2.w, q3.w));
+    }
+  }
+}`
+  )
+});
+async function groupNormSiluIntoConv(gpu, args) {
+  const { batch, channels, height, width, groups: groups2, target } = args;
+  const cpg = channels / groups2;
+  if (gpu.profile.groupNorm.reducer !== "invocation") return null;
+  if (!Number.isInteger(cpg) || cpg % 4 || width % 4) return null;
+  const d3 = target.dims;
+  if (d3.inC !== channels || d3.inH !== height || d3.inW !== width || d3.batch !== batch) {
+    throw new Error(`groupNormSiluIntoConv: the target is a conv of another input than [${batch}, ${channels}, ${height}, ${width}]`);
+  }
+  const wg = gpu.profile.groupNorm.workgroupSize;
+  const xm = mirror(gpu, args.x);
+  return [
+    xm.refresh,
+    await createDispatch(gpu, intoConvKernel(wg, (d3.kernel - 1) / 2), {
+      x: xm.view,
+      gamma: args.gamma,
+      beta: args.beta,
+      t: target.tx.staging,
+      mean: args.mean,
+      rstd: args.rstd
+    }, grid1d(batch * groups2, wg), {
+      batch,
+      channels,
+      spatial: height * width,
+      groups: groups2,
+      eps: args.eps,
+      width,
+      C4: target.layout.C4,
+      rowsPerItem: target.layout.rowsPerItem,
+      tPitch: target.tx.pitch
+    }),
+    target.tx.upload
+  ];
+}
+
 // gpu/model/resnet.ts
-async function groupNorm(m3, prefix, x2, channels, spatial, norm, label) {
+async function groupNorm(m3, prefix, x2, channels, spatial, norm, label, into) {
   const B3 = m3.batch;
   const y3 = m3.act([
     B3,
@@ -7353,14 +7561,22 @@ async function groupNorm(m3, prefix, x2, channels, spatial, norm, label) {
     spatial,
     groups: norm.groups
   };
-  await m3.emit(groupNormForward(m3.gpu, {
+  const stats = {
     x: x2,
     gamma,
     beta,
-    y: y3,
     mean,
     rstd,
-    eps: norm.eps,
+    eps: norm.eps
+  };
+  const fused = norm.silu && into && await normIntoConv(m3, {
+    ...stats,
+    y: y3,
+    into
+  });
+  await m3.emit(fused ? Promise.resolve(fused) : groupNormForward(m3.gpu, {
+    ...stats,
+    y: y3,
     silu: norm.silu,
     ...shape
   }));
@@ -7381,6 +7597,26 @@ async function groupNorm(m3, prefix, x2, channels, spatial, norm, label) {
     }));
   });
   return y3;
+}
+async function normIntoConv(m3, a4) {
+  const { shape, slot } = a4.into;
+  const target = conv2dInputTarget(m3.gpu, {
+    x: a4.y,
+    shape
+  });
+  if (!target) return null;
+  const { batch, inChannels: channels, height, width } = shape;
+  const dispatches = await groupNormSiluIntoConv(m3.gpu, {
+    ...a4,
+    batch,
+    channels,
+    height,
+    width,
+    groups: a4.mean.size / batch,
+    target
+  });
+  if (dispatches) slot.written = target;
+  return dispatches;
 }
 async function conv(m3, prefix, x2, shape, label) {
   const outH = Math.floor((shape.height + 2 * (shape.kernel === 3 ? 1 : 0) - shape.kernel) / shape.stride) + 1;
@@ -7431,10 +7667,18 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
     kernel: 3,
     stride: 1
   });
+  const [slot1, slot2, slotSc] = [
+    {},
+    {},
+    {}
+  ];
   const a1 = await groupNorm(m3, `${prefix}.norm1`, x2, cin, hw, {
     ...norm,
     silu: true
-  }, `${prefix}.a1`);
+  }, `${prefix}.a1`, {
+    shape: conv32(cin),
+    slot: slot1
+  });
   const tproj = m3.act([
     B3,
     cout
@@ -7458,11 +7702,6 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
     height,
     width
   ], `${prefix}.h1`);
-  const [slot1, slot2, slotSc] = [
-    {},
-    {},
-    {}
-  ];
   const w1 = m3.param(`${prefix}.conv1.weight`);
   await m3.emit(conv2dForward(gpu, {
     x: a1,
@@ -7493,18 +7732,29 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
     spatial: hw,
     groups: norm.groups
   };
-  await m3.emit(groupNormForward(gpu, {
+  const useDropout = m3.options.training && dropout2 > 0;
+  const stats2 = {
     x: h1,
     gamma: g22,
     beta: b2,
-    y: a22,
     mean: mean2,
     rstd: rstd2,
-    eps: norm.eps,
+    eps: norm.eps
+  };
+  const fused2 = !useDropout && await normIntoConv(m3, {
+    ...stats2,
+    y: a22,
+    into: {
+      shape: conv32(cout),
+      slot: slot2
+    }
+  });
+  await m3.emit(fused2 ? Promise.resolve(fused2) : groupNormForward(gpu, {
+    ...stats2,
+    y: a22,
     silu: true,
     ...n2shape
   }));
-  const useDropout = m3.options.training && dropout2 > 0;
   const stream = useDropout ? m3.nextStream() : 0;
   const seed = m3.options.seed;
   if (useDropout && !seed) throw new Error(`${prefix}: dropout needs a seed tensor`);
@@ -9034,6 +9284,10 @@ var SpriteSampler = class {
       if (entry.evicted && entry.running === 0) this.#destroy(entry);
     }
   }
+  /** The dispatch list of this request's program, built if need be: the benchmark's kernel table. */
+  async programDispatches(req) {
+    return (await this.#entry(req).program).dispatches;
+  }
   /** Destroys every program now (a swapped-out model's sampler); passes in flight finish first. */
   close() {
     for (const e3 of [
@@ -9249,15 +9503,19 @@ var SpriteSampler = class {
       }) : ddpmStep(gpu, step)));
       stepEnds.push(dispatches.length);
     }
+    const slim = withoutRedundantRefreshes(dispatches, [
+      firstDraw,
+      ...stepEnds
+    ]);
     return {
       batch,
       labels: emb.input,
       itemSeeds,
       sample,
-      dispatches,
+      dispatches: slim.list,
       guidance,
-      stepEnds,
-      firstDraw
+      stepEnds: slim.marks.slice(1),
+      firstDraw: slim.marks[0]
     };
   }
 };

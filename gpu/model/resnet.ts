@@ -5,6 +5,7 @@
 import {
   conv2dBackward,
   conv2dForward,
+  conv2dInputTarget,
   type Conv2dShape,
   type ConvInputSlot,
 } from "../ops/conv2d/conv2d.ts";
@@ -17,6 +18,8 @@ import {
   upsampleNearest2xForward,
 } from "../ops/elementwise.ts";
 import { groupNormBackward, groupNormForward } from "../ops/group_norm.ts";
+import { groupNormSiluIntoConv } from "../ops/group_norm_into_conv.ts";
+import type { Dispatch } from "../runtime/kernel.ts";
 import { linearBackward, linearForward } from "../ops/linear.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 import type { ModelBuilder } from "./builder.ts";
@@ -42,6 +45,8 @@ export async function groupNorm(
   spatial: number,
   norm: GroupNormSpec & { silu: boolean },
   label: string,
+  /** The 3x3 conv that alone reads y: GroupNorm+SiLU may write its packed input instead. */
+  into?: { shape: Conv2dShape; slot: ConvInputSlot },
 ): Promise<Tensor> {
   const B = m.batch;
   const y = m.act([B, channels, spatial], label);
@@ -50,15 +55,12 @@ export async function groupNorm(
   const gamma = m.param(`${prefix}.weight`);
   const beta = m.param(`${prefix}.bias`);
   const shape = { batch: B, channels, spatial, groups: norm.groups };
+  const stats = { x, gamma, beta, mean, rstd, eps: norm.eps };
+  const fused = norm.silu && into && await normIntoConv(m, { ...stats, y, into });
   await m.emit(
-    groupNormForward(m.gpu, {
-      x,
-      gamma,
-      beta,
+    fused ? Promise.resolve(fused) : groupNormForward(m.gpu, {
+      ...stats,
       y,
-      mean,
-      rstd,
-      eps: norm.eps,
       silu: norm.silu,
       ...shape,
     }),
@@ -80,6 +82,41 @@ export async function groupNorm(
     }));
   });
   return y;
+}
+
+/**
+ * silu(groupnorm(x)) written into the packed input of the conv that reads y (and nothing else),
+ * which `into.slot` hands to conv2dForward: null where the profile or the shapes do not allow it
+ * (gpu/ops/group_norm_into_conv.ts), and then y is computed and the conv packs it.
+ */
+async function normIntoConv(
+  m: ModelBuilder,
+  a: {
+    x: Tensor;
+    gamma: Tensor;
+    beta: Tensor;
+    mean: Tensor;
+    rstd: Tensor;
+    eps: number;
+    y: Tensor;
+    into: { shape: Conv2dShape; slot: ConvInputSlot };
+  },
+): Promise<Dispatch[] | null> {
+  const { shape, slot } = a.into;
+  const target = conv2dInputTarget(m.gpu, { x: a.y, shape });
+  if (!target) return null;
+  const { batch, inChannels: channels, height, width } = shape;
+  const dispatches = await groupNormSiluIntoConv(m.gpu, {
+    ...a,
+    batch,
+    channels,
+    height,
+    width,
+    groups: a.mean.size / batch,
+    target,
+  });
+  if (dispatches) slot.written = target;
+  return dispatches;
 }
 
 /** A conv layer with diffusers' `<prefix>.weight` / `<prefix>.bias`; dx goes to m.grad(x). */
@@ -144,6 +181,8 @@ export async function resnetBlock(
     stride: 1 as const,
   });
 
+  // Each conv's weight gradient reads its forward's packed input (ConvInputSlot).
+  const [slot1, slot2, slotSc]: ConvInputSlot[] = [{}, {}, {}];
   const a1 = await groupNorm(
     m,
     `${prefix}.norm1`,
@@ -152,6 +191,7 @@ export async function resnetBlock(
     hw,
     { ...norm, silu: true },
     `${prefix}.a1`,
+    { shape: conv3(cin), slot: slot1 },
   );
   // The time embedding's projection is added in conv1's own stores (conv2dForward's itemBias).
   const tproj = m.act([B, cout], `${prefix}.tproj`);
@@ -165,8 +205,6 @@ export async function resnetBlock(
     ...tshape,
   }));
   const h1 = m.act([B, cout, height, width], `${prefix}.h1`);
-  // Each conv's weight gradient reads its forward's packed input (ConvInputSlot).
-  const [slot1, slot2, slotSc]: ConvInputSlot[] = [{}, {}, {}];
   const w1 = m.param(`${prefix}.conv1.weight`);
   await m.emit(
     conv2dForward(gpu, {
@@ -188,18 +226,16 @@ export async function resnetBlock(
   const g2 = m.param(`${prefix}.norm2.weight`);
   const b2 = m.param(`${prefix}.norm2.bias`);
   const n2shape = { batch: B, channels: cout, spatial: hw, groups: norm.groups };
-  await m.emit(groupNormForward(gpu, {
-    x: h1,
-    gamma: g2,
-    beta: b2,
-    y: a2,
-    mean: mean2,
-    rstd: rstd2,
-    eps: norm.eps,
-    silu: true,
-    ...n2shape,
-  }));
   const useDropout = m.options.training && dropout > 0;
+  const stats2 = { x: h1, gamma: g2, beta: b2, mean: mean2, rstd: rstd2, eps: norm.eps };
+  // Without dropout conv2 alone reads a2, and norm2 may write its packed input.
+  const fused2 = !useDropout &&
+    await normIntoConv(m, { ...stats2, y: a2, into: { shape: conv3(cout), slot: slot2 } });
+  await m.emit(
+    fused2
+      ? Promise.resolve(fused2)
+      : groupNormForward(gpu, { ...stats2, y: a2, silu: true, ...n2shape }),
+  );
   const stream = useDropout ? m.nextStream() : 0;
   const seed = m.options.seed;
   if (useDropout && !seed) throw new Error(`${prefix}: dropout needs a seed tensor`);

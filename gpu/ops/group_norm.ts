@@ -461,12 +461,38 @@ function groupLoop(l: MirrorLayout, affine: boolean, body: string): string {
   }`;
 }
 
+/** WGSL: the group's statistics from its mirror, into mu and r (and mean[bg], rstd[bg]). */
+const GROUP_STATS = /* wgsl */ `
+  // Offsets from the group's first value, as the buffer kernel (see forwardKernel).
+  let pivot = load_x(base).x;
+  var s = vec4f(0.0);
+  var q = vec4f(0.0);
+  for (var k = 0u; k < nv; k++) { let d = load_x(base + k) - pivot; s += d; q += d * d; }
+  let t = vec2f(dot(s, vec4f(1.0)), dot(q, vec4f(1.0))) / f32(nv * 4u);
+  let mu = pivot + t.x;
+  let r = inverseSqrt(max(t.y - t.x * t.x, 0.0) + p.eps);
+  mean[bg] = mu;
+  rstd[bg] = r;`;
+
+/** WGSL: a group's extent in the spatial layout (after bg, the b * groups + g of the invocation). */
 const GROUP_SETUP = /* wgsl */ `
   let cpg = p.channels / p.groups;
   let s4 = p.spatial / 4u; // texels per channel (spatial layout)
   let nv = cpg * p.spatial / 4u; // texels per group
   let base = bg * nv;
   let c0 = (bg % p.groups) * cpg;`;
+
+/**
+ * WGSL: a forward mirror kernel's entry, one invocation per (b, group) (bg), through the group's
+ * extent and statistics (mu, r), with mean[bg] and rstd[bg] stored; the kernel's body follows.
+ */
+export const GROUP_FORWARD_HEAD = /* wgsl */ `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let bg = flat_id(gid, nwg, WG); // b * groups + g
+  if (bg >= p.batch * p.groups) { return; }
+  ${GROUP_SETUP}
+  ${GROUP_STATS}`;
 
 function affineBindings(l: MirrorLayout): Record<string, string> {
   return l === "spatial"
@@ -487,21 +513,7 @@ function forwardMirrorKernel(wg: number, silu: boolean, l: MirrorLayout): Kernel
     },
     consts: { WG: wg, SILU: silu },
     code: /* wgsl */ `
-@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
-                                     @builtin(num_workgroups) nwg: vec3u) {
-  let bg = flat_id(gid, nwg, WG); // b * groups + g
-  if (bg >= p.batch * p.groups) { return; }
-  ${GROUP_SETUP}
-  // Offsets from the group's first value, as the buffer kernel (see forwardKernel).
-  let pivot = load_x(base).x;
-  var s = vec4f(0.0);
-  var q = vec4f(0.0);
-  for (var k = 0u; k < nv; k++) { let d = load_x(base + k) - pivot; s += d; q += d * d; }
-  let t = vec2f(dot(s, vec4f(1.0)), dot(q, vec4f(1.0))) / f32(nv * 4u);
-  let mu = pivot + t.x;
-  let r = inverseSqrt(max(t.y - t.x * t.x, 0.0) + p.eps);
-  mean[bg] = mu;
-  rstd[bg] = r;
+${GROUP_FORWARD_HEAD}
   ${
       groupLoop(
         l,

@@ -18,7 +18,7 @@ import type { Dispatch } from "../../runtime/kernel.ts";
 import type { Tensor } from "../../runtime/tensor.ts";
 import { addChannelBias } from "../elementwise.ts";
 import { directConvBuffer } from "./direct_buffer.ts";
-import { directConvTexture, type PackedInput } from "./direct_texture.ts";
+import { directConvTexture, directInputTarget, type PackedInput } from "./direct_texture.ts";
 import {
   conv2dGeometry,
   type Conv2dShape,
@@ -38,6 +38,28 @@ export { type Conv2dGeometry, conv2dGeometry, type Conv2dShape } from "./geometr
  */
 export interface ConvInputSlot {
   packed?: PackedInput;
+  /**
+   * Set before the forward by a producer that wrote the conv's packed input itself (from
+   * conv2dInputTarget): the forward reads it and packs nothing.
+   */
+  written?: PackedInput;
+}
+
+/**
+ * The packed input texture conv2dForward would pack x into, for a producer that writes it instead
+ * of x (GroupNorm+SiLU: gpu/ops/group_norm_into_conv.ts); put it in the conv's slot as `written`.
+ * Null where the profile's forward is not the texture technique or the layout does not apply.
+ */
+export function conv2dInputTarget(
+  gpu: Gpu,
+  args: { x: Tensor; shape: Conv2dShape },
+): PackedInput | null {
+  // The weight gradient must read the texture too: nothing else holds the values.
+  const plan = operandPlan(gpu).conv2d;
+  if (plan.forward !== "texture" || plan.weightGrad !== "texture") return null;
+  const g = conv2dGeometry(args.shape);
+  expectSize(args.x, g.batch * g.inChannels * g.height * g.width, "x");
+  return directInputTarget(gpu, convDims(g), args.x);
 }
 
 /**
@@ -74,8 +96,14 @@ export async function conv2dForward(
       transposed: false,
       accumulate,
       keep,
+      packed: args.inputSlot?.written,
     });
     if (packed) return packed;
+  }
+  if (args.inputSlot?.written) {
+    throw new Error(
+      `conv2d: ${args.x.label}'s packed input was written, but this conv cannot read it`,
+    );
   }
   const buffers: Record<string, Tensor> = { x: args.x, weight: args.weight, y: args.y };
   if (args.bias) buffers.bias = args.bias;

@@ -19,7 +19,7 @@ import { type Tensor, upload } from "../../runtime/tensor.ts";
 import { mirror } from "../mirror.ts";
 import { each, pairs, range, XYZW } from "../../runtime/wgsl.ts";
 import { type OperandTexture, operandTexture, texturesFit } from "../matmul/texture.ts";
-import type { ConvDims } from "./geometry.ts";
+import { type ConvDims, sameConvDims } from "./geometry.ts";
 
 /** Output tile per invocation: ROWS x COLS positions x OC output channels (lanes run over tiles). */
 function directTile(kernel: number, stride: number) {
@@ -212,6 +212,37 @@ const packWeightKernel = (transposed: boolean): KernelSpec => ({
 }`,
 });
 
+/**
+ * The direct kernel's padded input, with one texel column past the image: the weight gradient's
+ * dBias column (PackedInput).
+ */
+function directInputLayout(d: ConvDims) {
+  const K = d.kernel, S = d.stride;
+  const { ROWS, COLS } = directTile(K, S);
+  const tilesX = Math.ceil(d.outW / COLS), tilesY = Math.ceil(d.outH / ROWS);
+  return paddedInput(d, (tilesY * ROWS - 1) * S + K, (tilesX * COLS - 1) * S + K, 1);
+}
+
+/**
+ * The packed input the forward conv(x) reads, made empty for a producer that writes it itself
+ * (gpu/ops/group_norm_into_conv.ts: GroupNorm+SiLU writes the conv's operand instead of x, so no
+ * copy of x and no pack run): the padding and the dBias texel are set here, once; the producer
+ * writes the image's texels, four channels of one position each. Null where the layout does not
+ * suit a producer (channels or width not multiples of 4) or a texture of the conv or of its
+ * weight gradient (which reads this texture instead of x) would not fit.
+ */
+export function directInputTarget(gpu: Gpu, d: ConvDims, x: Tensor): PackedInput | null {
+  if (d.inC % 4 || d.inW % 4) return null;
+  const input = directInputLayout(d);
+  const { OC } = directTile(d.kernel, d.stride);
+  const wSize = [d.kernel * d.kernel * input.C4, Math.ceil(d.outC / OC) * OC];
+  const dySize = [Math.ceil((d.batch * d.outH * d.outW) / 4), d.outC + 16];
+  if (!texturesFit(gpu, input.size, wSize, dySize)) return null;
+  const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
+  onesTexel(gpu, tx, input.cols * input.C4);
+  return { tx, layout: input, x, dims: d };
+}
+
 function directTextureKernel(
   K: number,
   S: number,
@@ -343,19 +374,30 @@ export async function directConvTexture(
   gpu: Gpu,
   d: ConvDims,
   args: { x: Tensor; weight: Tensor; bias?: Tensor; itemBias?: Tensor; y: Tensor },
-  flags: { transposed: boolean; accumulate: boolean; keep?: (packed: PackedInput) => void },
+  flags: {
+    transposed: boolean;
+    accumulate: boolean;
+    keep?: (packed: PackedInput) => void;
+    /** x's texture as a producer wrote it (directInputTarget): the conv does not pack x. */
+    packed?: PackedInput;
+  },
 ): Promise<Dispatch[] | null> {
   const K = d.kernel, S = d.stride, P = (K - 1) / 2, KK = K * K;
   const { ROWS, COLS, OC } = directTile(K, S);
   const tilesX = Math.ceil(d.outW / COLS), tilesY = Math.ceil(d.outH / ROWS);
-  // One texel column past the image: the weight gradient's dBias column (PackedInput).
-  const input = paddedInput(d, (tilesY * ROWS - 1) * S + K, (tilesX * COLS - 1) * S + K, 1);
+  const input = directInputLayout(d);
   const ocGroups = Math.ceil(d.outC / OC);
   const wSize = [KK * input.C4, ocGroups * OC];
   if (!texturesFit(gpu, input.size, wSize)) return null;
-  const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
+  const given = flags.packed;
+  if (given && (given.x !== args.x || !sameConvDims(given.dims, d))) {
+    throw new Error(`conv2d: the packed input given is not ${args.x.label}'s for this conv`);
+  }
+  const tx = given?.tx ?? operandTexture(gpu, input.size, "conv2d.packedInput");
   const tw = operandTexture(gpu, wSize, "conv2d.packedWeight");
-  const packX = await packInput(gpu, args.x, tx, { C: d.inC, H: d.inH, W: d.inW, pad: P }, input);
+  const packX = given
+    ? []
+    : await packInput(gpu, args.x, tx, { C: d.inC, H: d.inH, W: d.inW, pad: P }, input);
   flags.keep?.({ tx, layout: input, x: args.x, dims: d });
   const packW = await createDispatch(
     gpu,

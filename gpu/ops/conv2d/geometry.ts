@@ -82,3 +82,7 @@ export const convParams = {
   outW: "u32",
   positions: "u32",
 } as const;
+
+/** Whether two convs have the same dims (a packed input made for one is the other's). */
+export const sameConvDims = (a: ConvDims, b: ConvDims): boolean =>
+  (Object.keys(a) as (keyof ConvDims)[]).every((k) => a[k] === b[k]);

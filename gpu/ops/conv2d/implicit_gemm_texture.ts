@@ -20,7 +20,7 @@ import {
 } from "../matmul/texture.ts";
 import { mirror } from "../mirror.ts";
 import { type PackedInput, packInput, paddedInput } from "./direct_texture.ts";
-import type { ConvDims } from "./geometry.ts";
+import { type ConvDims, sameConvDims } from "./geometry.ts";
 
 /**
  * t[texel (i4, o)] = v[b, o, pos] for the four flat indices i = 4 * i4 + q = b * plane + pos of a
@@ -207,9 +207,6 @@ const weightGradFinishKernel = (bias: boolean): KernelSpec => ({
 }`,
 });
 
-const sameDims = (a: ConvDims, b: ConvDims) =>
-  (Object.keys(a) as (keyof ConvDims)[]).every((k) => a[k] === b[k]);
-
 /** K splits (as matmul's) so that a GEMM with few output tiles still gives every core work. */
 function gemmSplits(gpu: Gpu, M: number, N: number, K4: number) {
   const plan = operandPlan(gpu);
@@ -233,7 +230,9 @@ export async function weightGradTexture(
 ): Promise<Dispatch[] | null> {
   const K = d.kernel, S = d.stride, P = (K - 1) / 2, KK = K * K;
   // The forward's packed x when it is this conv's (its rows and columns cover the windows).
-  const reuse = forward && forward.x === args.x && sameDims(forward.dims, d) ? forward : undefined;
+  const reuse = forward && forward.x === args.x && sameConvDims(forward.dims, d)
+    ? forward
+    : undefined;
   const input = reuse?.layout ?? paddedInput(d, (d.outH - 1) * S + K, (d.outW - 1) * S + K, 1);
   const plane = d.outH * d.outW, count = d.batch * plane;
   const M = d.outC, N = KK * input.C4 * 4 + 4, K4 = Math.ceil(count / 4);

@@ -1,0 +1,134 @@
+// GroupNorm + SiLU written straight into the packed input of the 3x3 conv that reads it (a ResNet's
+// norm1 -> conv1 and norm2 -> conv2, the UNet's norm_out -> conv_out), on llvmpipe's profile.
+// Unfused, the activation is stored, copied into its mirror, packed into the conv's staging
+// buffer by a kernel of its own and copied into the texture: here the normalised values go into
+// the staging buffer as they are made, four channels of one position a texel, the layout
+// conv2d's direct kernel reads (gpu/ops/conv2d/direct_texture.ts). One dispatch and one copy
+// fewer per conv, and the activation is never stored: nothing else reads it (the conv's weight
+// gradient reads the same texture; the GroupNorm backward recomputes from x and the statistics).
+// The values are groupNormForward's, computed the same way (tests/ops/group_norm_into_conv_test.ts).
+import type { Gpu } from "../runtime/device.ts";
+import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
+import type { Tensor } from "../runtime/tensor.ts";
+import type { PackedInput } from "./conv2d/direct_texture.ts";
+import { GROUP_FORWARD_HEAD } from "./group_norm.ts";
+import { mirror } from "./mirror.ts";
+
+const intoConvKernel = (wg: number, pad: number): KernelSpec => ({
+  name: "groupNormSiluIntoConv",
+  params: {
+    batch: "u32",
+    channels: "u32",
+    spatial: "u32",
+    groups: "u32",
+    eps: "f32",
+    width: "u32",
+    C4: "u32",
+    rowsPerItem: "u32",
+    tPitch: "u32",
+  },
+  bindings: {
+    x: "mirror read",
+    gamma: "read",
+    beta: "read",
+    t: "operand write",
+    mean: "write",
+    rstd: "write",
+  },
+  consts: { WG: wg, PAD: pad },
+  code: /* wgsl */ `
+fn silu(v: vec4f) -> vec4f { return v / (1.0 + exp(-v)); }
+${GROUP_FORWARD_HEAD}
+  let b = bg / p.groups;
+  let w4 = p.width / 4u;
+  // Four channels at a time: their texels of four columns, transposed into four texels of four
+  // channels, as conv2d's input pack does.
+  for (var cq = 0u; cq < cpg / 4u; cq++) {
+    let c = c0 + 4u * cq;
+    let gm = vec4f(gamma[c], gamma[c + 1u], gamma[c + 2u], gamma[c + 3u]);
+    let bt = vec4f(beta[c], beta[c + 1u], beta[c + 2u], beta[c + 3u]);
+    let first = base + 4u * cq * s4;
+    for (var k = 0u; k < s4; k++) {
+      let q0 = silu((load_x(first + k) - mu) * (r * gm.x) + bt.x);
+      let q1 = silu((load_x(first + s4 + k) - mu) * (r * gm.y) + bt.y);
+      let q2 = silu((load_x(first + 2u * s4 + k) - mu) * (r * gm.z) + bt.z);
+      let q3 = silu((load_x(first + 3u * s4 + k) - mu) * (r * gm.w) + bt.w);
+      let iy = k / w4;
+      let col = (4u * (k - iy * w4) + PAD) * p.C4 + c / 4u;
+      let row = b * p.rowsPerItem + iy + PAD;
+      store_t(vec2u(col, row), vec4f(q0.x, q1.x, q2.x, q3.x));
+      store_t(vec2u(col + p.C4, row), vec4f(q0.y, q1.y, q2.y, q3.y));
+      store_t(vec2u(col + 2u * p.C4, row), vec4f(q0.z, q1.z, q2.z, q3.z));
+      store_t(vec2u(col + 3u * p.C4, row), vec4f(q0.w, q1.w, q2.w, q3.w));
+    }
+  }
+}`,
+});
+
+export interface GroupNormSiluIntoConvArgs {
+  x: Tensor;
+  gamma: Tensor;
+  beta: Tensor;
+  /** [B * groups], saved for the backward pass, as groupNormForward's. */
+  mean: Tensor;
+  rstd: Tensor;
+  batch: number;
+  channels: number;
+  height: number;
+  width: number;
+  groups: number;
+  eps: number;
+  /** The conv's input texture (conv2dInputTarget), whose x is the activation never stored. */
+  target: PackedInput;
+}
+
+/**
+ * The dispatches that write silu(groupnorm(x)) into `target`, or null where this kernel does not
+ * apply (another reducer than llvmpipe's, or channels per group or width not multiples of 4): the
+ * caller then runs groupNormForward and lets the conv pack its input.
+ */
+export async function groupNormSiluIntoConv(
+  gpu: Gpu,
+  args: GroupNormSiluIntoConvArgs,
+): Promise<Dispatch[] | null> {
+  const { batch, channels, height, width, groups, target } = args;
+  const cpg = channels / groups;
+  if (gpu.profile.groupNorm.reducer !== "invocation") return null;
+  if (!Number.isInteger(cpg) || cpg % 4 || width % 4) return null;
+  const d = target.dims;
+  if (d.inC !== channels || d.inH !== height || d.inW !== width || d.batch !== batch) {
+    throw new Error(
+      `groupNormSiluIntoConv: the target is a conv of another input than [${batch}, ${channels}, ${height}, ${width}]`,
+    );
+  }
+  const wg = gpu.profile.groupNorm.workgroupSize;
+  const xm = mirror(gpu, args.x);
+  return [
+    xm.refresh,
+    await createDispatch(
+      gpu,
+      intoConvKernel(wg, (d.kernel - 1) / 2),
+      {
+        x: xm.view,
+        gamma: args.gamma,
+        beta: args.beta,
+        t: target.tx.staging,
+        mean: args.mean,
+        rstd: args.rstd,
+      },
+      grid1d(batch * groups, wg),
+      {
+        batch,
+        channels,
+        spatial: height * width,
+        groups,
+        eps: args.eps,
+        width,
+        C4: target.layout.C4,
+        rowsPerItem: target.layout.rowsPerItem,
+        tPitch: target.tx.pitch,
+      },
+    ),
+    target.tx.upload,
+  ];
+}

@@ -1,0 +1,196 @@
+// groupNormSiluIntoConv: silu(groupnorm(x)) written into a conv's packed input gives the conv's
+// output, statistics and weight gradient of the float64 reference (and of the unfused ops).
+import assert from "node:assert/strict";
+import {
+  conv2dBackward,
+  conv2dForward,
+  conv2dInputTarget,
+  type Conv2dShape,
+  type ConvInputSlot,
+} from "../../gpu/ops/conv2d/conv2d.ts";
+import { groupNormForward } from "../../gpu/ops/group_norm.ts";
+import { groupNormSiluIntoConv } from "../../gpu/ops/group_norm_into_conv.ts";
+import { withProfile } from "../../gpu/runtime/device.ts";
+import { runNow } from "../../gpu/runtime/kernel.ts";
+import { LLVMPIPE } from "../../gpu/runtime/profiles/llvmpipe.ts";
+import { assertClose, getGpu, gpuTensor, makeRng, poisoned, randn, read } from "../util.ts";
+
+/** float64 silu(groupnorm(x)) [B, C, H*W] and its mean and rstd per (b, group). */
+function normSiluReference(
+  x: Float64Array,
+  gamma: Float64Array,
+  beta: Float64Array,
+  s: { batch: number; channels: number; spatial: number; groups: number; eps: number },
+) {
+  const n = (s.channels / s.groups) * s.spatial;
+  const y = new Float64Array(x.length);
+  const mean = new Float64Array(s.batch * s.groups);
+  const rstd = new Float64Array(s.batch * s.groups);
+  for (let bg = 0; bg < s.batch * s.groups; bg++) {
+    const run = x.subarray(bg * n, (bg + 1) * n);
+    const mu = run.reduce((a, v) => a + v, 0) / n;
+    const variance = run.reduce((a, v) => a + (v - mu) ** 2, 0) / n;
+    const r = 1 / Math.sqrt(variance + s.eps);
+    mean[bg] = mu;
+    rstd[bg] = r;
+    for (let i = 0; i < n; i++) {
+      const c = (bg % s.groups) * (s.channels / s.groups) + Math.floor(i / s.spatial);
+      const z = (run[i] - mu) * r * gamma[c] + beta[c];
+      y[bg * n + i] = z / (1 + Math.exp(-z));
+    }
+  }
+  return { y, mean, rstd };
+}
+
+/** float64 3x3 conv, padding 1, stride 1. */
+function convReference(x: Float64Array, w: Float64Array, bias: Float64Array, s: Conv2dShape) {
+  const { batch: B, inChannels: C, outChannels: O, height: H, width: W } = s;
+  const y = new Float64Array(B * O * H * W);
+  for (let b = 0; b < B; b++) {
+    for (let o = 0; o < O; o++) {
+      for (let oy = 0; oy < H; oy++) {
+        for (let ox = 0; ox < W; ox++) {
+          let acc = bias[o];
+          for (let c = 0; c < C; c++) {
+            for (let ky = 0; ky < 3; ky++) {
+              const iy = oy + ky - 1;
+              if (iy < 0 || iy >= H) continue;
+              for (let kx = 0; kx < 3; kx++) {
+                const ix = ox + kx - 1;
+                if (ix < 0 || ix >= W) continue;
+                acc += w[((o * C + c) * 3 + ky) * 3 + kx] * x[((b * C + c) * H + iy) * W + ix];
+              }
+            }
+          }
+          y[((b * O + o) * H + oy) * W + ox] = acc;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+for (
+  const [channels, groups, height, width, outChannels] of [
+    [16, 4, 8, 8, 12], // 4 channels a group
+    [24, 3, 4, 12, 8], // 8 a group, a wide image
+  ]
+) {
+  Deno.test(`groupNormSiluIntoConv: ${channels} channels in ${groups} groups, ${height}x${width}, into a 3x3 conv`, async () => {
+    const gpu = withProfile(await getGpu(), LLVMPIPE);
+    const rng = makeRng();
+    const batch = 3, eps = 1e-5, spatial = height * width;
+    // An offset mean, as activations have: the statistics must not lose it.
+    const x = randn(rng, batch * channels * spatial).map((v) => 3 + 2 * v);
+    const gamma = randn(rng, channels).map((v) => 1 + 0.3 * v);
+    const beta = randn(rng, channels, 0.3);
+    const w = randn(rng, outChannels * channels * 9, 0.2);
+    const bias = randn(rng, outChannels, 0.1);
+    const dy = randn(rng, batch * outChannels * spatial);
+    const norm = { batch, channels, spatial, groups, eps };
+    const shape: Conv2dShape = {
+      batch,
+      inChannels: channels,
+      outChannels,
+      height,
+      width,
+      kernel: 3,
+      stride: 1,
+    };
+    const ref = normSiluReference(x, gamma, beta, norm);
+    const yRef = convReference(ref.y, w, bias, shape);
+    // dWeight = sum over positions of dy * the conv's input window.
+    const dwRef = new Float64Array(w.length);
+    {
+      const { inChannels: C, outChannels: O, height: H, width: W } = shape;
+      for (let b = 0; b < batch; b++) {
+        for (let o = 0; o < O; o++) {
+          for (let c = 0; c < C; c++) {
+            for (let ky = 0; ky < 3; ky++) {
+              for (let kx = 0; kx < 3; kx++) {
+                let acc = 0;
+                for (let oy = 0; oy < H; oy++) {
+                  const iy = oy + ky - 1;
+                  if (iy < 0 || iy >= H) continue;
+                  for (let ox = 0; ox < W; ox++) {
+                    const ix = ox + kx - 1;
+                    if (ix < 0 || ix >= W) continue;
+                    acc += dy[((b * O + o) * H + oy) * W + ox] *
+                      ref.y[((b * C + c) * H + iy) * W + ix];
+                  }
+                }
+                dwRef[((o * C + c) * 3 + ky) * 3 + kx] += acc;
+              }
+            }
+          }
+        }
+      }
+    }
+
+    const t = (v: Float64Array, dims: number[]) => gpuTensor(gpu, v, dims);
+    const [xt, gt, bt, wt, biast, dyt] = [
+      t(x, [batch, channels, spatial]),
+      t(gamma, [channels]),
+      t(beta, [channels]),
+      t(w, [outChannels, channels, 3, 3]),
+      t(bias, [outChannels]),
+      t(dy, [batch, outChannels, height, width]),
+    ];
+    const run = async (fused: boolean) => {
+      const a = poisoned(gpu, [batch, channels, height, width], "a");
+      const mean = poisoned(gpu, [batch * groups]);
+      const rstd = poisoned(gpu, [batch * groups]);
+      const y = poisoned(gpu, [batch, outChannels, height, width]);
+      const dWeight = poisoned(gpu, [outChannels, channels, 3, 3]);
+      const slot: ConvInputSlot = {};
+      const stats = { x: xt, gamma: gt, beta: bt, mean, rstd, eps };
+      let norm1;
+      if (fused) {
+        const target = conv2dInputTarget(gpu, { x: a, shape });
+        assert.ok(target, "the llvmpipe profile takes the fused path at this shape");
+        norm1 = await groupNormSiluIntoConv(gpu, {
+          ...stats,
+          batch,
+          channels,
+          height,
+          width,
+          groups,
+          target,
+        });
+        assert.ok(norm1, "groupNormSiluIntoConv applies");
+        slot.written = target;
+      } else {
+        norm1 = await groupNormForward(gpu, { ...stats, ...norm, y: a, silu: true });
+      }
+      await runNow(gpu, [
+        ...norm1,
+        ...await conv2dForward(gpu, { x: a, weight: wt, bias: biast, y, shape, inputSlot: slot }),
+        ...await conv2dBackward(gpu, {
+          x: a,
+          weight: wt,
+          dy: dyt,
+          dWeight,
+          shape,
+          inputSlot: slot,
+        }),
+      ]);
+      return {
+        y: await read(gpu, y),
+        mean: await read(gpu, mean),
+        rstd: await read(gpu, rstd),
+        dWeight: await read(gpu, dWeight),
+        a: await read(gpu, a),
+      };
+    };
+    const fused = await run(true);
+    const unfused = await run(false);
+    assertClose(fused.mean, ref.mean, 1e-6, "mean", rng.seed);
+    assertClose(fused.rstd, ref.rstd, 1e-5, "rstd", rng.seed);
+    assertClose(fused.y, yRef, 1e-5, "conv output", rng.seed);
+    assertClose(fused.dWeight, dwRef, 1e-5, "weight gradient from the written texture", rng.seed);
+    assertClose(fused.y, unfused.y, 1e-6, "fused against unfused output", rng.seed);
+    // The activation itself is never stored: its buffer keeps its poison.
+    assert.ok(fused.a.every(Number.isNaN), "the fused path wrote no activation");
+    assertClose(unfused.a, ref.y, 1e-5, "unfused activation", rng.seed);
+  });
+}
