@@ -5504,8 +5504,8 @@ var packInputKernel = {
 }`
   )
 };
-var packInputMirrorKernel = (d3, C4) => ({
-  name: "conv2dPackInput",
+var packInputMirrorKernel = (d3, C4, upsample2 = false) => ({
+  name: upsample2 ? "conv2dPackInputUpsampled" : "conv2dPackInput",
   params: {
     rowsPerItem: "u32",
     tPitch: "u32"
@@ -5538,12 +5538,19 @@ var packInputMirrorKernel = (d3, C4) => ({
   let q1 = select(zero, load_x(at + plane), c + 1u < C);
   let q2 = select(zero, load_x(at + 2u * plane), c + 2u < C);
   let q3 = select(zero, load_x(at + 3u * plane), c + 3u < C);
-  let row = b * p.rowsPerItem + gid.y + PAD;
+  let texels = array(
+    vec4f(q0.x, q1.x, q2.x, q3.x),
+    vec4f(q0.y, q1.y, q2.y, q3.y),
+    vec4f(q0.z, q1.z, q2.z, q3.z),
+    vec4f(q0.w, q1.w, q2.w, q3.w),
+  );
+  ${upsample2 ? `let row = b * p.rowsPerItem + 2u * gid.y + PAD;
+  let col = (8u * k + PAD) * C4 + c4;
+  for (var r = 0u; r < 2u; r++) {
+    ${each(range(8), (j2) => `store_t(vec2u(col + ${j2}u * C4, row + r), texels[${j2 >> 1}]);`)}
+  }` : `let row = b * p.rowsPerItem + gid.y + PAD;
   let col = (4u * k + PAD) * C4 + c4;
-  store_t(vec2u(col, row), vec4f(q0.x, q1.x, q2.x, q3.x));
-  store_t(vec2u(col + C4, row), vec4f(q0.y, q1.y, q2.y, q3.y));
-  store_t(vec2u(col + 2u * C4, row), vec4f(q0.z, q1.z, q2.z, q3.z));
-  store_t(vec2u(col + 3u * C4, row), vec4f(q0.w, q1.w, q2.w, q3.w));
+  ${each(range(4), (j2) => `store_t(vec2u(col + ${j2}u * C4, row), texels[${j2}]);`)}`}
 }`
   )
 });
@@ -5592,6 +5599,37 @@ async function packInput(gpu, x2, t3, d3, layout) {
       Math.ceil(height / 8)
     ], params3),
     t3.upload
+  ];
+}
+async function packUpsampledInput(gpu, x2, target) {
+  const d3 = target.dims;
+  const [C3, H3, W2] = [
+    d3.inC,
+    d3.inH / 2,
+    d3.inW / 2
+  ];
+  if (W2 % 4 || !Number.isInteger(H3) || x2.size !== d3.batch * C3 * H3 * W2) return null;
+  const xm = mirror(gpu, x2);
+  const C4 = target.layout.C4;
+  return [
+    xm.refresh,
+    await createDispatch(gpu, packInputMirrorKernel({
+      C: C3,
+      H: H3,
+      W: W2,
+      pad: (d3.kernel - 1) / 2
+    }, C4, true), {
+      x: xm.view,
+      t: target.tx.staging
+    }, [
+      Math.ceil(C4 * W2 / 4 / 16),
+      Math.ceil(H3 / 4),
+      d3.batch
+    ], {
+      rowsPerItem: target.layout.rowsPerItem,
+      tPitch: target.tx.pitch
+    }),
+    target.tx.upload
   ];
 }
 var packWeightKernel = (transposed) => ({
@@ -7618,7 +7656,7 @@ async function normIntoConv(m3, a4) {
   if (dispatches) slot.written = target;
   return dispatches;
 }
-async function conv(m3, prefix, x2, shape, label) {
+async function conv(m3, prefix, x2, shape, label, inputSlot = {}) {
   const outH = Math.floor((shape.height + 2 * (shape.kernel === 3 ? 1 : 0) - shape.kernel) / shape.stride) + 1;
   const outW = Math.floor((shape.width + 2 * (shape.kernel === 3 ? 1 : 0) - shape.kernel) / shape.stride) + 1;
   const y3 = m3.act([
@@ -7629,7 +7667,6 @@ async function conv(m3, prefix, x2, shape, label) {
   ], label);
   const weight = m3.param(`${prefix}.weight`);
   const bias = m3.param(`${prefix}.bias`);
-  const inputSlot = {};
   await m3.emit(conv2dForward(m3.gpu, {
     x: x2,
     weight,
@@ -7937,7 +7974,23 @@ async function upsample(m3, prefix, x2, channels, height, width) {
     2 * width
   ], `${prefix}.nearest`);
   const planes = B3 * channels;
-  await m3.emit(upsampleNearest2xForward(m3.gpu, {
+  const shape = {
+    batch: B3,
+    inChannels: channels,
+    outChannels: channels,
+    height: 2 * height,
+    width: 2 * width,
+    kernel: 3,
+    stride: 1
+  };
+  const slot = {};
+  const target = conv2dInputTarget(m3.gpu, {
+    x: u4,
+    shape
+  });
+  const fused = target && await packUpsampledInput(m3.gpu, x2, target);
+  if (fused) slot.written = target;
+  await m3.emit(fused ? Promise.resolve(fused) : upsampleNearest2xForward(m3.gpu, {
     x: x2,
     y: u4,
     planes,
@@ -7954,15 +8007,7 @@ async function upsample(m3, prefix, x2, channels, height, width) {
       accumulate: m3.accumulate(x2)
     }));
   });
-  return conv(m3, `${prefix}.conv`, u4, {
-    batch: B3,
-    inChannels: channels,
-    outChannels: channels,
-    height: 2 * height,
-    width: 2 * width,
-    kernel: 3,
-    stride: 1
-  }, prefix);
+  return conv(m3, `${prefix}.conv`, u4, shape, prefix, slot);
 }
 
 // gpu/ops/attention.ts

@@ -8,6 +8,7 @@ import {
   conv2dInputTarget,
   type Conv2dShape,
   type ConvInputSlot,
+  packUpsampledInput,
 } from "../ops/conv2d/conv2d.ts";
 import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
 import {
@@ -126,6 +127,8 @@ export async function conv(
   x: Tensor,
   shape: Conv2dShape,
   label: string,
+  /** The weight gradient reads the forward's packed x; a producer may have written it (`written`). */
+  inputSlot: ConvInputSlot = {},
 ): Promise<Tensor> {
   const outH = Math.floor(
     (shape.height + 2 * (shape.kernel === 3 ? 1 : 0) - shape.kernel) /
@@ -138,8 +141,6 @@ export async function conv(
   const y = m.act([shape.batch, shape.outChannels, outH, outW], label);
   const weight = m.param(`${prefix}.weight`);
   const bias = m.param(`${prefix}.bias`);
-  // The weight gradient reads the forward's packed x.
-  const inputSlot: ConvInputSlot = {};
   await m.emit(conv2dForward(m.gpu, { x, weight, bias, y, shape, inputSlot }));
   m.onBackward(async () => {
     await m.emitBackward(conv2dBackward(m.gpu, {
@@ -384,7 +385,25 @@ export async function upsample(
   const B = m.batch;
   const u = m.act([B, channels, 2 * height, 2 * width], `${prefix}.nearest`);
   const planes = B * channels;
-  await m.emit(upsampleNearest2xForward(m.gpu, { x, y: u, planes, height, width }));
+  const shape: Conv2dShape = {
+    batch: B,
+    inChannels: channels,
+    outChannels: channels,
+    height: 2 * height,
+    width: 2 * width,
+    kernel: 3,
+    stride: 1,
+  };
+  // The conv alone reads u: the upsampling may write its packed input instead of u.
+  const slot: ConvInputSlot = {};
+  const target = conv2dInputTarget(m.gpu, { x: u, shape });
+  const fused = target && await packUpsampledInput(m.gpu, x, target);
+  if (fused) slot.written = target!;
+  await m.emit(
+    fused
+      ? Promise.resolve(fused)
+      : upsampleNearest2xForward(m.gpu, { x, y: u, planes, height, width }),
+  );
   m.onBackward(async () => {
     await m.emitBackward(upsampleNearest2xBackward(m.gpu, {
       dy: m.grad(u),
@@ -395,13 +414,5 @@ export async function upsample(
       accumulate: m.accumulate(x),
     }));
   });
-  return conv(m, `${prefix}.conv`, u, {
-    batch: B,
-    inChannels: channels,
-    outChannels: channels,
-    height: 2 * height,
-    width: 2 * width,
-    kernel: 3,
-    stride: 1,
-  }, prefix);
+  return conv(m, `${prefix}.conv`, u, shape, prefix, slot);
 }

@@ -13,6 +13,7 @@ import { groupNormSiluIntoConv } from "../../gpu/ops/group_norm_into_conv.ts";
 import { withProfile } from "../../gpu/runtime/device.ts";
 import { runNow } from "../../gpu/runtime/kernel.ts";
 import { LLVMPIPE } from "../../gpu/runtime/profiles/llvmpipe.ts";
+import { conv3x3Reference } from "./conv2d/conv3x3_reference.ts";
 import { assertClose, getGpu, gpuTensor, makeRng, poisoned, randn, read } from "../util.ts";
 
 /** float64 silu(groupnorm(x)) [B, C, H*W] and its mean and rstd per (b, group). */
@@ -40,34 +41,6 @@ function normSiluReference(
     }
   }
   return { y, mean, rstd };
-}
-
-/** float64 3x3 conv, padding 1, stride 1. */
-function convReference(x: Float64Array, w: Float64Array, bias: Float64Array, s: Conv2dShape) {
-  const { batch: B, inChannels: C, outChannels: O, height: H, width: W } = s;
-  const y = new Float64Array(B * O * H * W);
-  for (let b = 0; b < B; b++) {
-    for (let o = 0; o < O; o++) {
-      for (let oy = 0; oy < H; oy++) {
-        for (let ox = 0; ox < W; ox++) {
-          let acc = bias[o];
-          for (let c = 0; c < C; c++) {
-            for (let ky = 0; ky < 3; ky++) {
-              const iy = oy + ky - 1;
-              if (iy < 0 || iy >= H) continue;
-              for (let kx = 0; kx < 3; kx++) {
-                const ix = ox + kx - 1;
-                if (ix < 0 || ix >= W) continue;
-                acc += w[((o * C + c) * 3 + ky) * 3 + kx] * x[((b * C + c) * H + iy) * W + ix];
-              }
-            }
-          }
-          y[((b * O + o) * H + oy) * W + ox] = acc;
-        }
-      }
-    }
-  }
-  return y;
 }
 
 for (
@@ -98,34 +71,7 @@ for (
       stride: 1,
     };
     const ref = normSiluReference(x, gamma, beta, norm);
-    const yRef = convReference(ref.y, w, bias, shape);
-    // dWeight = sum over positions of dy * the conv's input window.
-    const dwRef = new Float64Array(w.length);
-    {
-      const { inChannels: C, outChannels: O, height: H, width: W } = shape;
-      for (let b = 0; b < batch; b++) {
-        for (let o = 0; o < O; o++) {
-          for (let c = 0; c < C; c++) {
-            for (let ky = 0; ky < 3; ky++) {
-              for (let kx = 0; kx < 3; kx++) {
-                let acc = 0;
-                for (let oy = 0; oy < H; oy++) {
-                  const iy = oy + ky - 1;
-                  if (iy < 0 || iy >= H) continue;
-                  for (let ox = 0; ox < W; ox++) {
-                    const ix = ox + kx - 1;
-                    if (ix < 0 || ix >= W) continue;
-                    acc += dy[((b * O + o) * H + oy) * W + ox] *
-                      ref.y[((b * C + c) * H + iy) * W + ix];
-                  }
-                }
-                dwRef[((o * C + c) * 3 + ky) * 3 + kx] += acc;
-              }
-            }
-          }
-        }
-      }
-    }
+    const { y: yRef, dWeight: dwRef } = conv3x3Reference(ref.y, w, bias, dy, shape);
 
     const t = (v: Float64Array, dims: number[]) => gpuTensor(gpu, v, dims);
     const [xt, gt, bt, wt, biast, dyt] = [

@@ -19,6 +19,7 @@ import type { Tensor } from "../../runtime/tensor.ts";
 import { addChannelBias } from "../elementwise.ts";
 import { directConvBuffer } from "./direct_buffer.ts";
 import { directConvTexture, directInputTarget, type PackedInput } from "./direct_texture.ts";
+export { packUpsampledInput } from "./direct_texture.ts";
 import {
   conv2dGeometry,
   type Conv2dShape,

@@ -82,8 +82,9 @@ const packInputKernel: KernelSpec = {
 const packInputMirrorKernel = (
   d: { C: number; H: number; W: number; pad: number },
   C4: number,
+  upsample = false,
 ): KernelSpec => ({
-  name: "conv2dPackInput",
+  name: upsample ? "conv2dPackInputUpsampled" : "conv2dPackInput",
   params: { rowsPerItem: "u32", tPitch: "u32" },
   bindings: { x: "mirror read", t: "operand write" },
   consts: { C: d.C, H: d.H, W4: d.W / 4, C4, PAD: d.pad },
@@ -102,12 +103,24 @@ const packInputMirrorKernel = (
   let q1 = select(zero, load_x(at + plane), c + 1u < C);
   let q2 = select(zero, load_x(at + 2u * plane), c + 2u < C);
   let q3 = select(zero, load_x(at + 3u * plane), c + 3u < C);
-  let row = b * p.rowsPerItem + gid.y + PAD;
+  let texels = array(
+    vec4f(q0.x, q1.x, q2.x, q3.x),
+    vec4f(q0.y, q1.y, q2.y, q3.y),
+    vec4f(q0.z, q1.z, q2.z, q3.z),
+    vec4f(q0.w, q1.w, q2.w, q3.w),
+  );
+  ${
+    upsample
+      // Input column 4k + u covers output columns 8k + 2u, 8k + 2u + 1 of two output rows.
+      ? `let row = b * p.rowsPerItem + 2u * gid.y + PAD;
+  let col = (8u * k + PAD) * C4 + c4;
+  for (var r = 0u; r < 2u; r++) {
+    ${each(range(8), (j) => `store_t(vec2u(col + ${j}u * C4, row + r), texels[${j >> 1}]);`)}
+  }`
+      : `let row = b * p.rowsPerItem + gid.y + PAD;
   let col = (4u * k + PAD) * C4 + c4;
-  store_t(vec2u(col, row), vec4f(q0.x, q1.x, q2.x, q3.x));
-  store_t(vec2u(col + C4, row), vec4f(q0.y, q1.y, q2.y, q3.y));
-  store_t(vec2u(col + 2u * C4, row), vec4f(q0.z, q1.z, q2.z, q3.z));
-  store_t(vec2u(col + 3u * C4, row), vec4f(q0.w, q1.w, q2.w, q3.w));
+  ${each(range(4), (j) => `store_t(vec2u(col + ${j}u * C4, row), texels[${j}]);`)}`
+  }
 }`,
 });
 
@@ -175,6 +188,35 @@ export async function packInput(
       params,
     ),
     t.upload,
+  ];
+}
+
+/**
+ * Nearest-x2(x), x [B, C, H, W], into `target` (directInputTarget of the upsampled [B, C, 2H, 2W]
+ * activation, which is never stored): diffusers' Upsample2D feeds its conv this way, with no
+ * upsampling kernel, copy or pack of the 4x larger activation. Null where W is not a multiple of
+ * 4 (the caller upsamples into the activation and the conv packs it).
+ */
+export async function packUpsampledInput(
+  gpu: Gpu,
+  x: Tensor,
+  target: PackedInput,
+): Promise<Dispatch[] | null> {
+  const d = target.dims;
+  const [C, H, W] = [d.inC, d.inH / 2, d.inW / 2];
+  if (W % 4 || !Number.isInteger(H) || x.size !== d.batch * C * H * W) return null;
+  const xm = mirror(gpu, x);
+  const C4 = target.layout.C4;
+  return [
+    xm.refresh,
+    await createDispatch(
+      gpu,
+      packInputMirrorKernel({ C, H, W, pad: (d.kernel - 1) / 2 }, C4, true),
+      { x: xm.view, t: target.tx.staging },
+      [Math.ceil((C4 * W / 4) / 16), Math.ceil(H / 4), d.batch],
+      { rowsPerItem: target.layout.rowsPerItem, tPitch: target.tx.pitch },
+    ),
+    target.tx.upload,
   ];
 }
 
