@@ -16,7 +16,7 @@ import {
 } from "../gpu/sample/request.ts";
 import type { AppContext } from "./context.ts";
 import type { Generated } from "./generation_queue.ts";
-import { json, png, readJsonObject, route, STATUS_TEXT } from "./http.ts";
+import { EVENT_STREAM_HEADERS, json, png, readJsonObject, route, STATUS_TEXT } from "./http.ts";
 
 /** "png" or "json": the `format` field wins, then the Accept header; PNG by default. */
 export function responseFormat(req: Request, o: Record<string, unknown>): "png" | "json" {
@@ -151,9 +151,7 @@ export function spritesEvents(
       gone.abort();
     },
   });
-  return new Response(body, {
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" },
-  });
+  return new Response(body, { headers: EVENT_STREAM_HEADERS });
 }
 
 /** /api/generate's layouts: exactly one of class, classes or labels (no per-class grid here). */

@@ -49,6 +49,58 @@ export function png(bytes: Uint8Array, headers: HeadersInit = {}): Response {
   });
 }
 
+/** The headers of a Server-Sent Events response. */
+export const EVENT_STREAM_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-store",
+};
+
+/** SSE comment lines keep idle connections (and the server's idle timeout) from closing streams. */
+const HEARTBEAT_MS = 15_000;
+
+/**
+ * A background job's events as Server-Sent Events (/api/train/events, /api/quality/events): the
+ * `state` now first; a job that is not running gets it again as "end" and the stream closes.
+ * Otherwise `subscribe` forwards the job's events until it sends "end", which closes the stream;
+ * its return value unsubscribes (also when the client goes away).
+ */
+export function jobEvents(
+  state: unknown,
+  running: boolean,
+  subscribe: (event: (name: string, data: unknown) => void) => () => void,
+): Response {
+  const encoder = new TextEncoder();
+  let close = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const send = (text: string) => controller.enqueue(encoder.encode(text));
+      const event = (name: string, data: unknown) =>
+        send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      event("state", state);
+      if (!running) {
+        event("end", state);
+        return controller.close();
+      }
+      const heartbeat = setInterval(() => send(": keep-alive\n\n"), HEARTBEAT_MS);
+      const stop = subscribe((name, data) => {
+        event(name, data);
+        if (name === "end") close();
+      });
+      close = () => {
+        clearInterval(heartbeat);
+        stop();
+        try {
+          controller.close();
+        } catch { /* the client went away first */ }
+      };
+    },
+    cancel() {
+      close();
+    },
+  });
+  return new Response(body, { headers: EVENT_STREAM_HEADERS });
+}
+
 /**
  * Reads a JSON object body of at most `limit` bytes within `timeoutMs`: 413 past the size, 408 past
  * the time (a body that trickles or never ends), 400 for anything not JSON, ClientGoneError when the

@@ -12,14 +12,11 @@ import type { AppContext } from "./context.ts";
 import type { QualityView } from "./gpu_protocol.ts";
 import { checkToken } from "./guard.ts";
 import { IDLE_QUALITY } from "./quality_job.ts";
-import { json, png, readJsonObject, type Route, route } from "./http.ts";
+import { jobEvents, json, png, readJsonObject, type Route, route } from "./http.ts";
 
 /** The page's defaults: a quick look (16 per class, no mixtures), at most 64 per class. */
 export const QUALITY_DEFAULTS = { ...DEFAULT_EVAL_SETTINGS, perClass: 16, perPair: 0 };
 export const QUALITY_MAX_PER_CLASS = 64;
-
-/** SSE comment lines keep idle connections (and the server's idle timeout) from closing streams. */
-const HEARTBEAT_MS = 15_000;
 
 const view = (ctx: AppContext): QualityView => ctx.worker.quality ?? IDLE_QUALITY;
 
@@ -37,39 +34,12 @@ async function start(req: Request, ctx: AppContext): Promise<Response> {
 }
 
 function events(ctx: AppContext): Response {
-  const encoder = new TextEncoder();
-  let close = () => {};
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const send = (text: string) => controller.enqueue(encoder.encode(text));
-      const event = (name: string, data: unknown) =>
-        send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      const now = view(ctx);
-      event("state", now);
-      if (now.status !== "running") {
-        event("end", now);
-        return controller.close();
-      }
-      const heartbeat = setInterval(() => send(": keep-alive\n\n"), HEARTBEAT_MS);
-      const stop = ctx.worker.onQuality((name, v) => {
-        event(name, name === "end" ? v : v.progress);
-        if (name === "end") close();
-      });
-      close = () => {
-        clearInterval(heartbeat);
-        stop();
-        try {
-          controller.close();
-        } catch { /* the client went away first */ }
-      };
-    },
-    cancel() {
-      close();
-    },
-  });
-  return new Response(body, {
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" },
-  });
+  const now = view(ctx);
+  return jobEvents(
+    now,
+    now.status === "running",
+    (event) => ctx.worker.onQuality((name, v) => event(name, name === "end" ? v : v.progress)),
+  );
 }
 
 function montage(ctx: AppContext, which: "samples" | "nearest"): Response {

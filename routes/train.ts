@@ -16,7 +16,7 @@ import { parseRunLimits, RECIPE_FIELD_NAMES, RUN_LIMIT_NAMES } from "../gpu/trai
 import type { AppContext } from "./context.ts";
 import type { JobView } from "./gpu_protocol.ts";
 import { authorizeTraining } from "./guard.ts";
-import { json, png, queryObject, readJsonObject, type Route, route } from "./http.ts";
+import { jobEvents, json, png, queryObject, readJsonObject, type Route, route } from "./http.ts";
 import { planJob, planView } from "./train_plan.ts";
 
 /** The fields a job request may hold: where it starts, the preset, the recipe's, the run's limits. */
@@ -25,9 +25,6 @@ const PLAN_FIELDS = ["start", "config", ...RECIPE_FIELD_NAMES];
 
 /** Web runs' folder names: web-run-<date>-<time>[-n]. */
 const RUN_NAME = /^web-run-\d{8}-\d{6}(-\d+)?$/;
-
-/** SSE comment lines keep idle connections (and the server's idle timeout) from closing streams. */
-const HEARTBEAT_MS = 15_000;
 
 const active = (job: JobView | undefined) =>
   job !== undefined && (job.status === "running" || job.status === "stopping");
@@ -144,43 +141,12 @@ async function startJob(req: Request, ctx: AppContext): Promise<Response> {
 }
 
 function events(ctx: AppContext): Response {
-  const encoder = new TextEncoder();
-  let close = () => {};
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const send = (text: string) => controller.enqueue(encoder.encode(text));
-      const event = (name: string, data: unknown) =>
-        send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      const job = ctx.worker.job;
-      event("state", view(job));
-      if (!active(job)) {
-        event("end", view(job));
-        return controller.close();
-      }
-      const heartbeat = setInterval(() => send(": keep-alive\n\n"), HEARTBEAT_MS);
-      const stop = ctx.worker.onTraining((name, j) => {
-        if (name === "epoch") return;
-        event(name === "end" ? "end" : "progress", name === "end" ? j : j.progress);
-        if (name === "end") close();
-      });
-      close = () => {
-        clearInterval(heartbeat);
-        stop();
-        try {
-          controller.close();
-        } catch { /* the client went away first */ }
-      };
-    },
-    cancel() {
-      close();
-    },
-  });
-  return new Response(body, {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-    },
-  });
+  const job = ctx.worker.job;
+  return jobEvents(view(job), active(job), (event) =>
+    ctx.worker.onTraining((name, j) => {
+      if (name === "epoch") return;
+      event(name === "end" ? "end" : "progress", name === "end" ? j : j.progress);
+    }));
 }
 
 /** The last job, finished (done or stopped), whose checkpoint there is `toDo` something with. */

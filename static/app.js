@@ -5686,9 +5686,10 @@ function directInputTarget(gpu, d3, x2) {
     d3.kernel * d3.kernel * input.C4,
     Math.ceil(d3.outC / OC2) * OC2
   ];
+  const TM = operandPlan(gpu).textureTile.TM;
   const dySize = [
     Math.ceil(d3.batch * d3.outH * d3.outW / 4),
-    d3.outC + 16
+    Math.ceil(d3.outC / TM) * TM
   ];
   if (!texturesFit(gpu, input.size, wSize, dySize)) return null;
   const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
@@ -6722,6 +6723,18 @@ function conv2dInputTarget(gpu, args) {
   expectSize2(args.x, g3.batch * g3.inChannels * g3.height * g3.width, "x");
   return directInputTarget(gpu, convDims(g3), args.x);
 }
+async function conv2dUpsampledInput(gpu, args) {
+  if (args.shape.width / 2 % 4) return null;
+  const target = conv2dInputTarget(gpu, {
+    x: args.y,
+    shape: args.shape
+  });
+  const dispatches = target && await packUpsampledInput(gpu, args.x, target);
+  return dispatches ? {
+    dispatches,
+    written: target
+  } : null;
+}
 async function conv2dForward(gpu, args) {
   const g3 = conv2dGeometry(args.shape);
   const { batch, inChannels, outChannels, height, width, kernel, outHeight, outWidth } = g3;
@@ -7543,19 +7556,21 @@ ${GROUP_FORWARD_HEAD}
   )
 });
 async function groupNormSiluIntoConv(gpu, args) {
-  const { batch, channels, height, width, groups: groups2, target } = args;
+  const { groups: groups2 } = args;
+  const { batch, inChannels: channels, height, width } = args.conv;
   const cpg = channels / groups2;
   if (gpu.profile.groupNorm.reducer !== "invocation") return null;
   if (!Number.isInteger(cpg) || cpg % 4 || width % 4) return null;
-  const d3 = target.dims;
-  if (d3.inC !== channels || d3.inH !== height || d3.inW !== width || d3.batch !== batch) {
-    throw new Error(`groupNormSiluIntoConv: the target is a conv of another input than [${batch}, ${channels}, ${height}, ${width}]`);
-  }
+  const target = conv2dInputTarget(gpu, {
+    x: args.y,
+    shape: args.conv
+  });
+  if (!target) return null;
   const wg = gpu.profile.groupNorm.workgroupSize;
   const xm = mirror(gpu, args.x);
-  return [
+  const dispatches = [
     xm.refresh,
-    await createDispatch(gpu, intoConvKernel(wg, (d3.kernel - 1) / 2), {
+    await createDispatch(gpu, intoConvKernel(wg, (args.conv.kernel - 1) / 2), {
       x: xm.view,
       gamma: args.gamma,
       beta: args.beta,
@@ -7575,6 +7590,10 @@ async function groupNormSiluIntoConv(gpu, args) {
     }),
     target.tx.upload
   ];
+  return {
+    dispatches,
+    written: target
+  };
 }
 
 // gpu/model/resnet.ts
@@ -7609,9 +7628,9 @@ async function groupNorm(m3, prefix, x2, channels, spatial, norm, label, into) {
   };
   const fused = norm.silu && into && await normIntoConv(m3, {
     ...stats,
-    y: y3,
-    into
-  });
+    groups: norm.groups,
+    y: y3
+  }, into);
   await m3.emit(fused ? Promise.resolve(fused) : groupNormForward(m3.gpu, {
     ...stats,
     y: y3,
@@ -7636,25 +7655,13 @@ async function groupNorm(m3, prefix, x2, channels, spatial, norm, label, into) {
   });
   return y3;
 }
-async function normIntoConv(m3, a4) {
-  const { shape, slot } = a4.into;
-  const target = conv2dInputTarget(m3.gpu, {
-    x: a4.y,
-    shape
-  });
-  if (!target) return null;
-  const { batch, inChannels: channels, height, width } = shape;
-  const dispatches = await groupNormSiluIntoConv(m3.gpu, {
+async function normIntoConv(m3, a4, into) {
+  const fused = await groupNormSiluIntoConv(m3.gpu, {
     ...a4,
-    batch,
-    channels,
-    height,
-    width,
-    groups: a4.mean.size / batch,
-    target
+    conv: into.shape
   });
-  if (dispatches) slot.written = target;
-  return dispatches;
+  if (fused) into.slot.written = fused.written;
+  return fused?.dispatches ?? null;
 }
 async function conv(m3, prefix, x2, shape, label, inputSlot = {}) {
   const outH = Math.floor((shape.height + 2 * (shape.kernel === 3 ? 1 : 0) - shape.kernel) / shape.stride) + 1;
@@ -7780,11 +7787,11 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
   };
   const fused2 = !useDropout && await normIntoConv(m3, {
     ...stats2,
-    y: a22,
-    into: {
-      shape: conv32(cout),
-      slot: slot2
-    }
+    groups: norm.groups,
+    y: a22
+  }, {
+    shape: conv32(cout),
+    slot: slot2
   });
   await m3.emit(fused2 ? Promise.resolve(fused2) : groupNormForward(gpu, {
     ...stats2,
@@ -7984,13 +7991,13 @@ async function upsample(m3, prefix, x2, channels, height, width) {
     stride: 1
   };
   const slot = {};
-  const target = conv2dInputTarget(m3.gpu, {
-    x: u4,
+  const fused = await conv2dUpsampledInput(m3.gpu, {
+    x: x2,
+    y: u4,
     shape
   });
-  const fused = target && await packUpsampledInput(m3.gpu, x2, target);
-  if (fused) slot.written = target;
-  await m3.emit(fused ? Promise.resolve(fused) : upsampleNearest2xForward(m3.gpu, {
+  if (fused) slot.written = fused.written;
+  await m3.emit(fused ? Promise.resolve(fused.dispatches) : upsampleNearest2xForward(m3.gpu, {
     x: x2,
     y: u4,
     planes,
@@ -9328,10 +9335,6 @@ var SpriteSampler = class {
       entry.running--;
       if (entry.evicted && entry.running === 0) this.#destroy(entry);
     }
-  }
-  /** The dispatch list of this request's program, built if need be: the benchmark's kernel table. */
-  async programDispatches(req) {
-    return (await this.#entry(req).program).dispatches;
   }
   /** Destroys every program now (a swapped-out model's sampler); passes in flight finish first. */
   close() {

@@ -5,10 +5,9 @@
 import {
   conv2dBackward,
   conv2dForward,
-  conv2dInputTarget,
   type Conv2dShape,
+  conv2dUpsampledInput,
   type ConvInputSlot,
-  packUpsampledInput,
 } from "../ops/conv2d/conv2d.ts";
 import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
 import {
@@ -19,7 +18,10 @@ import {
   upsampleNearest2xForward,
 } from "../ops/elementwise.ts";
 import { groupNormBackward, groupNormForward } from "../ops/group_norm.ts";
-import { groupNormSiluIntoConv } from "../ops/group_norm_into_conv.ts";
+import {
+  groupNormSiluIntoConv,
+  type GroupNormSiluIntoConvArgs,
+} from "../ops/group_norm_into_conv.ts";
 import type { Dispatch } from "../runtime/kernel.ts";
 import { linearBackward, linearForward } from "../ops/linear.ts";
 import type { Tensor } from "../runtime/tensor.ts";
@@ -57,7 +59,8 @@ export async function groupNorm(
   const beta = m.param(`${prefix}.bias`);
   const shape = { batch: B, channels, spatial, groups: norm.groups };
   const stats = { x, gamma, beta, mean, rstd, eps: norm.eps };
-  const fused = norm.silu && into && await normIntoConv(m, { ...stats, y, into });
+  const fused = norm.silu && into &&
+    await normIntoConv(m, { ...stats, groups: norm.groups, y }, into);
   await m.emit(
     fused ? Promise.resolve(fused) : groupNormForward(m.gpu, {
       ...stats,
@@ -92,32 +95,12 @@ export async function groupNorm(
  */
 async function normIntoConv(
   m: ModelBuilder,
-  a: {
-    x: Tensor;
-    gamma: Tensor;
-    beta: Tensor;
-    mean: Tensor;
-    rstd: Tensor;
-    eps: number;
-    y: Tensor;
-    into: { shape: Conv2dShape; slot: ConvInputSlot };
-  },
+  a: Omit<GroupNormSiluIntoConvArgs, "conv">,
+  into: { shape: Conv2dShape; slot: ConvInputSlot },
 ): Promise<Dispatch[] | null> {
-  const { shape, slot } = a.into;
-  const target = conv2dInputTarget(m.gpu, { x: a.y, shape });
-  if (!target) return null;
-  const { batch, inChannels: channels, height, width } = shape;
-  const dispatches = await groupNormSiluIntoConv(m.gpu, {
-    ...a,
-    batch,
-    channels,
-    height,
-    width,
-    groups: a.mean.size / batch,
-    target,
-  });
-  if (dispatches) slot.written = target;
-  return dispatches;
+  const fused = await groupNormSiluIntoConv(m.gpu, { ...a, conv: into.shape });
+  if (fused) into.slot.written = fused.written;
+  return fused?.dispatches ?? null;
 }
 
 /** A conv layer with diffusers' `<prefix>.weight` / `<prefix>.bias`; dx goes to m.grad(x). */
@@ -231,7 +214,10 @@ export async function resnetBlock(
   const stats2 = { x: h1, gamma: g2, beta: b2, mean: mean2, rstd: rstd2, eps: norm.eps };
   // Without dropout conv2 alone reads a2, and norm2 may write its packed input.
   const fused2 = !useDropout &&
-    await normIntoConv(m, { ...stats2, y: a2, into: { shape: conv3(cout), slot: slot2 } });
+    await normIntoConv(m, { ...stats2, groups: norm.groups, y: a2 }, {
+      shape: conv3(cout),
+      slot: slot2,
+    });
   await m.emit(
     fused2
       ? Promise.resolve(fused2)
@@ -396,12 +382,11 @@ export async function upsample(
   };
   // The conv alone reads u: the upsampling may write its packed input instead of u.
   const slot: ConvInputSlot = {};
-  const target = conv2dInputTarget(m.gpu, { x: u, shape });
-  const fused = target && await packUpsampledInput(m.gpu, x, target);
-  if (fused) slot.written = target!;
+  const fused = await conv2dUpsampledInput(m.gpu, { x, y: u, shape });
+  if (fused) slot.written = fused.written;
   await m.emit(
     fused
-      ? Promise.resolve(fused)
+      ? Promise.resolve(fused.dispatches)
       : upsampleNearest2xForward(m.gpu, { x, y: u, planes, height, width }),
   );
   m.onBackward(async () => {

@@ -10,6 +10,7 @@
 import type { Gpu } from "../runtime/device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
 import type { Tensor } from "../runtime/tensor.ts";
+import { conv2dInputTarget, type Conv2dShape } from "./conv2d/conv2d.ts";
 import type { PackedInput } from "./conv2d/direct_texture.ts";
 import { GROUP_FORWARD_HEAD } from "./group_norm.ts";
 import { mirror } from "./mirror.ts";
@@ -72,42 +73,39 @@ export interface GroupNormSiluIntoConvArgs {
   /** [B * groups], saved for the backward pass, as groupNormForward's. */
   mean: Tensor;
   rstd: Tensor;
-  batch: number;
-  channels: number;
-  height: number;
-  width: number;
   groups: number;
   eps: number;
-  /** The conv's input texture (conv2dInputTarget), whose x is the activation never stored. */
-  target: PackedInput;
+  /** silu(groupnorm(x)), the conv's input: never stored. */
+  y: Tensor;
+  /** The conv that alone reads y. */
+  conv: Conv2dShape;
 }
 
 /**
- * The dispatches that write silu(groupnorm(x)) into `target`, or null where this kernel does not
- * apply (another reducer than llvmpipe's, or channels per group or width not multiples of 4): the
- * caller then runs groupNormForward and lets the conv pack its input.
+ * The dispatches that write silu(groupnorm(x)) into the packed input of the conv that reads y, and
+ * that input (put it in the conv's ConvInputSlot as `written`); null where this does not apply
+ * (another reducer than llvmpipe's, channels per group or width not multiples of 4, or a conv that
+ * does not read a packed texture): the caller then runs groupNormForward into y and the conv
+ * packs it.
  */
 export async function groupNormSiluIntoConv(
   gpu: Gpu,
   args: GroupNormSiluIntoConvArgs,
-): Promise<Dispatch[] | null> {
-  const { batch, channels, height, width, groups, target } = args;
+): Promise<{ dispatches: Dispatch[]; written: PackedInput } | null> {
+  const { groups } = args;
+  const { batch, inChannels: channels, height, width } = args.conv;
   const cpg = channels / groups;
   if (gpu.profile.groupNorm.reducer !== "invocation") return null;
   if (!Number.isInteger(cpg) || cpg % 4 || width % 4) return null;
-  const d = target.dims;
-  if (d.inC !== channels || d.inH !== height || d.inW !== width || d.batch !== batch) {
-    throw new Error(
-      `groupNormSiluIntoConv: the target is a conv of another input than [${batch}, ${channels}, ${height}, ${width}]`,
-    );
-  }
+  const target = conv2dInputTarget(gpu, { x: args.y, shape: args.conv });
+  if (!target) return null;
   const wg = gpu.profile.groupNorm.workgroupSize;
   const xm = mirror(gpu, args.x);
-  return [
+  const dispatches = [
     xm.refresh,
     await createDispatch(
       gpu,
-      intoConvKernel(wg, (d.kernel - 1) / 2),
+      intoConvKernel(wg, (args.conv.kernel - 1) / 2),
       {
         x: xm.view,
         gamma: args.gamma,
@@ -131,4 +129,5 @@ export async function groupNormSiluIntoConv(
     ),
     target.tx.upload,
   ];
+  return { dispatches, written: target };
 }

@@ -267,11 +267,6 @@ export class SpriteSampler {
     }
   }
 
-  /** The dispatch list of this request's program, built if need be: the benchmark's kernel table. */
-  async programDispatches(req: SampleRequest): Promise<readonly Dispatch[]> {
-    return (await this.#entry(req).program).dispatches;
-  }
-
   /** Destroys every program now (a swapped-out model's sampler); passes in flight finish first. */
   close(): void {
     for (const e of [...this.#programs.values()]) this.#evict(e);

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import {
   conv2dBackward,
   conv2dForward,
-  conv2dInputTarget,
   type Conv2dShape,
   type ConvInputSlot,
 } from "../../gpu/ops/conv2d/conv2d.ts";
@@ -92,19 +91,10 @@ for (
       const stats = { x: xt, gamma: gt, beta: bt, mean, rstd, eps };
       let norm1;
       if (fused) {
-        const target = conv2dInputTarget(gpu, { x: a, shape });
-        assert.ok(target, "the llvmpipe profile takes the fused path at this shape");
-        norm1 = await groupNormSiluIntoConv(gpu, {
-          ...stats,
-          batch,
-          channels,
-          height,
-          width,
-          groups,
-          target,
-        });
-        assert.ok(norm1, "groupNormSiluIntoConv applies");
-        slot.written = target;
+        const into = await groupNormSiluIntoConv(gpu, { ...stats, groups, y: a, conv: shape });
+        assert.ok(into, "the llvmpipe profile takes the fused path at this shape");
+        norm1 = into.dispatches;
+        slot.written = into.written;
       } else {
         norm1 = await groupNormForward(gpu, { ...stats, ...norm, y: a, silu: true });
       }

@@ -18,8 +18,12 @@ import type { Dispatch } from "../../runtime/kernel.ts";
 import type { Tensor } from "../../runtime/tensor.ts";
 import { addChannelBias } from "../elementwise.ts";
 import { directConvBuffer } from "./direct_buffer.ts";
-import { directConvTexture, directInputTarget, type PackedInput } from "./direct_texture.ts";
-export { packUpsampledInput } from "./direct_texture.ts";
+import {
+  directConvTexture,
+  directInputTarget,
+  type PackedInput,
+  packUpsampledInput,
+} from "./direct_texture.ts";
 import {
   conv2dGeometry,
   type Conv2dShape,
@@ -61,6 +65,22 @@ export function conv2dInputTarget(
   const g = conv2dGeometry(args.shape);
   expectSize(args.x, g.batch * g.inChannels * g.height * g.width, "x");
   return directInputTarget(gpu, convDims(g), args.x);
+}
+
+/**
+ * Nearest-x2(x) written as the packed input of the conv that reads y = upsample(x) (diffusers'
+ * Upsample2D), and that input (put it in the conv's ConvInputSlot as `written`): y is never
+ * stored. Null where the profile's conv does not read a packed texture or x's width is not a
+ * multiple of 4; the caller then upsamples into y and the conv packs it.
+ */
+export async function conv2dUpsampledInput(
+  gpu: Gpu,
+  args: { x: Tensor; y: Tensor; shape: Conv2dShape },
+): Promise<{ dispatches: Dispatch[]; written: PackedInput } | null> {
+  if ((args.shape.width / 2) % 4) return null;
+  const target = conv2dInputTarget(gpu, { x: args.y, shape: args.shape });
+  const dispatches = target && await packUpsampledInput(gpu, args.x, target);
+  return dispatches ? { dispatches, written: target! } : null;
 }
 
 /**

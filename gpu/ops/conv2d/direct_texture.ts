@@ -13,7 +13,7 @@
 // (for the input gradient the pack flips the taps and swaps in and out channels).
 // The weight gradient and the stride-2 input gradient are implicit GEMMs: implicit_gemm_texture.ts,
 // which packs its input with packInput below.
-import type { Gpu } from "../../runtime/device.ts";
+import { type Gpu, operandPlan } from "../../runtime/device.ts";
 import { createDispatch, type Dispatch, hoisted, type KernelSpec } from "../../runtime/kernel.ts";
 import { type Tensor, upload } from "../../runtime/tensor.ts";
 import { mirror } from "../mirror.ts";
@@ -278,7 +278,9 @@ export function directInputTarget(gpu: Gpu, d: ConvDims, x: Tensor): PackedInput
   const input = directInputLayout(d);
   const { OC } = directTile(d.kernel, d.stride);
   const wSize = [d.kernel * d.kernel * input.C4, Math.ceil(d.outC / OC) * OC];
-  const dySize = [Math.ceil((d.batch * d.outH * d.outW) / 4), d.outC + 16];
+  // The weight gradient's packed dy (implicit_gemm_texture.ts): outC rows padded to the tile.
+  const TM = operandPlan(gpu).textureTile.TM;
+  const dySize = [Math.ceil((d.batch * d.outH * d.outW) / 4), Math.ceil(d.outC / TM) * TM];
   if (!texturesFit(gpu, input.size, wSize, dySize)) return null;
   const tx = operandTexture(gpu, input.size, "conv2d.packedInput");
   onesTexel(gpu, tx, input.cols * input.C4);

@@ -1,13 +1,12 @@
-// packUpsampledInput: nearest-x2(x) written into a conv's packed input gives the conv's output
+// conv2dUpsampledInput: nearest-x2(x) written into a conv's packed input gives the conv's output
 // and weight gradient of the float64 reference, and the upsampled activation is never stored.
 import assert from "node:assert/strict";
 import {
   conv2dBackward,
   conv2dForward,
-  conv2dInputTarget,
   type Conv2dShape,
+  conv2dUpsampledInput,
   type ConvInputSlot,
-  packUpsampledInput,
 } from "../../../gpu/ops/conv2d/conv2d.ts";
 import { withProfile } from "../../../gpu/runtime/device.ts";
 import { runNow } from "../../../gpu/runtime/kernel.ts";
@@ -16,7 +15,7 @@ import { conv3x3Reference } from "./conv3x3_reference.ts";
 import { assertClose, getGpu, gpuTensor, makeRng, poisoned, randn, read } from "../../util.ts";
 
 for (const [channels, height, width, outChannels] of [[8, 4, 8, 6], [4, 4, 4, 4], [12, 3, 4, 8]]) {
-  Deno.test(`packUpsampledInput: ${channels} channels, ${height}x${width} -> ${2 * height}x${2 * width}, into a 3x3 conv`, async () => {
+  Deno.test(`conv2dUpsampledInput: ${channels} channels, ${height}x${width} -> ${2 * height}x${2 * width}, into a 3x3 conv`, async () => {
     const gpu = withProfile(await getGpu(), LLVMPIPE);
     const rng = makeRng();
     const batch = 2, H2 = 2 * height, W2 = 2 * width;
@@ -43,17 +42,15 @@ for (const [channels, height, width, outChannels] of [[8, 4, 8, 6], [4, 4, 4, 4]
     };
     const ref = conv3x3Reference(u, w, bias, dy, shape);
     const ut = poisoned(gpu, [batch, channels, H2, W2], "u");
-    const target = conv2dInputTarget(gpu, { x: ut, shape });
-    assert.ok(target, "the llvmpipe profile takes the fused path at this shape");
     const xt = gpuTensor(gpu, x, [batch, channels, height, width]);
-    const fused = await packUpsampledInput(gpu, xt, target);
-    assert.ok(fused, "packUpsampledInput applies");
-    const slot: ConvInputSlot = { written: target };
+    const fused = await conv2dUpsampledInput(gpu, { x: xt, y: ut, shape });
+    assert.ok(fused, "the llvmpipe profile takes the fused path at this shape");
+    const slot: ConvInputSlot = { written: fused.written };
     const y = poisoned(gpu, [batch, outChannels, H2, W2]);
     const dWeight = poisoned(gpu, [outChannels, channels, 3, 3]);
     const weight = gpuTensor(gpu, w, [outChannels, channels, 3, 3]);
     await runNow(gpu, [
-      ...fused,
+      ...fused.dispatches,
       ...await conv2dForward(gpu, {
         x: ut,
         weight,
@@ -80,7 +77,7 @@ for (const [channels, height, width, outChannels] of [[8, 4, 8, 6], [4, 4, 4, 4]
   });
 }
 
-Deno.test("packUpsampledInput declines widths that are not whole texels", async () => {
+Deno.test("conv2dUpsampledInput declines widths that are not whole texels", async () => {
   const gpu = withProfile(await getGpu(), LLVMPIPE);
   const shape: Conv2dShape = {
     batch: 1,
@@ -91,10 +88,9 @@ Deno.test("packUpsampledInput declines widths that are not whole texels", async 
     kernel: 3,
     stride: 1,
   };
-  const target = conv2dInputTarget(gpu, { x: poisoned(gpu, [1, 4, 4, 4]), shape })!;
   const x = poisoned(gpu, [1, 4, 2, 2]);
   assert.equal(
-    await packUpsampledInput(gpu, x, target),
+    await conv2dUpsampledInput(gpu, { x, y: poisoned(gpu, [1, 4, 4, 4]), shape }),
     null,
   );
 });
