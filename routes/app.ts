@@ -9,8 +9,9 @@ import { datasetRoutes } from "./dataset.ts";
 import { generateRoutes } from "./generate.ts";
 import { GpuWorker } from "./gpu_client.ts";
 import type { ModelSpec, WorkerInit } from "./gpu_protocol.ts";
-import { gridRoutes, pageGridJobs } from "./grid.ts";
+import { gridRoutes, perClassRequest } from "./grid.ts";
 import { checkRequest } from "./guard.ts";
+import { RECOMMENDED_GUIDANCE } from "../gpu/sample/request.ts";
 import { healthRoutes } from "./health.ts";
 import {
   type AppContext,
@@ -143,11 +144,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
     }
   };
 
-  // The page's first requests are a grid a class at its defaults (merged into one pass): run them
-  // before anyone asks, which compiles that program, and keep their sprites, so that a visitor's
-  // first view is answered at once.
+  // The page's first requests are the per-class grid at the recommended guidance (one request a
+  // class, merged into one pass): compile that program before anyone asks.
   const warmup = opts.warm
-    ? Promise.all(pageGridJobs(context).map((job) => worker.prepare(job)))
+    ? worker.generate({ ...perClassRequest(context).job, guidance: RECOMMENDED_GUIDANCE })
       .then(() => {}, (e) => console.error("warm-up failed:", (e as Error).message))
     : Promise.resolve();
 
