@@ -9,9 +9,8 @@ import { datasetRoutes } from "./dataset.ts";
 import { generateRoutes } from "./generate.ts";
 import { GpuWorker } from "./gpu_client.ts";
 import type { ModelSpec, WorkerInit } from "./gpu_protocol.ts";
-import { gridRoutes, perClassRequest } from "./grid.ts";
+import { gridRoutes, pageGridJobs } from "./grid.ts";
 import { checkRequest } from "./guard.ts";
-import { RECOMMENDED_GUIDANCE } from "../gpu/sample/request.ts";
 import { healthRoutes } from "./health.ts";
 import {
   type AppContext,
@@ -144,10 +143,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
     }
   };
 
-  // The page's first requests are the per-class grid at the recommended guidance (one request a
-  // class, merged into one pass): compile that program before anyone asks.
+  // The page's first requests are a grid a class at its defaults (merged into one pass): run them
+  // before anyone asks, which compiles that program, and keep their sprites, so that a visitor's
+  // first view is answered at once.
   const warmup = opts.warm
-    ? worker.generate({ ...perClassRequest(context).job, guidance: RECOMMENDED_GUIDANCE })
+    ? Promise.all(pageGridJobs(context).map((job) => worker.prepare(job)))
       .then(() => {}, (e) => console.error("warm-up failed:", (e as Error).message))
     : Promise.resolve();
 

@@ -54,11 +54,13 @@ function answer(request: SamplingRequest, made: Generated) {
   const grid = spriteGrid(sprites, rows, cols, scale, sprite);
   const gridPng = encodePng(grid.rgb, grid.width, grid.height);
   // The generation's own time (its GPU pass), and apart from it the time spent waiting for it.
-  const headers = {
+  const headers: Record<string, string> = {
     "x-generation-ms": String(made.pass.ms),
     "x-queue-ms": String(made.waitedMs),
     "x-seed": String(job.seed),
   };
+  // Made while the service started (the page's first grids): ms is that pass's.
+  if (made.prepared) headers["x-prepared"] = "1";
   const px = size * size * 3;
   const body = () => ({
     count: job.count,
@@ -73,6 +75,7 @@ function answer(request: SamplingRequest, made: Generated) {
     ms: made.pass.ms,
     queue_ms: made.waitedMs,
     pass: { requests: made.pass.requests, sprites: made.pass.sprites },
+    prepared: made.prepared ?? false,
     grid: dataUrl(gridPng),
     sprites: Array.from({ length: job.count }, (_, i) => {
       const g = spriteGrid(sprites.subarray(i * px, (i + 1) * px), 1, 1, scale, {

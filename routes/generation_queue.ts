@@ -27,6 +27,18 @@ export interface Generated {
   pass: { ms: number; requests: number; sprites: number };
   /** Milliseconds between the request's arrival and the start of its pass. */
   waitedMs: number;
+  /** Made ahead of the request, by a pass the service ran at its start (`keep`): no wait, no pass. */
+  prepared?: true;
+}
+
+/**
+ * What identifies a request's bytes: its classes, size, seed and scalars (same request, same
+ * sprites, whatever it is merged with). Null for one with its own starting noise, never kept.
+ */
+export function jobKey(j: GenerationJob): string | null {
+  if (j.latents) return null;
+  const labels = Array.from(j.labels.subarray(0, j.labels.length));
+  return JSON.stringify([labels, j.count, j.steps, j.eta, j.seed, j.guidance, j.scheduler]);
 }
 
 /** A request dropped before its pass because its client went away. */
@@ -56,6 +68,8 @@ export interface QueueStats {
   cancelled: number;
   /** Training steps given a turn while requests were waiting. */
   trainingTurns: number;
+  /** Requests answered with sprites made ahead of them (`keep`), without a pass. */
+  prepared: number;
 }
 
 /** Requests that may share a pass: the same program and scalars, and noise of their own or not. */
@@ -69,7 +83,17 @@ export const nextTask = (): Promise<void> => new Promise((resolve) => setTimeout
 export class GenerationQueue {
   #waiting: Waiting[] = [];
   #running = false;
-  #stats = { passes: 0, requests: 0, largestMerge: 0, cancelled: 0, trainingTurns: 0 };
+  #stats = {
+    passes: 0,
+    requests: 0,
+    largestMerge: 0,
+    cancelled: 0,
+    trainingTurns: 0,
+    prepared: 0,
+  };
+  /** Results kept for the requests the service expects first (the page's grids), by `jobKey`. */
+  #kept = new Map<string, Generated>();
+  #sampler: SpriteSampler;
   /** The training loop waiting for its next step. */
   #training?: () => void;
   /** Wakes the pass loop when the training step it let through has been submitted. */
@@ -82,11 +106,23 @@ export class GenerationQueue {
    * training step gets a turn.
    */
   constructor(
-    public sampler: SpriteSampler,
+    sampler: SpriteSampler,
     readonly maxBatch = 128,
     readonly gatherMs = 40,
     readonly passesPerStep = 4,
-  ) {}
+  ) {
+    this.#sampler = sampler;
+  }
+
+  get sampler(): SpriteSampler {
+    return this.#sampler;
+  }
+
+  /** Another model's sampler (a swap): what was kept is the old model's, and is dropped. */
+  set sampler(sampler: SpriteSampler) {
+    this.#sampler = sampler;
+    this.#kept.clear();
+  }
 
   get stats(): QueueStats {
     return { ...this.#stats, waiting: this.#waiting.length };
@@ -97,21 +133,48 @@ export class GenerationQueue {
     return this.#running;
   }
 
-  /** Sprites for one request, uint8 [count, H, W, 3], exactly as `sampler.generate` gives them. */
+  /**
+   * Sprites for one request, uint8 [count, H, W, 3], exactly as `sampler.generate` gives them.
+   * `keep`: the result is kept, and the same request later gets it at once (the service prepares
+   * the page's first grids while it starts, so that a visitor's first view needs no pass); a swap
+   * of the sampler drops what was kept.
+   */
   generate(
     job: GenerationJob,
     signal?: AbortSignal,
     onProgress?: GenerationProgress,
+    keep = false,
   ): Promise<Generated> {
     if (job.count > this.maxBatch) {
       throw new Error(`a request of ${job.count} sprites exceeds the batch limit ${this.maxBatch}`);
     }
+    const key = jobKey(job);
     return new Promise((resolve, reject) => {
       if (signal?.aborted) {
         this.#stats.cancelled++;
         return reject(new GenerationCancelledError());
       }
-      const w: Waiting = { job, signal, onProgress, arrived: performance.now(), resolve, reject };
+      const kept = key === null ? undefined : this.#kept.get(key);
+      if (kept) {
+        this.#stats.prepared++;
+        return resolve({ ...kept, sprites: kept.sprites.slice(), waitedMs: 0, prepared: true });
+      }
+      const sampler = this.#sampler;
+      const done = (made: Generated) => {
+        // Not if the sampler was swapped meanwhile: these are the old model's sprites.
+        if (keep && key !== null && this.#sampler === sampler) {
+          this.#kept.set(key, { ...made, sprites: made.sprites.slice() });
+        }
+        resolve(made);
+      };
+      const w: Waiting = {
+        job,
+        signal,
+        onProgress,
+        arrived: performance.now(),
+        resolve: done,
+        reject,
+      };
       this.#waiting.push(w);
       signal?.addEventListener("abort", () => {
         const at = this.#waiting.indexOf(w);

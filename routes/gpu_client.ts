@@ -117,9 +117,23 @@ export class GpuWorker {
     signal?: AbortSignal,
     onProgress?: GenerationProgress,
   ): Promise<Generated> {
+    return this.#generate(job, signal, onProgress, false);
+  }
+
+  /** `generate`, keeping the result for the same request later (the page's first grids). */
+  prepare(job: GenerationJob): Promise<Generated> {
+    return this.#generate(job, undefined, undefined, true);
+  }
+
+  #generate(
+    job: GenerationJob,
+    signal: AbortSignal | undefined,
+    onProgress: GenerationProgress | undefined,
+    keep: boolean,
+  ): Promise<Generated> {
     const { id, reply } = this.#request<Generated>((id) => {
       if (onProgress) this.#progress.set(id, onProgress);
-      return { type: "generate", id, job, progress: onProgress !== undefined };
+      return { type: "generate", id, job, progress: onProgress !== undefined, keep };
     });
     if (onProgress) reply.finally(() => this.#progress.delete(id)).catch(() => {});
     if (signal) {

@@ -167,8 +167,11 @@ export interface WireError {
 
 export type ToWorker =
   | { type: "init"; init: WorkerInit }
-  /** `progress`: send generation-progress messages for it (its pass then submits a step at a time). */
-  | { type: "generate"; id: number; job: GenerationJob; progress?: boolean }
+  /**
+   * `progress`: send generation-progress messages for it (its pass then submits a step at a time).
+   * `keep`: keep the result for the same request later (GenerationQueue.generate).
+   */
+  | { type: "generate"; id: number; job: GenerationJob; progress?: boolean; keep?: boolean }
   | { type: "cancel"; id: number }
   | { type: "train"; id: number; request: TrainRequest }
   | { type: "stop-training"; id: number }

@@ -177,7 +177,7 @@ class GpuService {
             ? (done: number, total: number) =>
               post({ type: "generation-progress", id, done, total })
             : undefined;
-          const queued = this.queue.generate(m.job, abort.signal, onProgress);
+          const queued = this.queue.generate(m.job, abort.signal, onProgress, m.keep);
           post({ type: "stats", stats: this.stats() }); // the HTTP side's health sees it waiting
           const made = await queued;
           post({ type: "reply", id, value: made }, [made.sprites.buffer]);

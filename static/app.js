@@ -4290,6 +4290,13 @@ var DEFAULT_PER_ROW = 4;
 var DEFAULT_PER_CLASS = 4;
 var MAX_COLS = 8;
 var RECOMMENDED_GUIDANCE = 2;
+var GRID_DEFAULTS = {
+  count: 4,
+  steps: 10,
+  eta: 0,
+  seed: 1,
+  guidance: RECOMMENDED_GUIDANCE
+};
 function samplingOptions(fields, nameOf = (k2) => k2) {
   const int = {
     integer: true
@@ -10146,7 +10153,8 @@ async function makeSprites(engine, body, onProgress, signal) {
     ms: answer.ms,
     where: "server",
     pass: answer.pass,
-    waitedMs: answer.queue_ms
+    waitedMs: answer.queue_ms,
+    prepared: answer.prepared
   };
 }
 function ProgressBar({ progress, name }) {
@@ -10191,6 +10199,7 @@ function ProgressBar({ progress, name }) {
 }
 function timingOf(m3) {
   if (m3.where === "device") return `${m3.ms} ms on this device`;
+  if (m3.prepared) return `ready: made when the server started (${m3.ms} ms, compilation included)`;
   const shared = m3.pass && m3.pass.requests > 1 ? ` (one pass with ${m3.pass.requests - 1} other request${m3.pass.requests > 2 ? "s" : ""}, ${m3.pass.sprites} sprites)` : "";
   return `${m3.ms} ms generating${shared}${m3.waitedMs ? `, ${m3.waitedMs} ms waiting` : ""}`;
 }
@@ -11192,11 +11201,11 @@ function TrainTab(props) {
 
 // static/url_state.ts
 var DEFAULT_SETTINGS = {
-  count: "4",
-  steps: "10",
-  eta: "0",
-  seed: "1",
-  guidance: String(RECOMMENDED_GUIDANCE)
+  count: String(GRID_DEFAULTS.count),
+  steps: String(GRID_DEFAULTS.steps),
+  eta: String(GRID_DEFAULTS.eta),
+  seed: String(GRID_DEFAULTS.seed),
+  guidance: String(GRID_DEFAULTS.guidance)
 };
 var SETTING_KEYS = Object.keys(DEFAULT_SETTINGS);
 function readState(search) {

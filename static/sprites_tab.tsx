@@ -33,6 +33,8 @@ interface Made {
   /** The server's pass: how many requests and sprites shared it, and the wait before it. */
   pass?: { requests: number; sprites: number };
   waitedMs?: number;
+  /** Made by the server while it started (the first view's grids), not for this request. */
+  prepared?: boolean;
 }
 
 /** Where a card's request is: waiting for its pass, steps done of steps, or at rest. */
@@ -43,6 +45,7 @@ interface ServerAnswer {
   ms: number;
   queue_ms: number;
   pass: { requests: number; sprites: number };
+  prepared: boolean;
 }
 
 /** The fields as the parser reads them (numbers where they are numbers). */
@@ -162,6 +165,7 @@ async function makeSprites(
     where: "server",
     pass: answer.pass,
     waitedMs: answer.queue_ms,
+    prepared: answer.prepared,
   };
 }
 
@@ -185,6 +189,7 @@ function ProgressBar({ progress, name }: { progress: Progress; name: string }) {
 
 function timingOf(m: Made): string {
   if (m.where === "device") return `${m.ms} ms on this device`;
+  if (m.prepared) return `ready: made when the server started (${m.ms} ms, compilation included)`;
   const shared = m.pass && m.pass.requests > 1
     ? ` (one pass with ${m.pass.requests - 1} other request${
       m.pass.requests > 2 ? "s" : ""

@@ -2,7 +2,7 @@
 // same tab with the same settings and, same seed same sprites, the same grids; the URL is replaced
 // in place as they change (no history entry per keystroke). Values are kept as typed: the sprites
 // tab checks them before anything is sent.
-import { RECOMMENDED_GUIDANCE } from "../gpu/sample/request.ts";
+import { GRID_DEFAULTS } from "../gpu/sample/request.ts";
 
 /** The sampling fields of the sprites tab, as typed. */
 export interface Settings {
@@ -22,11 +22,11 @@ export interface PageState {
 }
 
 export const DEFAULT_SETTINGS: Settings = {
-  count: "4",
-  steps: "10",
-  eta: "0",
-  seed: "1",
-  guidance: String(RECOMMENDED_GUIDANCE),
+  count: String(GRID_DEFAULTS.count),
+  steps: String(GRID_DEFAULTS.steps),
+  eta: String(GRID_DEFAULTS.eta),
+  seed: String(GRID_DEFAULTS.seed),
+  guidance: String(GRID_DEFAULTS.guidance),
 };
 
 const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[];

@@ -114,6 +114,18 @@ export function samplingFields(forms: readonly SamplingForm[], o: { latents?: bo
 /** The `guidance` the README recommends for the shipped model, and the page's default. */
 export const RECOMMENDED_GUIDANCE = 2;
 
+/**
+ * The sprites tab's settings when its link carries none: each class's grid is then the request
+ * `{ class, ...GRID_DEFAULTS }`, which the service prepares while it starts (routes/grid.ts).
+ */
+export const GRID_DEFAULTS = {
+  count: 4,
+  steps: 10,
+  eta: 0,
+  seed: 1,
+  guidance: RECOMMENDED_GUIDANCE,
+} as const;
+
 /** steps 1-1000 (10), eta 0-1 (0), seed 0..2^32-1 (1), guidance 0-20 (1), ddim or ddpm (ddim). */
 export function samplingOptions(
   fields: Record<string, unknown>,

@@ -156,3 +156,54 @@ Deno.test("schedule: a request whose client has gone is dropped before its pass"
   assertEquals(log, ["pass 1", "pass 3"]);
   assertEquals(queue.stats.cancelled, 1);
 });
+
+Deno.test("keep: a kept request is answered again without a pass, with its bytes; a swap drops it", async () => {
+  const gpu = await getGpu();
+  const sampler = new SpriteSampler(gpu, tinyModel(gpu));
+  const queue = new GenerationQueue(sampler, 128, 0);
+  const seed = 1 + Math.floor(Math.random() * 1e6);
+  const [a, b] = [job(0, 3, seed), job(3, 2, seed + 1)];
+  const made = await Promise.all([
+    queue.generate(a, undefined, undefined, true),
+    queue.generate(b),
+  ]);
+  assertEquals(queue.stats.passes, 1);
+  const alone = await sampler.generate(a);
+  assertEquals(made[0].sprites, alone);
+  made[0].sprites.fill(0); // the caller's copy: what was kept must not change with it
+
+  const heard: string[] = [];
+  const again = await queue.generate({ ...a }, undefined, (d, t) => heard.push(`${d}/${t}`));
+  assertEquals(again.sprites, alone);
+  assertEquals([again.prepared, again.waitedMs, again.pass], [true, 0, made[0].pass]);
+  assertEquals(heard, [], "no pass, no progress");
+  assertEquals([queue.stats.passes, queue.stats.prepared], [1, 1]);
+
+  // Not kept: b, a with another seed, guidance, count or class mix; each runs a pass.
+  const others = [b, job(0, 3, seed + 7), job(0, 3, seed, { guidance: 2 }), job(0, 2, seed)];
+  const mixed = { ...a, labels: a.labels.map((v, i) => (i % 5 === 1 ? 0.5 : v)) };
+  for (const j of [...others, mixed]) {
+    const m = await queue.generate(j);
+    ok(!m.prepared, JSON.stringify({ seed: j.seed, count: j.count, guidance: j.guidance }));
+    assertEquals(m.sprites, await sampler.generate(j));
+  }
+  assertEquals(queue.stats.passes, 6);
+
+  // Another model's sampler: the kept sprites were the old model's.
+  const other = new SpriteSampler(gpu, tinyModel(gpu, 8));
+  queue.sampler = other;
+  const swapped = await queue.generate(a);
+  ok(!swapped.prepared);
+  assertEquals(swapped.sprites, await other.generate(a));
+  assertNotEquals(swapped.sprites, alone);
+});
+
+Deno.test("keep: requests with their own starting noise are never kept", async () => {
+  const log: string[] = [];
+  const queue = new GenerationQueue(fakeSampler(1, log), 128, 0);
+  const latents = new Float32Array(3 * 16 * 16).fill(0.5);
+  await queue.generate(job(0, 1, 5, { latents }), undefined, undefined, true);
+  const again = await queue.generate(job(0, 1, 5, { latents }));
+  ok(!again.prepared);
+  assertEquals(log, ["pass 5", "pass 5"]);
+});
