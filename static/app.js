@@ -2111,6 +2111,9 @@ var operands = {
       wantTiles: 64,
       minChunk: 512
     },
+    // A pack of an aligned operand is a copy of its mirror into another layout: the GEMM reads the
+    // mirror instead, for three integer ops a texel load.
+    mirrorOperands: true,
     // Past the texture size limit: 16x16 outputs per invocation, 8 invocations along x.
     bufferKernel: {
       kind: "registerTile",
@@ -2588,6 +2591,88 @@ function createMirror(gpu, t3) {
   };
 }
 
+// gpu/ops/matmul/operand_reads.ts
+var PACKED = {
+  a: "packed",
+  b: "packed"
+};
+function loadsOfA(read, TM) {
+  if (read === "packed") {
+    return {
+      loads: range(TM).map((i3) => `let a${i3} = textureLoad(tA, vec2u(k4, aRow + ${i3}u));`),
+      value: (i3, kk) => `a${i3}.${XYZW[kk]}`
+    };
+  }
+  if (read === "mirror") {
+    return {
+      loads: range(TM).map((i3) => `let a${i3} = load_tA(aAt + ${i3}u * p.K4 + k4);`),
+      value: (i3, kk) => `a${i3}.${XYZW[kk]}`
+    };
+  }
+  const loads = [];
+  for (const g3 of range(TM / 4)) {
+    for (const kk of range(4)) {
+      loads.push(`let aT${g3}_${kk} = load_tA(aAt + (k4 * 4u + ${kk}u) * p.rowTexelsA + ${g3}u);`);
+    }
+  }
+  return {
+    loads,
+    value: (i3, kk) => `aT${i3 >> 2}_${kk}.${XYZW[i3 & 3]}`
+  };
+}
+function loadsOfB(read, TN, custom) {
+  const J2 = TN / 4;
+  const L2 = [];
+  if (read === "mirrorTransposed") {
+    for (const n2 of range(TN)) L2.push(`let bT${n2} = load_tB(bAt + ${n2}u * p.K4 + k4);`);
+    for (const kk of range(4)) {
+      for (const j2 of range(J2)) {
+        const parts = range(4).map((q2) => `bT${4 * j2 + q2}.${XYZW[kk]}`);
+        L2.push(`let b${kk}_${j2} = vec4f(${parts.join(", ")});`);
+      }
+    }
+    return L2;
+  }
+  for (const kk of range(4)) {
+    for (const j2 of range(J2)) {
+      const load = custom ? custom(kk, j2) : read === "mirror" ? `load_tB(bAt + (k4 * 4u + ${kk}u) * p.rowTexelsB + ${j2}u)` : `textureLoad(tB, vec2u(nt + ${j2}u, bRow + k4 * 4u + ${kk}u))`;
+      L2.push(`let b${kk}_${j2} = ${load};`);
+    }
+  }
+  return L2;
+}
+var MIRROR_PARAMS = {
+  itemTexelsA: "u32",
+  itemTexelsB: "u32",
+  rowTexelsA: "u32",
+  rowTexelsB: "u32"
+};
+var readName = (read) => read === "packed" ? "p" : read === "mirror" ? "m" : "t";
+function mirrorable(gpu, x2, o4) {
+  const rows = Math.ceil(x2.size / 4 / MIRROR_WIDTH);
+  return !!operandPlan(gpu).matmul.mirrorOperands && gpu.operandFormat === "rgba32float" && x2.dtype === "f32" && x2.size % 4 === 0 && rows <= gpu.limits.maxTextureDimension2D && o4.K % 4 === 0 && o4.rowLength % 4 === 0 && o4.stride % 4 === 0 && o4.tile % 4 === 0;
+}
+function operandReads(gpu, g3) {
+  const { TM, TN } = operandPlan(gpu).textureTile;
+  const a4 = mirrorable(gpu, g3.a, {
+    rowLength: g3.transA ? g3.M : g3.K,
+    K: g3.K,
+    stride: g3.strideA,
+    tile: TM
+  });
+  const b = mirrorable(gpu, g3.b, {
+    rowLength: g3.transB ? g3.K : g3.N,
+    K: g3.K,
+    stride: g3.strideB,
+    tile: TN
+  });
+  const read = (ok, trans) => !ok ? "packed" : trans ? "mirrorTransposed" : "mirror";
+  return {
+    a: read(a4, g3.transA),
+    b: read(b, g3.transB)
+  };
+}
+
 // gpu/ops/matmul/texture.ts
 var packParams2 = {
   R: "u32",
@@ -2679,38 +2764,42 @@ function packMirrorKernel(trans) {
     )
   };
 }
-function textureTileKernel(tile, f4, operandB) {
+function textureTileKernel(tile, f4, operandB, reads = PACKED) {
   const { TM, TN } = tile;
   const J2 = TN / 4;
+  const A3 = loadsOfA(reads.a, TM);
   const L2 = [];
   for (const i3 of range(TM)) for (const j2 of range(J2)) L2.push(`var acc${i3}_${j2} = vec4f(0.0);`);
   L2.push("for (var k4 = k4Begin; k4 < k4End; k4++) {");
   if (operandB) L2.push(operandB.step);
-  for (const i3 of range(TM)) L2.push(`  let a${i3} = textureLoad(tA, vec2u(k4, aRow + ${i3}u));`);
-  for (const kk of range(4)) {
-    for (const j2 of range(J2)) {
-      const load = operandB ? operandB.load(kk, j2) : `textureLoad(tB, vec2u(nt + ${j2}u, bRow + k4 * 4u + ${kk}u))`;
-      L2.push(`  let b${kk}_${j2} = ${load};`);
-    }
-  }
+  L2.push(...A3.loads.map((l3) => `  ${l3}`));
+  L2.push(...loadsOfB(reads.b, TN, operandB?.load).map((l3) => `  ${l3}`));
   for (const i3 of range(TM)) {
     for (const j2 of range(J2)) {
       for (const kk of range(4)) {
-        L2.push(`  acc${i3}_${j2} = fma(vec4f(a${i3}.${XYZW[kk]}), b${kk}_${j2}, acc${i3}_${j2});`);
+        L2.push(`  acc${i3}_${j2} = fma(vec4f(${A3.value(i3, kk)}), b${kk}_${j2}, acc${i3}_${j2});`);
       }
     }
   }
   L2.push("}");
   L2.push(...storeTileWgsl(TM, J2, f4));
   const vt = f4.vecC ? "array<vec4<f32>>" : "array<f32>";
+  const binding = (read) => read === "packed" ? "texture read" : "mirror read";
   const bindings = {
-    tA: "texture read",
-    tB: "texture read"
+    tA: binding(reads.a),
+    tB: binding(reads.b)
   };
   if (f4.bias) bindings.bias = `read ${vt}`;
   bindings.c = `write ${vt}`;
+  const setup = [];
+  if (reads.a === "mirror") setup.push("let aAt = item * p.itemTexelsA + m0 * p.K4;");
+  if (reads.a === "mirrorTransposed") setup.push("let aAt = item * p.itemTexelsA + (m0 >> 2u);");
+  if (reads.b === "mirror") setup.push("let bAt = item * p.itemTexelsB + nt;");
+  if (reads.b === "mirrorTransposed") setup.push("let bAt = item * p.itemTexelsB + n0 * p.K4;");
+  const mirrored2 = reads.a !== "packed" || reads.b !== "packed";
+  const suffix = mirrored2 ? `.${readName(reads.a)}${readName(reads.b)}` : "";
   return {
-    name: operandB ? `matmulTextureTile.${operandB.name}` : "matmulTextureTile",
+    name: (operandB ? `matmulTextureTile.${operandB.name}` : "matmulTextureTile") + suffix,
     params: {
       M: "u32",
       N: "u32",
@@ -2720,6 +2809,7 @@ function textureTileKernel(tile, f4, operandB) {
       strideC: "u32",
       splits: "u32",
       kChunk4: "u32",
+      ...mirrored2 ? MIRROR_PARAMS : {},
       ...operandB?.params
     },
     bindings,
@@ -2745,6 +2835,7 @@ function textureTileKernel(tile, f4, operandB) {
   let aRow = item * p.itemRowsA + m0;
   let bRow = item * p.itemRowsB;
   let nt = n0 >> 2u;
+  ${setup.join("\n  ")}
   ${operandB?.setup ?? ""}
   ${L2.join("\n  ")}
 }`
@@ -2824,9 +2915,9 @@ function operandTexture(gpu, size, label) {
 }
 async function textureMatmul(gpu, g3) {
   const s3 = textureShapes(g3, operandPlan(gpu).textureTile);
-  const tA = operandTexture(gpu, s3.a, "matmul.packedA");
-  const tB = operandTexture(gpu, s3.b, "matmul.packedB");
-  const pack = async (x2, t3, o4) => {
+  const reads = operandReads(gpu, g3);
+  const pack = async (x2, size, label, o4) => {
+    const t3 = operandTexture(gpu, size, label);
     const [width, height] = t3.size;
     const itemRows = height / o4.items;
     const params3 = {
@@ -2852,21 +2943,24 @@ async function textureMatmul(gpu, g3) {
         stride4: o4.stride / 4,
         width: columns
       };
-      return [
-        xm.refresh,
-        await createDispatch(gpu, packMirrorKernel(o4.trans), {
-          x: xm.view,
-          t: t3.staging
-        }, [
-          Math.ceil(columns / 16),
-          Math.ceil((o4.trans ? o4.R / 4 : o4.R) / 4),
-          o4.items
-        ], {
-          ...mirrorParams,
-          tPitch: t3.pitch
-        }),
-        t3.upload
-      ];
+      return {
+        view: t3.view,
+        steps: [
+          xm.refresh,
+          await createDispatch(gpu, packMirrorKernel(o4.trans), {
+            x: xm.view,
+            t: t3.staging
+          }, [
+            Math.ceil(columns / 16),
+            Math.ceil((o4.trans ? o4.R / 4 : o4.R) / 4),
+            o4.items
+          ], {
+            ...mirrorParams,
+            tPitch: t3.pitch
+          }),
+          t3.upload
+        ]
+      };
     }
     const vec4 = !o4.trans && o4.C % 4 === 0 && o4.stride % 4 === 0;
     const groups2 = o4.trans ? [
@@ -2876,28 +2970,41 @@ async function textureMatmul(gpu, g3) {
       Math.ceil(width / 8),
       Math.ceil(height / 8)
     ];
-    return [
-      await createDispatch(gpu, packKernel(o4.trans, vec4), buffers, groups2, params3),
-      t3.upload
-    ];
+    return {
+      view: t3.view,
+      steps: [
+        await createDispatch(gpu, packKernel(o4.trans, vec4), buffers, groups2, params3),
+        t3.upload
+      ]
+    };
   };
-  const packA = await pack(g3.a, tA, {
+  const read = async (x2, how, size, label, o4) => {
+    if (how === "packed") return await pack(x2, size, label, o4);
+    const xm = mirror(gpu, x2);
+    return {
+      view: xm.view,
+      steps: [
+        xm.refresh
+      ]
+    };
+  };
+  const packA = await read(g3.a, reads.a, s3.a, "matmul.packedA", {
     trans: g3.transA,
     R: g3.M,
     C: g3.K,
     items: s3.itemsA,
     stride: g3.strideA
   });
-  const packB = (g3.bIsParameter ? hoisted : (d3) => d3)(await pack(g3.b, tB, {
+  const packB = await read(g3.b, reads.b, s3.b, "matmul.packedB", {
     trans: g3.transB,
     R: g3.K,
     C: g3.N,
     items: s3.itemsB,
     stride: g3.strideB
-  }));
+  });
   const gemm = await textureGemm(gpu, {
-    tA: tA.view,
-    tB: tB.view,
+    tA: packA.view,
+    tB: packB.view,
     c: g3.c,
     bias: g3.bias,
     M: g3.M,
@@ -2909,11 +3016,19 @@ async function textureMatmul(gpu, g3) {
     items: g3.batch,
     splits: g3.splits,
     kChunk4: g3.kChunk / 4,
-    flags: g3.flags
+    flags: g3.flags,
+    reads,
+    operandParams: reads.a === "packed" && reads.b === "packed" ? void 0 : {
+      itemTexelsA: g3.strideA / 4,
+      itemTexelsB: g3.strideB / 4,
+      rowTexelsA: (g3.transA ? g3.M : g3.K) / 4,
+      rowTexelsB: (g3.transB ? g3.K : g3.N) / 4
+    }
   });
+  const packedB = g3.bIsParameter ? hoisted(packB.steps) : packB.steps;
   return [
-    ...packA,
-    ...packB,
+    ...packA.steps,
+    ...packedB,
     gemm
   ];
 }
@@ -2925,7 +3040,7 @@ function textureGemm(gpu, g3) {
     c: g3.c
   };
   if (g3.bias) buffers.bias = g3.bias;
-  return createDispatch(gpu, textureTileKernel(tile, g3.flags, g3.operandB), buffers, [
+  return createDispatch(gpu, textureTileKernel(tile, g3.flags, g3.operandB, g3.reads), buffers, [
     Math.ceil(g3.N / (tile.TN * tile.WGX)),
     Math.ceil(g3.M / (tile.TM * tile.WGY)),
     g3.items * g3.splits

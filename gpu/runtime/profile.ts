@@ -64,6 +64,11 @@ export interface OperandPlan {
     /** Split-K of the technique's kernel (the buffer fallback keeps the texture technique's). */
     splitK: SplitK;
     /**
+     * The texture technique reads an f32 operand whose rows are whole texels straight from its
+     * mirror (gpu/ops/mirror.ts) instead of packing it (matmul/texture.ts, `operandReads`).
+     */
+    mirrorOperands?: boolean;
+    /**
      * The buffer kernel: the technique itself when it is "buffer", else the fallback for shapes
      * whose packed operands exceed the texture size limit.
      */

@@ -1,6 +1,8 @@
 // The texture technique of matmul (matmul.ts): both operands are first packed into storage textures
 // (rgba32float, or rgba16float for f16 operands), then a register-tile kernel reads them with
-// textureLoad. conv2d's implicit GEMMs run the same kernel on operands they pack themselves.
+// textureLoad. conv2d's implicit GEMMs run the same kernel on operands they pack themselves. Where
+// the profile allows it, an aligned f32 operand is read from its mirror instead, with no pack
+// (operand_reads.ts).
 //
 // Why textures: llvmpipe (Mesa 22.3) compiles every storage-buffer access as a loop over the 8 SIMD
 // lanes with a branch and a bounds check per lane and component, whatever the index pattern; a
@@ -25,9 +27,19 @@ import {
 } from "../../runtime/kernel.ts";
 import type { RegisterTile } from "../../runtime/profile.ts";
 import { createTensor, type Tensor } from "../../runtime/tensor.ts";
-import { range, XYZW } from "../../runtime/wgsl.ts";
+import { range } from "../../runtime/wgsl.ts";
 import { mirror } from "../mirror.ts";
 import { storeTileWgsl } from "./buffer.ts";
+import {
+  loadsOfA,
+  loadsOfB,
+  MIRROR_PARAMS,
+  type OperandRead,
+  type OperandReads,
+  operandReads,
+  PACKED,
+  readName,
+} from "./operand_reads.ts";
 import { trackAllocation } from "../../runtime/memory.ts";
 
 const packParams = {
@@ -141,38 +153,42 @@ function textureTileKernel(
   tile: RegisterTile,
   f: TextureGemmFlags,
   operandB?: TextureOperandB,
+  reads: OperandReads = PACKED,
 ): KernelSpec {
   const { TM, TN } = tile;
   const J = TN / 4;
+  const A = loadsOfA(reads.a, TM);
   const L: string[] = [];
   for (const i of range(TM)) for (const j of range(J)) L.push(`var acc${i}_${j} = vec4f(0.0);`);
   L.push("for (var k4 = k4Begin; k4 < k4End; k4++) {");
   if (operandB) L.push(operandB.step);
-  for (const i of range(TM)) L.push(`  let a${i} = textureLoad(tA, vec2u(k4, aRow + ${i}u));`);
-  for (const kk of range(4)) {
-    for (const j of range(J)) {
-      const load = operandB
-        ? operandB.load(kk, j)
-        : `textureLoad(tB, vec2u(nt + ${j}u, bRow + k4 * 4u + ${kk}u))`;
-      L.push(`  let b${kk}_${j} = ${load};`);
-    }
-  }
+  L.push(...A.loads.map((l) => `  ${l}`));
+  L.push(...loadsOfB(reads.b, TN, operandB?.load).map((l) => `  ${l}`));
   // One accumulator's four k steps back to back: it is loaded and stored once if it spilled.
   for (const i of range(TM)) {
     for (const j of range(J)) {
       for (const kk of range(4)) {
-        L.push(`  acc${i}_${j} = fma(vec4f(a${i}.${XYZW[kk]}), b${kk}_${j}, acc${i}_${j});`);
+        L.push(`  acc${i}_${j} = fma(vec4f(${A.value(i, kk)}), b${kk}_${j}, acc${i}_${j});`);
       }
     }
   }
   L.push("}");
   L.push(...storeTileWgsl(TM, J, f));
   const vt = f.vecC ? "array<vec4<f32>>" : "array<f32>";
-  const bindings: Record<string, string> = { tA: "texture read", tB: "texture read" };
+  const binding = (read: OperandRead) => (read === "packed" ? "texture read" : "mirror read");
+  const bindings: Record<string, string> = { tA: binding(reads.a), tB: binding(reads.b) };
   if (f.bias) bindings.bias = `read ${vt}`;
   bindings.c = `write ${vt}`;
+  // Where an item's operand starts in its mirror, in texels (rows of A from m0, B's from n0).
+  const setup: string[] = [];
+  if (reads.a === "mirror") setup.push("let aAt = item * p.itemTexelsA + m0 * p.K4;");
+  if (reads.a === "mirrorTransposed") setup.push("let aAt = item * p.itemTexelsA + (m0 >> 2u);");
+  if (reads.b === "mirror") setup.push("let bAt = item * p.itemTexelsB + nt;");
+  if (reads.b === "mirrorTransposed") setup.push("let bAt = item * p.itemTexelsB + n0 * p.K4;");
+  const mirrored = reads.a !== "packed" || reads.b !== "packed";
+  const suffix = mirrored ? `.${readName(reads.a)}${readName(reads.b)}` : "";
   return {
-    name: operandB ? `matmulTextureTile.${operandB.name}` : "matmulTextureTile",
+    name: (operandB ? `matmulTextureTile.${operandB.name}` : "matmulTextureTile") + suffix,
     params: {
       M: "u32",
       N: "u32",
@@ -182,6 +198,7 @@ function textureTileKernel(
       strideC: "u32",
       splits: "u32",
       kChunk4: "u32",
+      ...(mirrored ? MIRROR_PARAMS : {}),
       ...operandB?.params,
     },
     bindings,
@@ -199,6 +216,7 @@ function textureTileKernel(
   let aRow = item * p.itemRowsA + m0;
   let bRow = item * p.itemRowsB;
   let nt = n0 >> 2u;
+  ${setup.join("\n  ")}
   ${operandB?.setup ?? ""}
   ${L.join("\n  ")}
 }`,
@@ -320,17 +338,19 @@ export function operandTexture(gpu: Gpu, size: number[], label: string): Operand
 
 /**
  * Pack A, pack B (each a kernel into its staging buffer and a copy into its texture), GEMM (the
- * textures are allocated here, at build time).
+ * textures are allocated here, at build time). An operand the GEMM reads from its mirror
+ * (`operandReads`) has no pack: its mirror's refresh stands in for it.
  */
 export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatch[]> {
   const s = textureShapes(g, operandPlan(gpu).textureTile);
-  const tA = operandTexture(gpu, s.a, "matmul.packedA");
-  const tB = operandTexture(gpu, s.b, "matmul.packedB");
+  const reads = operandReads(gpu, g);
   const pack = async (
     x: Tensor,
-    t: OperandTexture,
+    size: number[],
+    label: string,
     o: { trans: boolean; R: number; C: number; items: number; stride: number },
   ) => {
+    const t = operandTexture(gpu, size, label);
     const [width, height] = t.size;
     const itemRows = height / o.items;
     const params = {
@@ -348,46 +368,61 @@ export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatc
       const columns = Math.ceil(o.C / 4);
       const xm = mirror(gpu, x);
       const mirrorParams = { R: o.R, C: o.C, itemRows, stride4: o.stride / 4, width: columns };
-      return [
-        xm.refresh,
-        await createDispatch(
-          gpu,
-          packMirrorKernel(o.trans),
-          { x: xm.view, t: t.staging },
-          [Math.ceil(columns / 16), Math.ceil((o.trans ? o.R / 4 : o.R) / 4), o.items],
-          { ...mirrorParams, tPitch: t.pitch },
-        ),
-        t.upload,
-      ];
+      return {
+        view: t.view,
+        steps: [
+          xm.refresh,
+          await createDispatch(
+            gpu,
+            packMirrorKernel(o.trans),
+            { x: xm.view, t: t.staging },
+            [Math.ceil(columns / 16), Math.ceil((o.trans ? o.R / 4 : o.R) / 4), o.items],
+            { ...mirrorParams, tPitch: t.pitch },
+          ),
+          t.upload,
+        ],
+      };
     }
     const vec4 = !o.trans && o.C % 4 === 0 && o.stride % 4 === 0;
     const groups = o.trans
       ? [Math.ceil(height / 8), Math.ceil(width / 8)] as [number, number]
       : [Math.ceil(width / 8), Math.ceil(height / 8)] as [number, number];
-    return [
-      await createDispatch(gpu, packKernel(o.trans, vec4), buffers, groups, params),
-      t.upload,
-    ];
+    return {
+      view: t.view,
+      steps: [
+        await createDispatch(gpu, packKernel(o.trans, vec4), buffers, groups, params),
+        t.upload,
+      ],
+    };
   };
-  const packA = await pack(g.a, tA, {
+  const read = async (
+    x: Tensor,
+    how: OperandRead,
+    size: number[],
+    label: string,
+    o: { trans: boolean; R: number; C: number; items: number; stride: number },
+  ) => {
+    if (how === "packed") return await pack(x, size, label, o);
+    const xm = mirror(gpu, x);
+    return { view: xm.view, steps: [xm.refresh] };
+  };
+  const packA = await read(g.a, reads.a, s.a, "matmul.packedA", {
     trans: g.transA,
     R: g.M,
     C: g.K,
     items: s.itemsA,
     stride: g.strideA,
   });
-  const packB = (g.bIsParameter ? hoisted : (d: Dispatch[]) => d)(
-    await pack(g.b, tB, {
-      trans: g.transB,
-      R: g.K,
-      C: g.N,
-      items: s.itemsB,
-      stride: g.strideB,
-    }),
-  );
+  const packB = await read(g.b, reads.b, s.b, "matmul.packedB", {
+    trans: g.transB,
+    R: g.K,
+    C: g.N,
+    items: s.itemsB,
+    stride: g.strideB,
+  });
   const gemm = await textureGemm(gpu, {
-    tA: tA.view,
-    tB: tB.view,
+    tA: packA.view,
+    tB: packB.view,
     c: g.c,
     bias: g.bias,
     M: g.M,
@@ -400,8 +435,16 @@ export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatc
     splits: g.splits,
     kChunk4: g.kChunk / 4,
     flags: g.flags,
+    reads,
+    operandParams: reads.a === "packed" && reads.b === "packed" ? undefined : {
+      itemTexelsA: g.strideA / 4,
+      itemTexelsB: g.strideB / 4,
+      rowTexelsA: (g.transA ? g.M : g.K) / 4,
+      rowTexelsB: (g.transB ? g.K : g.N) / 4,
+    },
   });
-  return [...packA, ...packB, gemm];
+  const packedB = g.bIsParameter ? hoisted(packB.steps) : packB.steps;
+  return [...packA.steps, ...packedB, gemm];
 }
 
 /**
@@ -426,11 +469,13 @@ export function textureGemm(gpu: Gpu, g: {
   flags: TextureGemmFlags;
   operandB?: TextureOperandB;
   operandParams?: Record<string, number>;
+  /** Default: both packed. */
+  reads?: OperandReads;
 }): Promise<Dispatch> {
   const tile = operandPlan(gpu).textureTile;
   const buffers: Record<string, Tensor | GPUTextureView> = { tA: g.tA, tB: g.tB, c: g.c };
   if (g.bias) buffers.bias = g.bias;
-  return createDispatch(gpu, textureTileKernel(tile, g.flags, g.operandB), buffers, [
+  return createDispatch(gpu, textureTileKernel(tile, g.flags, g.operandB, g.reads), buffers, [
     Math.ceil(g.N / (tile.TN * tile.WGX)),
     Math.ceil(g.M / (tile.TM * tile.WGY)),
     g.items * g.splits,

@@ -17,6 +17,9 @@ const operands: OperandPlan = {
     technique: "texture",
     // 64 invocations give 2+ cores work; a chunk under 512 of K is not worth a pass.
     splitK: { wantTiles: 64, minChunk: 512 },
+    // A pack of an aligned operand is a copy of its mirror into another layout: the GEMM reads the
+    // mirror instead, for three integer ops a texel load.
+    mirrorOperands: true,
     // Past the texture size limit: 16x16 outputs per invocation, 8 invocations along x.
     bufferKernel: { kind: "registerTile", tile: { TM: 16, TN: 16, WGX: 8, WGY: 1 } },
   },

@@ -5,6 +5,7 @@ import {
   withProfile,
 } from "../../../gpu/runtime/device.ts";
 import type { BackendProfile } from "../../../gpu/runtime/profile.ts";
+import { LLVMPIPE } from "../../../gpu/runtime/profiles/llvmpipe.ts";
 import { runNow } from "../../../gpu/runtime/kernel.ts";
 import { matmul, sumRows } from "../../../gpu/ops/matmul/matmul.ts";
 import {
@@ -32,11 +33,13 @@ interface Case {
   strideB?: number;
   strideC?: number;
   splits?: number;
+  /** NaNs after each operand's last item: what a mirrored read past M or N finds. */
+  nanTail?: boolean;
 }
 
 /** float64 C_i (=|+=) op(A_i) op(B_i) + bias over the strided layout, leaving gaps untouched. */
 function referenceMatmul(
-  cs: Required<Omit<Case, "splits">>,
+  cs: Required<Omit<Case, "splits" | "nanTail">>,
   a: Float64Array,
   b: Float64Array,
   bias: Float64Array | undefined,
@@ -73,6 +76,8 @@ async function check(
 ) {
   const gpu = withPrecision(withProfile(await getGpu(), profile), precision);
   const what = `${technique(profile, precision)}, ${profile.name} profile`;
+  const tail = (x: Float64Array) =>
+    cs.nanTail ? Float64Array.from([...x, ...new Array(64).fill(NaN)]) : x;
   const full = {
     batch: 1,
     transA: false,
@@ -96,8 +101,8 @@ async function check(
   const ct = full.accumulate ? gpuTensor(gpu, c0, [cLen]) : poisoned(gpu, [cLen]);
   const dispatches = await matmul(gpu, {
     ...full,
-    a: gpuTensor(gpu, a, [a.length]),
-    b: gpuTensor(gpu, b, [b.length]),
+    a: gpuTensor(gpu, tail(a), [tail(a).length]),
+    b: gpuTensor(gpu, tail(b), [tail(b).length]),
     c: ct,
     bias: bias && gpuTensor(gpu, bias, [N]),
   });
@@ -105,6 +110,10 @@ async function check(
     throw new Error("split-K not taken");
   }
   await runNow(gpu, dispatches);
+  if (cs.nanTail) {
+    const [gemm] = dispatches.filter((d) => d.name.startsWith("matmulTextureTile"));
+    if (gemm && !/\.[mtp]{2}$/.test(gemm.name)) throw new Error(`${gemm.name}: not mirrored`);
+  }
   // f16 operands: the exact product of the f16-rounded operands, summed in f32.
   const f16 = (x: Float64Array) => precision === "f16" ? x.map(Math.f16round) : x;
   const want = referenceMatmul(full, f16(a), f16(b), bias, c0);
@@ -132,7 +141,21 @@ async function check(
 
 const transposes = [[false, false], [true, false], [false, true], [true, true]];
 
-for (const profile of PROFILES) {
+// The texture GEMM as it was before it read aligned operands from their mirrors: every operand
+// packed. It stays under test beside the mirrored reads of the llvmpipe profile.
+const PACKED_LLVMPIPE: BackendProfile = {
+  ...LLVMPIPE,
+  name: "llvmpipe (packed operands)",
+  operands: {
+    f32: {
+      ...LLVMPIPE.operands.f32,
+      matmul: { ...LLVMPIPE.operands.f32.matmul, mirrorOperands: false },
+    },
+    f16: LLVMPIPE.operands.f16,
+  },
+};
+
+for (const profile of [...PROFILES, PACKED_LLVMPIPE]) {
   const name = `${technique(profile, "f32")}, ${profile.name} profile`;
   Deno.test(`matmul (${name}): every transpose, odd and aligned sizes, one row`, async () => {
     const rng = makeRng();
@@ -192,6 +215,41 @@ for (const profile of PROFILES) {
     await check(profile, { M: 5, N: 9, K: 3000, transA: true }, rng); // few tiles, long K: split
   });
 }
+
+Deno.test("matmul (texture, llvmpipe profile): aligned f32 operands are read from their mirrors, unpacked", async () => {
+  const rng = makeRng();
+  const gpu = withProfile(await getGpu(), LLVMPIPE);
+  for (const [transA, transB] of transposes) {
+    // Edge tiles on both axes: the reads past M and N run into the NaN tails.
+    const cs = { M: 20, N: 36, K: 44, transA, transB, nanTail: true };
+    await check(LLVMPIPE, cs, rng);
+    await check(LLVMPIPE, {
+      ...cs,
+      batch: 3,
+      strideA: 20 * 44 + 8,
+      strideC: 20 * 36 + 4,
+      bias: true,
+    }, rng);
+    const dispatches = await matmul(gpu, {
+      ...cs,
+      a: gpuTensor(gpu, randn(rng, 20 * 44), [20 * 44]),
+      b: gpuTensor(gpu, randn(rng, 36 * 44), [36 * 44]),
+      c: poisoned(gpu, [20 * 36]),
+    });
+    const names = dispatches.map((d) => d.name);
+    const gemm = `matmulTextureTile.${transA ? "t" : "m"}${transB ? "t" : "m"}`;
+    if (names.includes("matmulPackTexture") || !names.includes(gemm)) {
+      throw new Error(`transA=${transA} transB=${transB}: ${names.join(", ")}`);
+    }
+  }
+  // Broadcast B, split K, one operand mirrored and one packed (a K tail of 2 packs both).
+  await check(
+    LLVMPIPE,
+    { M: 24, N: 12, K: 2048, batch: 2, strideB: 0, splits: 4, nanTail: true },
+    rng,
+  );
+  await check(LLVMPIPE, { M: 20, N: 6, K: 44, transA: true, nanTail: true }, rng);
+});
 
 for (const profile of PROFILES) {
   // Each profile's f16 plan: f16 operands live in textures, so it must take the texture technique.
