@@ -157,7 +157,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     }
     console.log(`${signal}: stopping (a training job writes its checkpoint first)`);
     stopping = (async () => {
-      await app.close();
+      await app.close({ exiting: true });
       await server.shutdown();
     })();
   };
@@ -170,4 +170,6 @@ export async function serveCommand(argv: string[]): Promise<void> {
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGTERM", onTerm);
   console.log("stopped");
+  // The GPU worker is left standing (App.close's `exiting`), so the process ends here.
+  Deno.exit(0);
 }

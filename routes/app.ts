@@ -53,8 +53,11 @@ export interface App {
   context: AppContext;
   /** Settles when the warm-up pass is done (at once without `warm`). */
   warmup: Promise<void>;
-  /** Stops the training job (after its checkpoint), then the worker. */
-  close(): Promise<void>;
+  /**
+   * Stops the training job (after its checkpoint), then the worker; `exiting`: the caller exits
+   * the process next (GpuWorker.close).
+   */
+  close(options?: { exiting?: boolean }): Promise<void>;
 }
 
 /** Starts the GPU worker, loads the model and returns the app; bad input throws InputError. */
@@ -156,10 +159,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
     handler,
     context,
     warmup,
-    close() {
+    close(options) {
       closing ??= (async () => {
         for (const hook of context.onClose) await hook();
-        await worker.close();
+        await worker.close(options);
         await warmup;
       })();
       return closing;

@@ -197,14 +197,23 @@ export class GpuWorker {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Stops the training job (its checkpoint is written), then the worker and its device. */
-  close(): Promise<void> {
+  /**
+   * Stops the training job (its checkpoint is written), then the worker and its device. `exiting`:
+   * the process exits right after (Deno.exit), and the worker is left standing, device freed: a
+   * worker torn down while the process exits unloads the Vulkan driver under the exit handlers
+   * the driver registered, and the process ends in a segfault (exit 139 after "stopped"; a core
+   * showed exit() calling into the unmapped driver while the worker thread was in libEGL_mesa).
+   */
+  close(options: { exiting?: boolean } = {}): Promise<void> {
     this.#closed ??= (async () => {
       if (this.#down) return this.#worker.terminate();
       const closed = new Promise<void>((resolve) => this.#onClosed = resolve);
-      this.#request((id) => ({ type: "close", id })).reply.catch(() => {});
+      this.#request((id) => ({ type: "close", id, exiting: options.exiting })).reply.catch(
+        () => {},
+      );
       this.#closing = true;
       await closed;
+      if (options.exiting) return;
       // The worker closes itself after destroying its device; a late terminate is harmless.
       await new Promise((r) => setTimeout(r, 20));
       this.#worker.terminate();

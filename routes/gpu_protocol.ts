@@ -183,7 +183,12 @@ export type ToWorker =
   | { type: "preview"; id: number; dir: string; source: string; request: PreviewRequest }
   /** Evaluate the served model with its kept classifier; the reply is the running view. */
   | { type: "quality"; id: number; settings: EvalSettings }
-  | { type: "close"; id: number };
+  /**
+   * Stop the job, free the device; `exiting`: the process exits next, so the worker stays as it is
+   * (its teardown would unload the Vulkan driver while the exiting thread runs the driver's exit
+   * handlers: a segfault after "stopped").
+   */
+  | { type: "close"; id: number; exiting?: boolean };
 
 export type FromWorker =
   | {

@@ -212,7 +212,7 @@ class GpuService {
         await this.close();
         post({ type: "reply", id });
         post({ type: "closed" });
-        self.close();
+        if (!m.exiting) self.close();
       }
     } catch (e) {
       post({ type: "reply", id, error: wireError(e) });

@@ -3,21 +3,12 @@
 // stderr and exit 2, before the slow work: a port in use is refused before the model loads, and a
 // plain diffusers UNet folder names the file it lacks. What goes right starts, answers and stops.
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { tinyConfigFile } from "../reliability/helpers.ts";
+import { startTaskFlags, tinyConfigFile } from "../reliability/helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const UNET = `${ROOT}../shared/fixtures/diffusers-ref/unet_small`;
 
 /** The start task's `deno run` flags, as deno.json spells them. */
-async function taskFlags(): Promise<string[]> {
-  const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks;
-  const words = (tasks.start as string).split(/\s+/);
-  const run = words.indexOf("run");
-  const main = words.indexOf("main.ts");
-  ok(run > 0 && main > run && words[main + 1] === "serve", tasks.start);
-  return words.slice(run + 1, main);
-}
-
 function start(args: string[], flags: string[]) {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, `${ROOT}main.ts`, "serve", ...args],
@@ -32,7 +23,7 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 /** Runs `start` to its end: exit code, stdout, stderr's lines, seconds. */
 async function startToExit(args: string[]) {
   const t0 = performance.now();
-  const out = await start(args, await taskFlags()).output();
+  const out = await start(args, await startTaskFlags()).output();
   const stderr = text(out.stderr).trim().split("\n").filter(Boolean);
   return {
     code: out.code,
@@ -74,7 +65,7 @@ Deno.test({
     const tmp = await Deno.makeTempDir({ prefix: "cli_serve_" });
     const child = start(
       ["--random-init", "--config", await tinyConfigFile(tmp), "--port", "0"],
-      await taskFlags(),
+      await startTaskFlags(),
     ).spawn();
     let out = "";
     const collect = async (stream: ReadableStream<Uint8Array>) => {

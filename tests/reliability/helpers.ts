@@ -131,12 +131,29 @@ export interface ServiceProcess {
   status: Promise<Deno.CommandStatus>;
 }
 
-/** `deno task start` as a child (cwd `cwd`, so its models/ is there), once it listens. */
-export async function startService(cwd: string, args: string[]): Promise<ServiceProcess> {
+/** The permission flags of `deno task start` (deno.json's task, between "run" and main.ts). */
+export async function startTaskFlags(): Promise<string[]> {
+  const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks;
+  const words = (tasks.start as string).split(/\s+/);
+  const run = words.indexOf("run");
+  const main = words.indexOf("main.ts");
+  if (!(run > 0 && main > run && words[main + 1] === "serve")) throw new Error(tasks.start);
+  return words.slice(run + 1, main);
+}
+
+/**
+ * `deno task start` as a child (cwd `cwd`, so its models/ is there), once it listens; with all
+ * permissions unless `flags` gives the task's own (startTaskFlags).
+ */
+export async function startService(
+  cwd: string,
+  args: string[],
+  flags = ["-A"],
+): Promise<ServiceProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "-A",
+      ...flags,
       "--config",
       `${ROOT}deno.json`,
       `${ROOT}main.ts`,
