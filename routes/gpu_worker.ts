@@ -172,6 +172,7 @@ class GpuService {
       if (m.type === "generate") {
         const abort = new AbortController();
         this.#pending.set(id, abort);
+        let made;
         try {
           const onProgress = m.progress
             ? (done: number, total: number) =>
@@ -179,12 +180,13 @@ class GpuService {
             : undefined;
           const queued = this.queue.generate(m.job, abort.signal, onProgress, m.keep);
           post({ type: "stats", stats: this.stats() }); // the HTTP side's health sees it waiting
-          const made = await queued;
-          post({ type: "reply", id, value: made }, [made.sprites.buffer]);
+          made = await queued;
         } finally {
+          // Before the reply (or the error's): whoever gets it sees the stats that include it.
           this.#pending.delete(id);
           post({ type: "stats", stats: this.stats() });
         }
+        post({ type: "reply", id, value: made }, [made.sprites.buffer]);
         return;
       }
       if (m.type === "train") {
