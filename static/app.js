@@ -2652,16 +2652,21 @@ function mirrorable(gpu, x2, o4) {
   const rows = Math.ceil(x2.size / 4 / MIRROR_WIDTH);
   return !!operandPlan(gpu).matmul.mirrorOperands && gpu.operandFormat === "rgba32float" && x2.dtype === "f32" && x2.size % 4 === 0 && rows <= gpu.limits.maxTextureDimension2D && o4.K % 4 === 0 && o4.rowLength % 4 === 0 && o4.stride % 4 === 0 && o4.tile % 4 === 0;
 }
+var rowLengths = (g3) => ({
+  a: g3.transA ? g3.M : g3.K,
+  b: g3.transB ? g3.K : g3.N
+});
 function operandReads(gpu, g3) {
   const { TM, TN } = operandPlan(gpu).textureTile;
+  const rows = rowLengths(g3);
   const a4 = mirrorable(gpu, g3.a, {
-    rowLength: g3.transA ? g3.M : g3.K,
+    rowLength: rows.a,
     K: g3.K,
     stride: g3.strideA,
     tile: TM
   });
   const b = mirrorable(gpu, g3.b, {
-    rowLength: g3.transB ? g3.K : g3.N,
+    rowLength: rows.b,
     K: g3.K,
     stride: g3.strideB,
     tile: TN
@@ -2670,6 +2675,15 @@ function operandReads(gpu, g3) {
   return {
     a: read(a4, g3.transA),
     b: read(b, g3.transB)
+  };
+}
+function mirrorParams(g3) {
+  const rows = rowLengths(g3);
+  return {
+    itemTexelsA: g3.strideA / 4,
+    itemTexelsB: g3.strideB / 4,
+    rowTexelsA: rows.a / 4,
+    rowTexelsB: rows.b / 4
   };
 }
 
@@ -2936,7 +2950,7 @@ async function textureMatmul(gpu, g3) {
     if ((o4.trans ? o4.R : o4.C) % 4 === 0 && o4.stride % 4 === 0 && x2.size % 4 === 0) {
       const columns = Math.ceil(o4.C / 4);
       const xm = mirror(gpu, x2);
-      const mirrorParams = {
+      const mirrorParams2 = {
         R: o4.R,
         C: o4.C,
         itemRows,
@@ -2955,7 +2969,7 @@ async function textureMatmul(gpu, g3) {
             Math.ceil((o4.trans ? o4.R / 4 : o4.R) / 4),
             o4.items
           ], {
-            ...mirrorParams,
+            ...mirrorParams2,
             tPitch: t3.pitch
           }),
           t3.upload
@@ -3018,12 +3032,7 @@ async function textureMatmul(gpu, g3) {
     kChunk4: g3.kChunk / 4,
     flags: g3.flags,
     reads,
-    operandParams: reads.a === "packed" && reads.b === "packed" ? void 0 : {
-      itemTexelsA: g3.strideA / 4,
-      itemTexelsB: g3.strideB / 4,
-      rowTexelsA: (g3.transA ? g3.M : g3.K) / 4,
-      rowTexelsB: (g3.transB ? g3.K : g3.N) / 4
-    }
+    operandParams: reads.a === "packed" && reads.b === "packed" ? void 0 : mirrorParams(g3)
   });
   const packedB = g3.bIsParameter ? hoisted(packB.steps) : packB.steps;
   return [

@@ -112,35 +112,42 @@ function mirrorable(
     o.K % 4 === 0 && o.rowLength % 4 === 0 && o.stride % 4 === 0 && o.tile % 4 === 0;
 }
 
+interface MatmulOperands {
+  a: Tensor;
+  b: Tensor;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  strideA: number;
+  strideB: number;
+}
+
+/** Elements of a stored row of each operand: A [M, K] or [K, M], B [K, N] or [N, K]. */
+const rowLengths = (g: MatmulOperands) => ({
+  a: g.transA ? g.M : g.K,
+  b: g.transB ? g.K : g.N,
+});
+
 /** How each operand of this matmul is read (`OperandRead`). */
-export function operandReads(
-  gpu: Gpu,
-  g: {
-    a: Tensor;
-    b: Tensor;
-    M: number;
-    N: number;
-    K: number;
-    transA: boolean;
-    transB: boolean;
-    strideA: number;
-    strideB: number;
-  },
-): OperandReads {
+export function operandReads(gpu: Gpu, g: MatmulOperands): OperandReads {
   const { TM, TN } = operandPlan(gpu).textureTile;
-  const a = mirrorable(gpu, g.a, {
-    rowLength: g.transA ? g.M : g.K,
-    K: g.K,
-    stride: g.strideA,
-    tile: TM,
-  });
-  const b = mirrorable(gpu, g.b, {
-    rowLength: g.transB ? g.K : g.N,
-    K: g.K,
-    stride: g.strideB,
-    tile: TN,
-  });
+  const rows = rowLengths(g);
+  const a = mirrorable(gpu, g.a, { rowLength: rows.a, K: g.K, stride: g.strideA, tile: TM });
+  const b = mirrorable(gpu, g.b, { rowLength: rows.b, K: g.K, stride: g.strideB, tile: TN });
   const read = (ok: boolean, trans: boolean): OperandRead =>
     !ok ? "packed" : trans ? "mirrorTransposed" : "mirror";
   return { a: read(a, g.transA), b: read(b, g.transB) };
+}
+
+/** MIRROR_PARAMS' values, in texels (the reads have checked that they are whole). */
+export function mirrorParams(g: MatmulOperands): Record<keyof typeof MIRROR_PARAMS, number> {
+  const rows = rowLengths(g);
+  return {
+    itemTexelsA: g.strideA / 4,
+    itemTexelsB: g.strideB / 4,
+    rowTexelsA: rows.a / 4,
+    rowTexelsB: rows.b / 4,
+  };
 }

@@ -34,6 +34,7 @@ import {
   loadsOfA,
   loadsOfB,
   MIRROR_PARAMS,
+  mirrorParams,
   type OperandRead,
   type OperandReads,
   operandReads,
@@ -436,12 +437,7 @@ export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatc
     kChunk4: g.kChunk / 4,
     flags: g.flags,
     reads,
-    operandParams: reads.a === "packed" && reads.b === "packed" ? undefined : {
-      itemTexelsA: g.strideA / 4,
-      itemTexelsB: g.strideB / 4,
-      rowTexelsA: (g.transA ? g.M : g.K) / 4,
-      rowTexelsB: (g.transB ? g.K : g.N) / 4,
-    },
+    operandParams: reads.a === "packed" && reads.b === "packed" ? undefined : mirrorParams(g),
   });
   const packedB = g.bIsParameter ? hoisted(packB.steps) : packB.steps;
   return [...packA.steps, ...packedB, gemm];
