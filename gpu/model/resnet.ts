@@ -212,24 +212,22 @@ export async function resnetBlock(
   const n2shape = { batch: B, channels: cout, spatial: hw, groups: norm.groups };
   const useDropout = m.options.training && dropout > 0;
   const stats2 = { x: h1, gamma: g2, beta: b2, mean: mean2, rstd: rstd2, eps: norm.eps };
-  // Without dropout conv2 alone reads a2, and norm2 may write its packed input.
-  const fused2 = !useDropout &&
-    await normIntoConv(m, { ...stats2, groups: norm.groups, y: a2 }, {
-      shape: conv3(cout),
-      slot: slot2,
-    });
-  await m.emit(
-    fused2
-      ? Promise.resolve(fused2)
-      : groupNormForward(gpu, { ...stats2, y: a2, silu: true, ...n2shape }),
-  );
   const stream = useDropout ? m.nextStream() : 0;
   const seed = m.options.seed;
   if (useDropout && !seed) throw new Error(`${prefix}: dropout needs a seed tensor`);
-  let a2d = a2;
-  if (useDropout) {
-    a2d = m.act([B, cout, height, width], `${prefix}.a2d`);
-    await m.emit(dropoutForward(gpu, { x: a2, y: a2d, p: dropout, seed: seed!, stream }));
+  const drop = useDropout ? { p: dropout, seed: seed!, stream } : undefined;
+  const a2d = useDropout ? m.act([B, cout, height, width], `${prefix}.a2d`) : a2;
+  // conv2 alone reads a2d (= a2 without dropout): norm2 may write its packed input, dropout
+  // included.
+  const fused2 = await normIntoConv(m, { ...stats2, groups: norm.groups, y: a2d, dropout: drop }, {
+    shape: conv3(cout),
+    slot: slot2,
+  });
+  if (fused2) {
+    await m.emit(Promise.resolve(fused2));
+  } else {
+    await m.emit(groupNormForward(gpu, { ...stats2, y: a2, silu: true, ...n2shape }));
+    if (drop) await m.emit(dropoutForward(gpu, { x: a2, y: a2d, ...drop }));
   }
   // out = shortcut(x) + conv2(a2d): the shortcut (a 1x1 conv, or a copy of x) is written into out
   // first and conv2 adds into it.

@@ -34,7 +34,27 @@ function dropoutKernel(accumulate: boolean): KernelSpec {
   };
 }
 
-interface DropoutOptions {
+/**
+ * The kept elements' factor for drop probability p, checked to lie in [0, 1]: torch's CPU dropout,
+ * mask.div_(1 - p), i.e. 1.0f / float(1 - p); p = 1 drops everything. Every kernel that applies a
+ * dropout mask (here, gpu/ops/group_norm_into_conv.ts) scales by it.
+ */
+export function dropoutScale(p: number): number {
+  if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p = ${p} is outside [0, 1]`);
+  return p < 1 ? Math.fround(1 / Math.fround(1 - p)) : 0;
+}
+
+/**
+ * WGSL: v with the dropout mask of Philox block `block` (elements 4 * block .. 4 * block + 3 of
+ * the tensor the mask covers) applied, as the dropout kernel applies it. Needs RANDOM_WGSL, the
+ * params p, scale and stream, and `dropoutSeed` (the seed binding's two words, read once: each
+ * storage read is a per-lane loop on llvmpipe).
+ */
+export const dropoutMaskWgsl = (v: string, block: string) =>
+  `select(vec4f(0.0), ${v} * p.scale, ` +
+  `rand_uniform4(dropoutSeed.x, dropoutSeed.y, p.stream, ${block}) >= vec4f(p.p))`;
+
+export interface DropoutOptions {
   /** Drop probability in [0, 1]. */
   p: number;
   /** u32 [2] = [seed, step]. */
@@ -50,10 +70,8 @@ function dropout(
   { p, seed, stream }: DropoutOptions,
   accumulate: boolean,
 ): Promise<Dispatch> {
-  if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p = ${p} is outside [0, 1]`);
   if (x.size !== y.size) throw new Error(`dropout: ${x.size} inputs for ${y.size} outputs`);
-  // torch's CPU dropout: mask.div_(1 - p), i.e. 1.0f / float(1 - p); p = 1 drops everything.
-  const scale = p < 1 ? Math.fround(1 / Math.fround(1 - p)) : 0;
+  const scale = dropoutScale(p);
   return createDispatch(
     gpu,
     dropoutKernel(accumulate),

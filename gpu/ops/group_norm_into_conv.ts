@@ -6,7 +6,10 @@
 // conv2d's direct kernel reads (gpu/ops/conv2d/direct_texture.ts). One dispatch and one copy
 // fewer per conv, and the activation is never stored: nothing else reads it (the conv's weight
 // gradient reads the same texture; the GroupNorm backward recomputes from x and the statistics).
-// The values are groupNormForward's, computed the same way (tests/ops/group_norm_into_conv_test.ts).
+// In training, norm2 -> dropout -> conv2 is fused the same way: the mask is drawn here, from the
+// counter-based RNG as dropoutForward draws it, so neither the activation nor its dropped copy is
+// stored, and dropoutBackward regenerates the same mask. The values are groupNormForward's (and
+// dropoutForward's), computed the same way (tests/ops/group_norm_into_conv_test.ts).
 import type { Gpu } from "../runtime/device.ts";
 import { createDispatch, type Dispatch, grid1d, type KernelSpec } from "../runtime/kernel.ts";
 import type { Tensor } from "../runtime/tensor.ts";
@@ -14,9 +17,12 @@ import { conv2dInputTarget, type Conv2dShape } from "./conv2d/conv2d.ts";
 import type { PackedInput } from "./conv2d/direct_texture.ts";
 import { GROUP_FORWARD_HEAD } from "./group_norm.ts";
 import { mirror } from "./mirror.ts";
+import { dropoutMaskWgsl, type DropoutOptions, dropoutScale } from "./dropout.ts";
+import { RANDOM_WGSL } from "../runtime/random.ts";
+import { each, range, XYZW } from "../runtime/wgsl.ts";
 
-const intoConvKernel = (wg: number, pad: number): KernelSpec => ({
-  name: "groupNormSiluIntoConv",
+const intoConvKernel = (wg: number, pad: number, dropout: boolean): KernelSpec => ({
+  name: dropout ? "groupNormSiluDropoutIntoConv" : "groupNormSiluIntoConv",
   params: {
     batch: "u32",
     channels: "u32",
@@ -27,20 +33,24 @@ const intoConvKernel = (wg: number, pad: number): KernelSpec => ({
     C4: "u32",
     rowsPerItem: "u32",
     tPitch: "u32",
+    ...(dropout ? { p: "f32", scale: "f32", stream: "u32" } : {}),
   },
   bindings: {
     x: "mirror read",
     gamma: "read",
     beta: "read",
+    ...(dropout ? { seed: "read array<u32>" } : {}),
     t: "operand write",
     mean: "write",
     rstd: "write",
   },
   consts: { WG: wg, PAD: pad },
   code: /* wgsl */ `
+${dropout ? RANDOM_WGSL : ""}
 fn silu(v: vec4f) -> vec4f { return v / (1.0 + exp(-v)); }
 ${GROUP_FORWARD_HEAD}
   let b = bg / p.groups;
+  ${dropout ? "let dropoutSeed = vec2u(seed[0], seed[1]);" : ""}
   let w4 = p.width / 4u;
   // Four channels at a time: their texels of four columns, transposed into four texels of four
   // channels, as conv2d's input pack does.
@@ -50,10 +60,13 @@ ${GROUP_FORWARD_HEAD}
     let bt = vec4f(beta[c], beta[c + 1u], beta[c + 2u], beta[c + 3u]);
     let first = base + 4u * cq * s4;
     for (var k = 0u; k < s4; k++) {
-      let q0 = silu((load_x(first + k) - mu) * (r * gm.x) + bt.x);
-      let q1 = silu((load_x(first + s4 + k) - mu) * (r * gm.y) + bt.y);
-      let q2 = silu((load_x(first + 2u * s4 + k) - mu) * (r * gm.z) + bt.z);
-      let q3 = silu((load_x(first + 3u * s4 + k) - mu) * (r * gm.w) + bt.w);
+      ${
+    // Texel first + j * s4 + k of x holds elements 4 (first + j * s4 + k) ..: its Philox block.
+    each(range(4), (j) => {
+      const at = `first + ${j === 0 ? "" : `${j}u * s4 + `}k`;
+      const v = `silu((load_x(${at}) - mu) * (r * gm.${XYZW[j]}) + bt.${XYZW[j]})`;
+      return `let q${j} = ${dropout ? dropoutMaskWgsl(v, at) : v};`;
+    })}
       let iy = k / w4;
       let col = (4u * (k - iy * w4) + PAD) * p.C4 + c / 4u;
       let row = b * p.rowsPerItem + iy + PAD;
@@ -79,6 +92,11 @@ export interface GroupNormSiluIntoConvArgs {
   y: Tensor;
   /** The conv that alone reads y. */
   conv: Conv2dShape;
+  /**
+   * y = dropout(silu(groupnorm(x))) instead, with the mask dropoutForward draws for these options
+   * (its backward, dropoutBackward with the same options, needs no mask buffer).
+   */
+  dropout?: DropoutOptions;
 }
 
 /**
@@ -100,16 +118,19 @@ export async function groupNormSiluIntoConv(
   const target = conv2dInputTarget(gpu, { x: args.y, shape: args.conv });
   if (!target) return null;
   const wg = gpu.profile.groupNorm.workgroupSize;
+  const drop = args.dropout;
+  const scale = drop ? dropoutScale(drop.p) : 0;
   const xm = mirror(gpu, args.x);
   const dispatches = [
     xm.refresh,
     await createDispatch(
       gpu,
-      intoConvKernel(wg, (args.conv.kernel - 1) / 2),
+      intoConvKernel(wg, (args.conv.kernel - 1) / 2, !!drop),
       {
         x: xm.view,
         gamma: args.gamma,
         beta: args.beta,
+        ...(drop ? { seed: drop.seed } : {}),
         t: target.tx.staging,
         mean: args.mean,
         rstd: args.rstd,
@@ -125,6 +146,7 @@ export async function groupNormSiluIntoConv(
         C4: target.layout.C4,
         rowsPerItem: target.layout.rowsPerItem,
         tPitch: target.tx.pitch,
+        ...(drop ? { p: drop.p, scale, stream: drop.stream } : {}),
       },
     ),
     target.tx.upload,
