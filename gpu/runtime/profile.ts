@@ -59,6 +59,11 @@ export interface OperandPlan {
   tuning: "measured" | "untuned";
   /** The texture GEMM's tile (matmul's texture technique and conv2d's implicit GEMMs). */
   textureTile: RegisterTile;
+  /**
+   * Other tiles matmul's texture technique may take: the one that pads N least across a
+   * workgroup's width wins, `textureTile` on a tie (gpu/ops/matmul/tile.ts).
+   */
+  textureTileChoices?: RegisterTile[];
   matmul: {
     technique: Technique;
     /** Split-K of the technique's kernel (the buffer fallback keeps the texture technique's). */

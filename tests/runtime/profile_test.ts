@@ -51,7 +51,9 @@ Deno.test("every profile: f16 operands on textures, and tiles the kernels can bu
     for (const precision of ["f32", "f16"] as Precision[]) {
       const plan = p.operands[precision];
       const what = `${p.name} ${precision}`;
-      assert.ok(plan.textureTile.TN % 4 === 0, `${what}: texture tile TN is vec4 columns`);
+      for (const tile of [plan.textureTile, ...plan.textureTileChoices ?? []]) {
+        assert.ok(tile.TN % 4 === 0, `${what}: texture tile TN ${tile.TN} is vec4 columns`);
+      }
       const kernel = plan.matmul.bufferKernel;
       if (kernel.kind === "registerTile") assert.ok(kernel.tile.TN % 4 === 0, what);
       else assert.ok(kernel.tile === 64 && kernel.kTile % 4 === 0, `${what}: 16x16 threads of 4x4`);

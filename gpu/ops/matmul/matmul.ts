@@ -18,6 +18,7 @@ import type { SplitK } from "../../runtime/profile.ts";
 import { createTensor, type Tensor } from "../../runtime/tensor.ts";
 import { bufferGemm, type Flags } from "./buffer.ts";
 import { textureMatmul, textureOperandsFit } from "./texture.ts";
+import { gemmTile } from "./tile.ts";
 
 export interface MatmulArgs {
   a: Tensor;
@@ -92,7 +93,7 @@ function outputTiles(gpu: Gpu, M: number, N: number, batch: number): number {
   const plan = operandPlan(gpu);
   const kernel = plan.matmul.bufferKernel;
   const [tm, tn] = plan.matmul.technique === "texture"
-    ? [plan.textureTile.TM, plan.textureTile.TN]
+    ? [gemmTile(gpu, N).TM, gemmTile(gpu, N).TN]
     : kernel.kind === "registerTile"
     ? [kernel.tile.TM, kernel.tile.TN]
     : [kernel.tile, kernel.tile];

@@ -6,6 +6,7 @@ import { type Gpu, operandPlan } from "../../runtime/device.ts";
 import { MIRROR_WIDTH } from "../../runtime/kernel.ts";
 import type { Tensor } from "../../runtime/tensor.ts";
 import { range, XYZW } from "../../runtime/wgsl.ts";
+import { gemmTile } from "./tile.ts";
 
 /**
  * Where the GEMM reads an operand: its packed texture (texture.ts), or the tensor's mirror
@@ -132,7 +133,7 @@ const rowLengths = (g: MatmulOperands) => ({
 
 /** How each operand of this matmul is read (`OperandRead`). */
 export function operandReads(gpu: Gpu, g: MatmulOperands): OperandReads {
-  const { TM, TN } = operandPlan(gpu).textureTile;
+  const { TM, TN } = gemmTile(gpu, g.N);
   const rows = rowLengths(g);
   const a = mirrorable(gpu, g.a, { rowLength: rows.a, K: g.K, stride: g.strideA, tile: TM });
   const b = mirrorable(gpu, g.b, { rowLength: rows.b, K: g.K, stride: g.strideB, tile: TN });

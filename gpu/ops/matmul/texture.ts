@@ -13,8 +13,9 @@
 // Texture layouts (texel = 4 consecutive elements of the row):
 //   tA: [itemsA * Mp rows, K4 texels], row item*Mp + m holds op(A_item)[m, 0..K), zero-padded
 //   tB: [itemsB * Kp rows, Np/4 texels], row item*Kp + k holds op(B_item)[k, 0..N), zero-padded
-// Mp, Np are M, N rounded up to the register tile (the profile's `textureTile`) and Kp = 4 * K4,
-// so every GEMM load is in bounds and padded rows and columns contribute zeros.
+// Mp, Np are M, N rounded up to the register tile (gemmTile: the profile's `textureTile`, or one of
+// its `textureTileChoices`) and Kp = 4 * K4, so every GEMM load is in bounds and padded rows and
+// columns contribute zeros.
 import { type Gpu, operandPlan } from "../../runtime/device.ts";
 import {
   copyStep,
@@ -42,6 +43,7 @@ import {
   readName,
 } from "./operand_reads.ts";
 import { trackAllocation } from "../../runtime/memory.ts";
+import { gemmTile } from "./tile.ts";
 
 const packParams = {
   R: "u32",
@@ -266,7 +268,7 @@ export const texturesFit = (gpu: Gpu, ...sizes: number[][]): boolean =>
 
 /** Whether both packed operands fit (else matmul falls back to the profile's buffer kernel). */
 export function textureOperandsFit(gpu: Gpu, g: PackedShape): boolean {
-  const s = textureShapes(g, operandPlan(gpu).textureTile);
+  const s = textureShapes(g, gemmTile(gpu, g.N));
   return texturesFit(gpu, s.a, s.b);
 }
 
@@ -343,7 +345,8 @@ export function operandTexture(gpu: Gpu, size: number[], label: string): Operand
  * (`operandReads`) has no pack: its mirror's refresh stands in for it.
  */
 export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatch[]> {
-  const s = textureShapes(g, operandPlan(gpu).textureTile);
+  const tile = gemmTile(gpu, g.N);
+  const s = textureShapes(g, tile);
   const reads = operandReads(gpu, g);
   const pack = async (
     x: Tensor,
@@ -438,6 +441,7 @@ export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatc
     flags: g.flags,
     reads,
     operandParams: reads.a === "packed" && reads.b === "packed" ? undefined : mirrorParams(g),
+    tile,
   });
   const packedB = g.bIsParameter ? hoisted(packB.steps) : packB.steps;
   return [...packA.steps, ...packedB, gemm];
@@ -467,8 +471,10 @@ export function textureGemm(gpu: Gpu, g: {
   operandParams?: Record<string, number>;
   /** Default: both packed. */
   reads?: OperandReads;
+  /** Default: the profile's `textureTile` (the layout conv2d's implicit GEMMs pack for). */
+  tile?: RegisterTile;
 }): Promise<Dispatch> {
-  const tile = operandPlan(gpu).textureTile;
+  const tile = g.tile ?? operandPlan(gpu).textureTile;
   const buffers: Record<string, Tensor | GPUTextureView> = { tA: g.tA, tB: g.tB, c: g.c };
   if (g.bias) buffers.bias = g.bias;
   return createDispatch(gpu, textureTileKernel(tile, g.flags, g.operandB, g.reads), buffers, [

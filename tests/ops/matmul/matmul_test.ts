@@ -8,6 +8,7 @@ import type { BackendProfile } from "../../../gpu/runtime/profile.ts";
 import { LLVMPIPE } from "../../../gpu/runtime/profiles/llvmpipe.ts";
 import { runNow } from "../../../gpu/runtime/kernel.ts";
 import { matmul, sumRows } from "../../../gpu/ops/matmul/matmul.ts";
+import { gemmTile } from "../../../gpu/ops/matmul/tile.ts";
 import {
   assertClose,
   getGpu,
@@ -249,6 +250,39 @@ Deno.test("matmul (texture, llvmpipe profile): aligned f32 operands are read fro
     rng,
   );
   await check(LLVMPIPE, { M: 20, N: 6, K: 44, transA: true, nanTail: true }, rng);
+});
+
+Deno.test("matmul (texture, llvmpipe profile): 12- or 8-column tiles, whichever pads N less", async () => {
+  const rng = makeRng();
+  const gpu = withProfile(await getGpu(), LLVMPIPE);
+  const plan = LLVMPIPE.operands.f32;
+  const widths = [plan.textureTile, ...plan.textureTileChoices ?? []].map((t) => t.TN).sort();
+  if (widths.join() !== "12,8") throw new Error(`the llvmpipe profile's tiles: ${widths}`);
+  // gemmTile's choice: N = 96 is one full workgroup of 12-column tiles (two of 8-column ones, one
+  // half idle); N = 64 fits 8-column tiles exactly, 40 and im2col's 292 pad less to 8 columns,
+  // and 192 is a tie (three workgroups of either), which goes to textureTile (12).
+  for (const [N, TN] of [[96, 12], [90, 12], [80, 12], [192, 12], [64, 8], [40, 8], [292, 8]]) {
+    if (gemmTile(gpu, N).TN !== TN) throw new Error(`N = ${N}: ${gemmTile(gpu, N).TN} columns`);
+  }
+  for (const [transA, transB] of transposes) {
+    // Mirrored (reads past N run into the NaN tail) and packed; an edge tile along N (90).
+    await check(LLVMPIPE, { M: 36, N: 96, K: 20, transA, transB, nanTail: true }, rng);
+    await check(PACKED_LLVMPIPE, { M: 20, N: 90, K: 13, transA, transB, bias: true }, rng);
+  }
+  await check(LLVMPIPE, { M: 33, N: 96, K: 48, batch: 3, strideA: 0, accumulate: true }, rng);
+  await check(LLVMPIPE, { M: 5, N: 96, K: 3000, transA: true }, rng); // split-K
+  const dispatches = await matmul(gpu, {
+    M: 36,
+    N: 96,
+    K: 20,
+    a: gpuTensor(gpu, randn(rng, 36 * 20), [36 * 20]),
+    b: gpuTensor(gpu, randn(rng, 96 * 20), [96 * 20]),
+    c: poisoned(gpu, [36 * 96]),
+  });
+  const gemm = dispatches.find((d) => d.name.startsWith("matmulTextureTile"));
+  if (gemm?.workgroups[0] !== 1) {
+    throw new Error(`N = 96 ran ${gemm?.workgroups[0]} workgroups wide`);
+  }
 });
 
 for (const profile of PROFILES) {
