@@ -335,6 +335,35 @@ const cases: [string, Conv2dShape, boolean][] = [
     kernel: 1,
     stride: 1,
   }, true],
+  // Channels in whole texels both ways: the weight packs read the weight's mirror, forward and
+  // transposed (the input gradient); then only the forward's (in 8, out 6).
+  ["3x3 stride 1, channels multiples of 4", {
+    batch: 2,
+    inChannels: 8,
+    outChannels: 12,
+    height: 6,
+    width: 5,
+    kernel: 3,
+    stride: 1,
+  }, true],
+  ["3x3 stride 1, in channels a multiple of 4", {
+    batch: 2,
+    inChannels: 8,
+    outChannels: 6,
+    height: 5,
+    width: 5,
+    kernel: 3,
+    stride: 1,
+  }, false],
+  ["1x1, channels multiples of 4", {
+    batch: 2,
+    inChannels: 8,
+    outChannels: 4,
+    height: 5,
+    width: 3,
+    kernel: 1,
+    stride: 1,
+  }, true],
 ];
 
 for (const [name, shape, bias] of cases) {
