@@ -1943,10 +1943,14 @@ function dropoutKernel(accumulate) {
 }`
   };
 }
-function dropout(gpu, x2, y3, { p: p3, seed, stream }, accumulate) {
+function dropoutScale(p3) {
   if (!(p3 >= 0 && p3 <= 1)) throw new Error(`dropout: p = ${p3} is outside [0, 1]`);
+  return p3 < 1 ? Math.fround(1 / Math.fround(1 - p3)) : 0;
+}
+var dropoutMaskWgsl = (v3, block) => `select(vec4f(0.0), ${v3} * p.scale, rand_uniform4(dropoutSeed.x, dropoutSeed.y, p.stream, ${block}) >= vec4f(p.p))`;
+function dropout(gpu, x2, y3, { p: p3, seed, stream }, accumulate) {
   if (x2.size !== y3.size) throw new Error(`dropout: ${x2.size} inputs for ${y3.size} outputs`);
-  const scale = p3 < 1 ? Math.fround(1 / Math.fround(1 - p3)) : 0;
+  const scale = dropoutScale(p3);
   return createDispatch(gpu, dropoutKernel(accumulate), {
     seed,
     x: x2,
@@ -2097,13 +2101,24 @@ var DISCRETE_GPU = {
 // gpu/runtime/profiles/llvmpipe.ts
 var operands = {
   tuning: "measured",
-  // 16x8 outputs per invocation in 8x8 workgroups: the best of 4x4..16x16.
+  // 16x12 outputs per invocation in 8x8 workgroups, or 16x8 where that pads N less (N = 64, 128,
+  // im2col's 292): in one process on an AMD EPYC (2 cores), the compact step's GEMMs took 283 ms
+  // against 312 with 16x8 everywhere (N = 96: 1.46x forward, 1.62x dX), im2col's the same.
+  // 16x8 was the best of 4x4..16x16 measured alone on a 512^3 GEMM.
   textureTile: {
     TM: 16,
-    TN: 8,
+    TN: 12,
     WGX: 8,
     WGY: 8
   },
+  textureTileChoices: [
+    {
+      TM: 16,
+      TN: 8,
+      WGX: 8,
+      WGY: 8
+    }
+  ],
   matmul: {
     technique: "texture",
     // 64 invocations give 2+ cores work; a chunk under 512 of K is not worth a pass.
@@ -2591,6 +2606,15 @@ function createMirror(gpu, t3) {
   };
 }
 
+// gpu/ops/matmul/tile.ts
+function gemmTile(gpu, N2) {
+  const plan = operandPlan(gpu);
+  const padded = (t3) => Math.ceil(N2 / (t3.TN * t3.WGX)) * t3.TN * t3.WGX;
+  let best = plan.textureTile;
+  for (const t3 of plan.textureTileChoices ?? []) if (padded(t3) < padded(best)) best = t3;
+  return best;
+}
+
 // gpu/ops/matmul/operand_reads.ts
 var PACKED = {
   a: "packed",
@@ -2657,7 +2681,7 @@ var rowLengths = (g3) => ({
   b: g3.transB ? g3.K : g3.N
 });
 function operandReads(gpu, g3) {
-  const { TM, TN } = operandPlan(gpu).textureTile;
+  const { TM, TN } = gemmTile(gpu, g3.N);
   const rows = rowLengths(g3);
   const a4 = mirrorable(gpu, g3.a, {
     rowLength: rows.a,
@@ -2880,7 +2904,7 @@ function textureShapes(g3, tile) {
 }
 var texturesFit = (gpu, ...sizes) => sizes.every(([w3, h3]) => w3 <= gpu.limits.maxTextureDimension2D && h3 <= gpu.limits.maxTextureDimension2D);
 function textureOperandsFit(gpu, g3) {
-  const s3 = textureShapes(g3, operandPlan(gpu).textureTile);
+  const s3 = textureShapes(g3, gemmTile(gpu, g3.N));
   return texturesFit(gpu, s3.a, s3.b);
 }
 var texelBytes = (gpu) => gpu.operandFormat === "rgba16float" ? 8 : 16;
@@ -2928,7 +2952,8 @@ function operandTexture(gpu, size, label) {
   };
 }
 async function textureMatmul(gpu, g3) {
-  const s3 = textureShapes(g3, operandPlan(gpu).textureTile);
+  const tile = gemmTile(gpu, g3.N);
+  const s3 = textureShapes(g3, tile);
   const reads = operandReads(gpu, g3);
   const pack = async (x2, size, label, o4) => {
     const t3 = operandTexture(gpu, size, label);
@@ -3032,7 +3057,8 @@ async function textureMatmul(gpu, g3) {
     kChunk4: g3.kChunk / 4,
     flags: g3.flags,
     reads,
-    operandParams: reads.a === "packed" && reads.b === "packed" ? void 0 : mirrorParams(g3)
+    operandParams: reads.a === "packed" && reads.b === "packed" ? void 0 : mirrorParams(g3),
+    tile
   });
   const packedB = g3.bIsParameter ? hoisted(packB.steps) : packB.steps;
   return [
@@ -3042,7 +3068,7 @@ async function textureMatmul(gpu, g3) {
   ];
 }
 function textureGemm(gpu, g3) {
-  const tile = operandPlan(gpu).textureTile;
+  const tile = g3.tile ?? operandPlan(gpu).textureTile;
   const buffers = {
     tA: g3.tA,
     tB: g3.tB,
@@ -3123,8 +3149,8 @@ function outputTiles(gpu, M2, N2, batch) {
   const plan = operandPlan(gpu);
   const kernel = plan.matmul.bufferKernel;
   const [tm, tn] = plan.matmul.technique === "texture" ? [
-    plan.textureTile.TM,
-    plan.textureTile.TN
+    gemmTile(gpu, N2).TM,
+    gemmTile(gpu, N2).TN
   ] : kernel.kind === "registerTile" ? [
     kernel.tile.TM,
     kernel.tile.TN
@@ -7630,8 +7656,8 @@ function backwardParamsMirrorKernel(wg, silu) {
 }
 
 // gpu/ops/group_norm_into_conv.ts
-var intoConvKernel = (wg, pad) => ({
-  name: "groupNormSiluIntoConv",
+var intoConvKernel = (wg, pad, dropout2) => ({
+  name: dropout2 ? "groupNormSiluDropoutIntoConv" : "groupNormSiluIntoConv",
   params: {
     batch: "u32",
     channels: "u32",
@@ -7641,12 +7667,20 @@ var intoConvKernel = (wg, pad) => ({
     width: "u32",
     C4: "u32",
     rowsPerItem: "u32",
-    tPitch: "u32"
+    tPitch: "u32",
+    ...dropout2 ? {
+      p: "f32",
+      scale: "f32",
+      stream: "u32"
+    } : {}
   },
   bindings: {
     x: "mirror read",
     gamma: "read",
     beta: "read",
+    ...dropout2 ? {
+      seed: "read array<u32>"
+    } : {},
     t: "operand write",
     mean: "write",
     rstd: "write"
@@ -7658,9 +7692,11 @@ var intoConvKernel = (wg, pad) => ({
   code: (
     /* wgsl */
     `
+${dropout2 ? RANDOM_WGSL : ""}
 fn silu(v: vec4f) -> vec4f { return v / (1.0 + exp(-v)); }
 ${GROUP_FORWARD_HEAD}
   let b = bg / p.groups;
+  ${dropout2 ? "let dropoutSeed = vec2u(seed[0], seed[1]);" : ""}
   let w4 = p.width / 4u;
   // Four channels at a time: their texels of four columns, transposed into four texels of four
   // channels, as conv2d's input pack does.
@@ -7670,10 +7706,11 @@ ${GROUP_FORWARD_HEAD}
     let bt = vec4f(beta[c], beta[c + 1u], beta[c + 2u], beta[c + 3u]);
     let first = base + 4u * cq * s4;
     for (var k = 0u; k < s4; k++) {
-      let q0 = silu((load_x(first + k) - mu) * (r * gm.x) + bt.x);
-      let q1 = silu((load_x(first + s4 + k) - mu) * (r * gm.y) + bt.y);
-      let q2 = silu((load_x(first + 2u * s4 + k) - mu) * (r * gm.z) + bt.z);
-      let q3 = silu((load_x(first + 3u * s4 + k) - mu) * (r * gm.w) + bt.w);
+      ${each(range(4), (j2) => {
+      const at = `first + ${j2 === 0 ? "" : `${j2}u * s4 + `}k`;
+      const v3 = `silu((load_x(${at}) - mu) * (r * gm.${XYZW[j2]}) + bt.${XYZW[j2]})`;
+      return `let q${j2} = ${dropout2 ? dropoutMaskWgsl(v3, at) : v3};`;
+    })}
       let iy = k / w4;
       let col = (4u * (k - iy * w4) + PAD) * p.C4 + c / 4u;
       let row = b * p.rowsPerItem + iy + PAD;
@@ -7698,13 +7735,18 @@ async function groupNormSiluIntoConv(gpu, args) {
   });
   if (!target) return null;
   const wg = gpu.profile.groupNorm.workgroupSize;
+  const drop = args.dropout;
+  const scale = drop ? dropoutScale(drop.p) : 0;
   const xm = mirror(gpu, args.x);
   const dispatches = [
     xm.refresh,
-    await createDispatch(gpu, intoConvKernel(wg, (args.conv.kernel - 1) / 2), {
+    await createDispatch(gpu, intoConvKernel(wg, (args.conv.kernel - 1) / 2, !!drop), {
       x: xm.view,
       gamma: args.gamma,
       beta: args.beta,
+      ...drop ? {
+        seed: drop.seed
+      } : {},
       t: target.tx.staging,
       mean: args.mean,
       rstd: args.rstd
@@ -7717,7 +7759,12 @@ async function groupNormSiluIntoConv(gpu, args) {
       width,
       C4: target.layout.C4,
       rowsPerItem: target.layout.rowsPerItem,
-      tPitch: target.tx.pitch
+      tPitch: target.tx.pitch,
+      ...drop ? {
+        p: drop.p,
+        scale,
+        stream: drop.stream
+      } : {}
     }),
     target.tx.upload
   ];
@@ -7916,37 +7963,42 @@ async function resnetBlock(m3, r3, x2, height, width, time, norm, dropout2) {
     rstd: rstd2,
     eps: norm.eps
   };
-  const fused2 = !useDropout && await normIntoConv(m3, {
+  const stream = useDropout ? m3.nextStream() : 0;
+  const seed = m3.options.seed;
+  if (useDropout && !seed) throw new Error(`${prefix}: dropout needs a seed tensor`);
+  const drop = useDropout ? {
+    p: dropout2,
+    seed,
+    stream
+  } : void 0;
+  const a2d = useDropout ? m3.act([
+    B3,
+    cout,
+    height,
+    width
+  ], `${prefix}.a2d`) : a22;
+  const fused2 = await normIntoConv(m3, {
     ...stats2,
     groups: norm.groups,
-    y: a22
+    y: a2d,
+    dropout: drop
   }, {
     shape: conv32(cout),
     slot: slot2
   });
-  await m3.emit(fused2 ? Promise.resolve(fused2) : groupNormForward(gpu, {
-    ...stats2,
-    y: a22,
-    silu: true,
-    ...n2shape
-  }));
-  const stream = useDropout ? m3.nextStream() : 0;
-  const seed = m3.options.seed;
-  if (useDropout && !seed) throw new Error(`${prefix}: dropout needs a seed tensor`);
-  let a2d = a22;
-  if (useDropout) {
-    a2d = m3.act([
-      B3,
-      cout,
-      height,
-      width
-    ], `${prefix}.a2d`);
-    await m3.emit(dropoutForward(gpu, {
+  if (fused2) {
+    await m3.emit(Promise.resolve(fused2));
+  } else {
+    await m3.emit(groupNormForward(gpu, {
+      ...stats2,
+      y: a22,
+      silu: true,
+      ...n2shape
+    }));
+    if (drop) await m3.emit(dropoutForward(gpu, {
       x: a22,
       y: a2d,
-      p: dropout2,
-      seed,
-      stream
+      ...drop
     }));
   }
   const out = m3.act([
