@@ -9,7 +9,7 @@
 import { type Gpu, operandPlan } from "../../runtime/device.ts";
 import { createDispatch, type Dispatch, hoisted, type KernelSpec } from "../../runtime/kernel.ts";
 import { createTensor, type Tensor } from "../../runtime/tensor.ts";
-import { each, pairs, range } from "../../runtime/wgsl.ts";
+import { each, pairs, range, XYZW } from "../../runtime/wgsl.ts";
 import { chooseSplits, kChunks } from "../matmul/matmul.ts";
 import {
   type OperandTexture,
@@ -17,6 +17,7 @@ import {
   textureGemm,
   type TextureOperandB,
   texturesFit,
+  type TileEpilogue,
 } from "../matmul/texture.ts";
 import { mirror } from "../mirror.ts";
 import { type PackedInput, packInput, paddedInput } from "./direct_texture.ts";
@@ -207,6 +208,34 @@ const weightGradFinishKernel = (bias: boolean): KernelSpec => ({
 }`,
 });
 
+/**
+ * The weight gradient GEMM's own store when K is not split: column n = 4 n4 + q of row o is
+ * dW[o, 4 (n4 - tap * C4) + q, tap] for a tap texel (tap = n4 / C4, from im2colOperand's setup),
+ * and column KK * C4 * 4 is dBias[o]; the padded channels and the ones texel's other columns are
+ * dropped. What conv2dWeightGradFinish does after a split GEMM, without its pass over g.
+ */
+const weightGradEpilogue = (bias: boolean): TileEpilogue => ({
+  name: "dW",
+  bindings: bias ? { dWeight: "write", dBias: "write" } : { dWeight: "write" },
+  params: { dwInC: "u32", dwKK: "u32" },
+  code: (TM, J) =>
+    range(TM).flatMap((i) => [
+      `if (m0 + ${i}u < p.M) {`,
+      `  let o${i} = m0 + ${i}u;`,
+      ...range(J).flatMap((j) => [
+        `  if (isTap${j}) {`,
+        `    let c${i}_${j} = 4u * (n4_${j} - tap${j} * p.cvC4);`,
+        ...range(4).map((q) =>
+          `    if (c${i}_${j} + ${q}u < p.dwInC) { dWeight[(o${i} * p.dwInC + c${i}_${j} + ${q}u) * p.dwKK + tap${j}] = acc${i}_${j}.${
+            XYZW[q]
+          }; }`
+        ),
+        bias ? `  } else if (n4_${j} == p.cvTaps4) { dBias[o${i}] = acc${i}_${j}.x; }` : "  }",
+      ]),
+      "}",
+    ]),
+});
+
 /** K splits (as matmul's) so that a GEMM with few output tiles still gives every core work. */
 function gemmSplits(gpu: Gpu, M: number, N: number, K4: number) {
   const plan = operandPlan(gpu);
@@ -242,9 +271,22 @@ export async function weightGradTexture(
   const tx = reuse?.tx ?? operandTexture(gpu, input.size, "conv2d.packedInput");
   const tA = operandTexture(gpu, aSize, "conv2d.packedDy");
   const { splits, kChunk4 } = gemmSplits(gpu, M, N, K4);
-  const g = createTensor(gpu, [splits, M, N], "f32", "conv2d.weightGradGemm");
-  const finishBuffers: Record<string, Tensor> = { g, dWeight: args.dWeight };
-  if (args.dBias) finishBuffers.dBias = args.dBias;
+  // Unsplit, the GEMM stores dWeight and dBias itself; split, its partial sums go to g and the
+  // finish kernel adds them up.
+  const outputs: Record<string, Tensor> = { dWeight: args.dWeight };
+  if (args.dBias) outputs.dBias = args.dBias;
+  const g = splits > 1 ? createTensor(gpu, [splits, M, N], "f32", "conv2d.weightGradGemm") : null;
+  const finish = g
+    ? [
+      await createDispatch(
+        gpu,
+        weightGradFinishKernel(!!args.dBias),
+        { g, ...outputs },
+        [Math.ceil(d.inC / 64), d.outC + (args.dBias ? 1 : 0)],
+        { inC: d.inC, outC: d.outC, KK, N, splits },
+      ),
+    ]
+    : [];
   return [
     ...reuse
       ? []
@@ -253,7 +295,7 @@ export async function weightGradTexture(
     await textureGemm(gpu, {
       tA: tA.view,
       tB: tx.view,
-      c: g,
+      c: g ?? { epilogue: weightGradEpilogue(!!args.dBias), buffers: outputs },
       M,
       N,
       K4,
@@ -276,15 +318,10 @@ export async function weightGradTexture(
         cvItemSkip: input.rowsPerItem - d.outH * S,
         cvRows: input.rowsPerItem,
         cvLastRow: d.batch * input.rowsPerItem - 1,
+        ...(g ? {} : { dwInC: d.inC, dwKK: KK }),
       },
     }),
-    await createDispatch(
-      gpu,
-      weightGradFinishKernel(!!args.dBias),
-      finishBuffers,
-      [Math.ceil(d.inC / 64), d.outC + (args.dBias ? 1 : 0)],
-      { inC: d.inC, outC: d.outC, KK, N, splits },
-    ),
+    ...finish,
   ];
 }
 

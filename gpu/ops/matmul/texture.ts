@@ -152,11 +152,24 @@ export interface TextureOperandB {
   load: (kk: number, j: number) => string;
 }
 
+/**
+ * Stores the tile somewhere else than C (conv2d's weight gradient writes dWeight and dBias in
+ * their own layouts): `code(TM, J)` replaces the store of acc{i}_{j} (row m0 + i, columns n0 + 4j
+ * ..), with the operand's setup variables in scope; its bindings replace c's.
+ */
+export interface TileEpilogue {
+  name: string;
+  bindings: Record<string, string>;
+  params: Record<string, ParamType>;
+  code: (TM: number, J: number) => string[];
+}
+
 function textureTileKernel(
   tile: RegisterTile,
   f: TextureGemmFlags,
   operandB?: TextureOperandB,
   reads: OperandReads = PACKED,
+  epilogue?: TileEpilogue,
 ): KernelSpec {
   const { TM, TN } = tile;
   const J = TN / 4;
@@ -176,12 +189,13 @@ function textureTileKernel(
     }
   }
   L.push("}");
-  L.push(...storeTileWgsl(TM, J, f));
+  L.push(...(epilogue ? epilogue.code(TM, J) : storeTileWgsl(TM, J, f)));
   const vt = f.vecC ? "array<vec4<f32>>" : "array<f32>";
   const binding = (read: OperandRead) => (read === "packed" ? "texture read" : "mirror read");
   const bindings: Record<string, string> = { tA: binding(reads.a), tB: binding(reads.b) };
   if (f.bias) bindings.bias = `read ${vt}`;
-  bindings.c = `write ${vt}`;
+  if (epilogue) Object.assign(bindings, epilogue.bindings);
+  else bindings.c = `write ${vt}`;
   // Where an item's operand starts in its mirror, in texels (rows of A from m0, B's from n0).
   const setup: string[] = [];
   if (reads.a === "mirror") setup.push("let aAt = item * p.itemTexelsA + m0 * p.K4;");
@@ -191,7 +205,8 @@ function textureTileKernel(
   const mirrored = reads.a !== "packed" || reads.b !== "packed";
   const suffix = mirrored ? `.${readName(reads.a)}${readName(reads.b)}` : "";
   return {
-    name: (operandB ? `matmulTextureTile.${operandB.name}` : "matmulTextureTile") + suffix,
+    name: (operandB ? `matmulTextureTile.${operandB.name}` : "matmulTextureTile") + suffix +
+      (epilogue ? `.${epilogue.name}` : ""),
     params: {
       M: "u32",
       N: "u32",
@@ -203,6 +218,7 @@ function textureTileKernel(
       kChunk4: "u32",
       ...(mirrored ? MIRROR_PARAMS : {}),
       ...operandB?.params,
+      ...epilogue?.params,
     },
     bindings,
     consts: { TM, TN, WGX: tile.WGX, WGY: tile.WGY, ACCUMULATE: f.accumulate },
@@ -455,7 +471,8 @@ export async function textureMatmul(gpu: Gpu, g: TextureMatmul): Promise<Dispatc
 export function textureGemm(gpu: Gpu, g: {
   tA: GPUTextureView;
   tB: GPUTextureView;
-  c: Tensor;
+  /** C, or the tensors an epilogue writes instead (by binding name). */
+  c: Tensor | { epilogue: TileEpilogue; buffers: Record<string, Tensor> };
   bias?: Tensor;
   M: number;
   N: number;
@@ -475,9 +492,15 @@ export function textureGemm(gpu: Gpu, g: {
   tile?: RegisterTile;
 }): Promise<Dispatch> {
   const tile = g.tile ?? operandPlan(gpu).textureTile;
-  const buffers: Record<string, Tensor | GPUTextureView> = { tA: g.tA, tB: g.tB, c: g.c };
+  const epilogue = "epilogue" in g.c ? g.c : undefined;
+  const buffers: Record<string, Tensor | GPUTextureView> = {
+    tA: g.tA,
+    tB: g.tB,
+    ...(epilogue ? epilogue.buffers : { c: g.c as Tensor }),
+  };
   if (g.bias) buffers.bias = g.bias;
-  return createDispatch(gpu, textureTileKernel(tile, g.flags, g.operandB, g.reads), buffers, [
+  const kernel = textureTileKernel(tile, g.flags, g.operandB, g.reads, epilogue?.epilogue);
+  return createDispatch(gpu, kernel, buffers, [
     Math.ceil(g.N / (tile.TN * tile.WGX)),
     Math.ceil(g.M / (tile.TM * tile.WGY)),
     g.items * g.splits,
