@@ -2802,7 +2802,7 @@ function packMirrorKernel(trans) {
     )
   };
 }
-function textureTileKernel(tile, f4, operandB, reads = PACKED) {
+function textureTileKernel(tile, f4, operandB, reads = PACKED, epilogue) {
   const { TM, TN } = tile;
   const J2 = TN / 4;
   const A3 = loadsOfA(reads.a, TM);
@@ -2820,7 +2820,7 @@ function textureTileKernel(tile, f4, operandB, reads = PACKED) {
     }
   }
   L2.push("}");
-  L2.push(...storeTileWgsl(TM, J2, f4));
+  L2.push(...epilogue ? epilogue.code(TM, J2) : storeTileWgsl(TM, J2, f4));
   const vt = f4.vecC ? "array<vec4<f32>>" : "array<f32>";
   const binding = (read) => read === "packed" ? "texture read" : "mirror read";
   const bindings = {
@@ -2828,7 +2828,8 @@ function textureTileKernel(tile, f4, operandB, reads = PACKED) {
     tB: binding(reads.b)
   };
   if (f4.bias) bindings.bias = `read ${vt}`;
-  bindings.c = `write ${vt}`;
+  if (epilogue) Object.assign(bindings, epilogue.bindings);
+  else bindings.c = `write ${vt}`;
   const setup = [];
   if (reads.a === "mirror") setup.push("let aAt = item * p.itemTexelsA + m0 * p.K4;");
   if (reads.a === "mirrorTransposed") setup.push("let aAt = item * p.itemTexelsA + (m0 >> 2u);");
@@ -2837,7 +2838,7 @@ function textureTileKernel(tile, f4, operandB, reads = PACKED) {
   const mirrored2 = reads.a !== "packed" || reads.b !== "packed";
   const suffix = mirrored2 ? `.${readName(reads.a)}${readName(reads.b)}` : "";
   return {
-    name: (operandB ? `matmulTextureTile.${operandB.name}` : "matmulTextureTile") + suffix,
+    name: (operandB ? `matmulTextureTile.${operandB.name}` : "matmulTextureTile") + suffix + (epilogue ? `.${epilogue.name}` : ""),
     params: {
       M: "u32",
       N: "u32",
@@ -2848,7 +2849,8 @@ function textureTileKernel(tile, f4, operandB, reads = PACKED) {
       splits: "u32",
       kChunk4: "u32",
       ...mirrored2 ? MIRROR_PARAMS : {},
-      ...operandB?.params
+      ...operandB?.params,
+      ...epilogue?.params
     },
     bindings,
     consts: {
@@ -3069,13 +3071,17 @@ async function textureMatmul(gpu, g3) {
 }
 function textureGemm(gpu, g3) {
   const tile = g3.tile ?? operandPlan(gpu).textureTile;
+  const epilogue = "epilogue" in g3.c ? g3.c : void 0;
   const buffers = {
     tA: g3.tA,
     tB: g3.tB,
-    c: g3.c
+    ...epilogue ? epilogue.buffers : {
+      c: g3.c
+    }
   };
   if (g3.bias) buffers.bias = g3.bias;
-  return createDispatch(gpu, textureTileKernel(tile, g3.flags, g3.operandB, g3.reads), buffers, [
+  const kernel = textureTileKernel(tile, g3.flags, g3.operandB, g3.reads, epilogue?.epilogue);
+  return createDispatch(gpu, kernel, buffers, [
     Math.ceil(g3.N / (tile.TN * tile.WGX)),
     Math.ceil(g3.M / (tile.TM * tile.WGY)),
     g3.items * g3.splits
@@ -6548,6 +6554,30 @@ var weightGradFinishKernel = (bias) => ({
 }`
   )
 });
+var weightGradEpilogue = (bias) => ({
+  name: "dW",
+  bindings: bias ? {
+    dWeight: "write",
+    dBias: "write"
+  } : {
+    dWeight: "write"
+  },
+  params: {
+    dwInC: "u32",
+    dwKK: "u32"
+  },
+  code: (TM, J2) => range(TM).flatMap((i3) => [
+    `if (m0 + ${i3}u < p.M) {`,
+    `  let o${i3} = m0 + ${i3}u;`,
+    ...range(J2).flatMap((j2) => [
+      `  if (isTap${j2}) {`,
+      `    let c${i3}_${j2} = 4u * (n4_${j2} - tap${j2} * p.cvC4);`,
+      ...range(4).map((q2) => `    if (c${i3}_${j2} + ${q2}u < p.dwInC) { dWeight[(o${i3} * p.dwInC + c${i3}_${j2} + ${q2}u) * p.dwKK + tap${j2}] = acc${i3}_${j2}.${XYZW[q2]}; }`),
+      bias ? `  } else if (n4_${j2} == p.cvTaps4) { dBias[o${i3}] = acc${i3}_${j2}.x; }` : "  }"
+    ]),
+    "}"
+  ])
+});
 function gemmSplits(gpu, M2, N2, K4) {
   const plan = operandPlan(gpu);
   const tiles = Math.ceil(M2 / plan.textureTile.TM) * Math.ceil(N2 / plan.textureTile.TN);
@@ -6572,16 +6602,30 @@ async function weightGradTexture(gpu, d3, args, forward) {
   const tx = reuse?.tx ?? operandTexture(gpu, input.size, "conv2d.packedInput");
   const tA = operandTexture(gpu, aSize, "conv2d.packedDy");
   const { splits, kChunk4 } = gemmSplits(gpu, M2, N2, K4);
-  const g3 = createTensor(gpu, [
+  const outputs = {
+    dWeight: args.dWeight
+  };
+  if (args.dBias) outputs.dBias = args.dBias;
+  const g3 = splits > 1 ? createTensor(gpu, [
     splits,
     M2,
     N2
-  ], "f32", "conv2d.weightGradGemm");
-  const finishBuffers = {
-    g: g3,
-    dWeight: args.dWeight
-  };
-  if (args.dBias) finishBuffers.dBias = args.dBias;
+  ], "f32", "conv2d.weightGradGemm") : null;
+  const finish = g3 ? [
+    await createDispatch(gpu, weightGradFinishKernel(!!args.dBias), {
+      g: g3,
+      ...outputs
+    }, [
+      Math.ceil(d3.inC / 64),
+      d3.outC + (args.dBias ? 1 : 0)
+    ], {
+      inC: d3.inC,
+      outC: d3.outC,
+      KK,
+      N: N2,
+      splits
+    })
+  ] : [];
   return [
     ...reuse ? [] : await packInput(gpu, args.x, tx, {
       C: d3.inC,
@@ -6597,7 +6641,10 @@ async function weightGradTexture(gpu, d3, args, forward) {
     await textureGemm(gpu, {
       tA: tA.view,
       tB: tx.view,
-      c: g3,
+      c: g3 ?? {
+        epilogue: weightGradEpilogue(!!args.dBias),
+        buffers: outputs
+      },
       M: M2,
       N: N2,
       K4,
@@ -6623,19 +6670,14 @@ async function weightGradTexture(gpu, d3, args, forward) {
         cvColStep: S2 * input.C4,
         cvItemSkip: input.rowsPerItem - d3.outH * S2,
         cvRows: input.rowsPerItem,
-        cvLastRow: d3.batch * input.rowsPerItem - 1
+        cvLastRow: d3.batch * input.rowsPerItem - 1,
+        ...g3 ? {} : {
+          dwInC: d3.inC,
+          dwKK: KK
+        }
       }
     }),
-    await createDispatch(gpu, weightGradFinishKernel(!!args.dBias), finishBuffers, [
-      Math.ceil(d3.inC / 64),
-      d3.outC + (args.dBias ? 1 : 0)
-    ], {
-      inC: d3.inC,
-      outC: d3.outC,
-      KK,
-      N: N2,
-      splits
-    })
+    ...finish
   ];
 }
 var packWeightColumnsKernel = {
