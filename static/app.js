@@ -3071,12 +3071,13 @@ async function textureMatmul(gpu, g3) {
 }
 function textureGemm(gpu, g3) {
   const tile = g3.tile ?? operandPlan(gpu).textureTile;
-  const epilogue = "epilogue" in g3.c ? g3.c : void 0;
+  const out = g3.c;
+  const epilogue = "epilogue" in out ? out : void 0;
   const buffers = {
     tA: g3.tA,
     tB: g3.tB,
-    ...epilogue ? epilogue.buffers : {
-      c: g3.c
+    ..."epilogue" in out ? out.buffers : {
+      c: out
     }
   };
   if (g3.bias) buffers.bias = g3.bias;
@@ -3154,9 +3155,10 @@ function kChunks(K2, splits) {
 function outputTiles(gpu, M2, N2, batch) {
   const plan = operandPlan(gpu);
   const kernel = plan.matmul.bufferKernel;
-  const [tm, tn] = plan.matmul.technique === "texture" ? [
-    gemmTile(gpu, N2).TM,
-    gemmTile(gpu, N2).TN
+  const texture = plan.matmul.technique === "texture" ? gemmTile(gpu, N2) : null;
+  const [tm, tn] = texture ? [
+    texture.TM,
+    texture.TN
   ] : kernel.kind === "registerTile" ? [
     kernel.tile.TM,
     kernel.tile.TN

@@ -92,8 +92,9 @@ export function kChunks(K: number, splits: number): { splits: number; kChunk: nu
 function outputTiles(gpu: Gpu, M: number, N: number, batch: number): number {
   const plan = operandPlan(gpu);
   const kernel = plan.matmul.bufferKernel;
-  const [tm, tn] = plan.matmul.technique === "texture"
-    ? [gemmTile(gpu, N).TM, gemmTile(gpu, N).TN]
+  const texture = plan.matmul.technique === "texture" ? gemmTile(gpu, N) : null;
+  const [tm, tn] = texture
+    ? [texture.TM, texture.TN]
     : kernel.kind === "registerTile"
     ? [kernel.tile.TM, kernel.tile.TN]
     : [kernel.tile, kernel.tile];

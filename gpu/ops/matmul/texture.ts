@@ -492,11 +492,12 @@ export function textureGemm(gpu: Gpu, g: {
   tile?: RegisterTile;
 }): Promise<Dispatch> {
   const tile = g.tile ?? operandPlan(gpu).textureTile;
-  const epilogue = "epilogue" in g.c ? g.c : undefined;
+  const out = g.c;
+  const epilogue = "epilogue" in out ? out : undefined;
   const buffers: Record<string, Tensor | GPUTextureView> = {
     tA: g.tA,
     tB: g.tB,
-    ...(epilogue ? epilogue.buffers : { c: g.c as Tensor }),
+    ...("epilogue" in out ? out.buffers : { c: out }),
   };
   if (g.bias) buffers.bias = g.bias;
   const kernel = textureTileKernel(tile, g.flags, g.operandB, g.reads, epilogue?.epilogue);

@@ -335,8 +335,9 @@ const cases: [string, Conv2dShape, boolean][] = [
     kernel: 1,
     stride: 1,
   }, true],
-  // Channels in whole texels both ways: the weight packs read the weight's mirror, forward and
-  // transposed (the input gradient); then only the forward's (in 8, out 6).
+  // Channels in whole texels both ways (the forward's and the input gradient's weight packs, and
+  // the weight gradient's own store, take every texel whole); then only the forward's (in 8,
+  // out 6).
   ["3x3 stride 1, channels multiples of 4", {
     batch: 2,
     inChannels: 8,
