@@ -67,6 +67,11 @@ function erfc64(x: number): number {
 const normalCdf = (v: number) => 0.5 * erfc64(-v / Math.SQRT2);
 const normalPdf = (v: number) => Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
 const gelu = (v: number) => v * normalCdf(v);
+/** The spacing of f32 values at |v| (subnormal spacing at the bottom). */
+const f32Ulp = (v: number) => {
+  const a = Math.abs(Math.fround(v));
+  return a < 2 ** -126 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(a)) - 23);
+};
 const geluGrad = (v: number) => normalCdf(v) + v * normalPdf(v);
 
 Deno.test("float64 erfc reference matches known values", () => {
@@ -91,7 +96,10 @@ Deno.test("gelu forward and backward match float64 per element and finite differ
   ) => [t * Math.SQRT2, Math.fround(t * Math.SQRT2) * (1 + 1e-7)]);
   const special = [0, 1e-3, 6, 9, 12, 20, ...seams].flatMap((v) => [v, -v]).map(Math.fround);
   const random = Array.from(randn(rng, 997 + Math.floor(rng.next() * 37), 3));
-  const x = Float64Array.from([...special, ...random]);
+  // A dense grid over both tails: the worst elements (-4.55, seed 984361845, 5.4 ulps) sit between
+  // random draws, so a bound checked on random values alone passed or failed by the seed.
+  const grid = Array.from({ length: 24001 }, (_, i) => Math.fround(-12 + i / 1000));
+  const x = Float64Array.from([...special, ...random, ...grid]);
   const n = x.length;
   const r = randn(rng, n);
   const xt = gpuTensor(gpu, x, [n]);
@@ -102,11 +110,15 @@ Deno.test("gelu forward and backward match float64 per element and finite differ
 
   const want = x.map(gelu);
   const got = await read(gpu, y);
-  // Element-wise: GELU itself is accurate to a few f32 ulps everywhere, tails included.
+  // Element-wise, in f32 ulps of the answer: within 2 for x > -0.7; in the negative tail the
+  // builtin exp (3.3 ulps on llvmpipe) and the erfc series (3.9) add up to 6.4 at most over a sweep
+  // of 400,000 values from -12 to 12.
   for (let i = 0; i < n; i++) {
-    const err = Math.abs(got[i] - want[i]);
-    if (!(err <= 4e-7 * Math.abs(want[i]) + 1e-37)) {
-      throw new Error(`gelu(${x[i]}) = ${got[i]}, want ${want[i]} (seed ${rng.seed})`);
+    const ulps = Math.abs(got[i] - want[i]) / f32Ulp(want[i]);
+    if (!(ulps <= (x[i] > -0.7 ? 2 : 8))) {
+      throw new Error(
+        `gelu(${x[i]}) = ${got[i]}, want ${want[i]}: ${ulps.toFixed(1)} ulps (seed ${rng.seed})`,
+      );
     }
   }
   assertClose(got, want, 1e-6, "gelu forward", rng.seed);
