@@ -6,10 +6,10 @@
 //   dEncoderHiddenStates.
 import { siluBackward, siluForward } from "../ops/activation.ts";
 import type { Gpu } from "../runtime/device.ts";
-import { concatChannels, splitChannels } from "../ops/elementwise.ts";
+import { concatChannels, copyTensor, splitChannels } from "../ops/elementwise.ts";
 import type { Dispatch } from "../runtime/kernel.ts";
 import { linearBackward, linearForward } from "../ops/linear.ts";
-import { createTensor, type Tensor } from "../runtime/tensor.ts";
+import { createTensor, type Tensor, tensorView } from "../runtime/tensor.ts";
 import { timestepEmbedding } from "../ops/timestep_embedding.ts";
 import { ModelBuilder } from "./builder.ts";
 import type { UNetConfig } from "./config.ts";
@@ -38,6 +38,13 @@ export interface UNetOptions {
   withBackward?: boolean;
   /** Share parameters with another UNet instance (e.g. a sampler at another batch size). */
   params?: ParamStore;
+  /**
+   * Classifier-free guidance's batch: items B/2.. are items 0..B/2-1 again (same sample, same
+   * timestep) under another context. The layers before the context is first read (conv_in and
+   * the down blocks without attention) then run on the first half only and their outputs are
+   * copied into both halves: `sample` holds B/2 items. Sampling only (no training, no backward).
+   */
+  sharedPrefix?: boolean;
 }
 
 export interface UNet {
@@ -46,6 +53,7 @@ export interface UNet {
   batch: number;
   params: ParamStore;
   /** Inputs, written by the caller (or by other dispatches) before `forward` runs. */
+  /** [B, in, H, W], or [B/2, in, H, W] with `sharedPrefix`. */
   sample: Tensor;
   timesteps: Tensor;
   encoderHiddenStates: Tensor;
@@ -93,8 +101,16 @@ export async function buildUNet(gpu: Gpu, config: UNetConfig, options: UNetOptio
     label: "unet",
     streamBase: options.dropoutStreamBase ?? UNET_DROPOUT_STREAM_BASE,
   });
+  const shared = options.sharedPrefix ?? false;
+  if (shared && (options.training || withBackward || B % 2)) {
+    throw new Error("buildUNet: a shared prefix is for sampling (even batch, no training)");
+  }
+  // The builder of the layers that see one half of the batch (the whole of it without sharing).
+  const prefix = shared
+    ? new ModelBuilder(gpu, params, { ...m.options, batch: B / 2, label: "unet.prefix" })
+    : m;
 
-  const sample = createTensor(gpu, [B, config.in_channels, H, W], "f32", "unet.sample");
+  const sample = createTensor(gpu, [prefix.batch, config.in_channels, H, W], "f32", "unet.sample");
   const timesteps = createTensor(gpu, [B], "f32", "unet.timesteps");
   const encoderHiddenStates = createTensor(
     gpu,
@@ -106,22 +122,40 @@ export async function buildUNet(gpu: Gpu, config: UNetConfig, options: UNetOptio
 
   const time = await timeEmbedding(m, plan, timesteps);
   const context = await encoderProjection(m, plan, encoderHiddenStates, S);
+  const prefixAt = m.forward.length;
   const norm = { groups: config.norm_num_groups, eps: config.norm_eps };
   const dropout = config.dropout;
   const c0 = config.block_out_channels[0];
 
-  let h = await conv(m, "conv_in", sample, conv3(B, config.in_channels, c0, H, W), "conv_in");
-  m.activations.set("conv_in", h);
+  // b builds the current layer: `prefix` until the context is first read, `m` from there on.
+  let b = prefix;
+  const halfTime = shared
+    ? { ...time, tembAct: tensorView(time.tembAct, 0, [B / 2, time.dim]) }
+    : time;
+  let h = await conv(b, "conv_in", sample, conv3(b.batch, config.in_channels, c0, H, W), "conv_in");
+  b.activations.set("conv_in", h);
   let height = H;
   let width = W;
   const skips: { t: Tensor; channels: number }[] = [{ t: h, channels: c0 }];
   let channels = c0;
+  // The first half's activations copied into both halves of whole-batch ones.
+  const joinHalves = async () => {
+    if (b === m) return;
+    const whole = new Map<Tensor, Tensor>();
+    for (const s of skips) whole.set(s.t, await bothHalves(m, s.t));
+    if (!whole.has(h)) whole.set(h, await bothHalves(m, h));
+    for (const s of skips) s.t = whole.get(s.t)!;
+    h = whole.get(h)!;
+    for (const [name, t] of prefix.activations) m.activations.set(name, t);
+    b = m;
+  };
 
   for (const block of plan.down) {
+    if (block.attentions.some(Boolean)) await joinHalves();
     for (let j = 0; j < block.resnets.length; j++) {
       const r = block.resnets[j];
-      h = await resnetBlock(m, r, h, height, width, time, norm, dropout);
-      m.activations.set(r.prefix, h);
+      h = await resnetBlock(b, r, h, height, width, b === m ? time : halfTime, norm, dropout);
+      b.activations.set(r.prefix, h);
       channels = r.outChannels;
       const a = block.attentions[j];
       if (a) {
@@ -131,14 +165,15 @@ export async function buildUNet(gpu: Gpu, config: UNetConfig, options: UNetOptio
       skips.push({ t: h, channels });
     }
     if (block.downsample) {
-      h = await downsample(m, block.downsample.prefix, h, channels, height, width);
-      m.activations.set(block.downsample.prefix, h);
+      h = await downsample(b, block.downsample.prefix, h, channels, height, width);
+      b.activations.set(block.downsample.prefix, h);
       height /= 2;
       width /= 2;
       skips.push({ t: h, channels });
     }
   }
 
+  await joinHalves();
   const mid = plan.mid;
   h = await resnetBlock(m, mid.resnets[0], h, height, width, time, norm, dropout);
   m.activations.set(mid.resnets[0].prefix, h);
@@ -199,6 +234,11 @@ export async function buildUNet(gpu: Gpu, config: UNetConfig, options: UNetOptio
   const dSample = m.grad(sample);
   const dEncoderHiddenStates = m.grad(encoderHiddenStates);
   await m.buildBackward();
+  const prepare = shared ? [...prefix.prepare, ...m.prepare] : m.prepare;
+  // The prefix's layers run after the time embedding (they read it) and before its copies.
+  const forwardPrepared = shared
+    ? [...m.forward.slice(0, prefixAt), ...prefix.forward, ...m.forward.slice(prefixAt)]
+    : m.forward;
 
   return {
     config,
@@ -212,13 +252,28 @@ export async function buildUNet(gpu: Gpu, config: UNetConfig, options: UNetOptio
     dOutput,
     dSample,
     dEncoderHiddenStates,
-    forward: [...m.prepare, ...m.forward],
-    prepare: m.prepare,
-    forwardPrepared: m.forward,
+    forward: [...prepare, ...forwardPrepared],
+    prepare,
+    forwardPrepared,
     backward: m.backward,
     activations: m.activations,
-    memoryBytes: m.bytes,
+    memoryBytes: {
+      activations: m.bytes.activations + (shared ? prefix.bytes.activations : 0),
+      gradients: m.bytes.gradients,
+    },
   };
+}
+
+/** [B/2, ...] into both halves of a new [B, ...] activation: two copy steps. */
+async function bothHalves(m: ModelBuilder, half: Tensor): Promise<Tensor> {
+  const whole = m.act([m.batch, ...half.shape.slice(1)], `${half.label}.both`);
+  const bytes = 4 * half.size;
+  for (const at of [0, bytes]) {
+    // A copy needs 4-byte offsets only, not a binding's 256: a view made for the copy alone.
+    const target = { ...whole, shape: half.shape, size: half.size, offset: whole.offset + at };
+    await m.emit(Promise.resolve(copyTensor({ x: half, y: target })));
+  }
+  return whole;
 }
 
 function conv3(

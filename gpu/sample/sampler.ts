@@ -2,12 +2,12 @@
 // (batch, steps, eta, scheduler, guidance on/off) into a single compute pass, read back only at the end.
 // The starting noise is the program's first draw, or the request's own (`latents`).
 // Classifier-free guidance runs the UNet on 2B items, the second half conditioned on the all-zero
-// class vector that the masked training teaches as "no class".
+// class vector that the masked training teaches as "no class"; the layers before the class is
+// first read run on B.
 import { buildClassEmbedding } from "../model/class_embedding.ts";
 import { CHECKPOINT_FILES } from "../formats/checkpoint.ts";
 import type { Gpu } from "../runtime/device.ts";
 import { CheckpointError, RequestError } from "../runtime/errors.ts";
-import { addInto } from "../ops/elementwise.ts";
 import {
   createDispatch,
   type Dispatch,
@@ -391,6 +391,7 @@ export class SpriteSampler {
       training: false,
       withBackward: false,
       params: model.unetParams,
+      sharedPrefix: guided,
     });
     const emb = await buildClassEmbedding(gpu, model.embedding, {
       batch: rows,
@@ -414,10 +415,9 @@ export class SpriteSampler {
           itemSize: size,
         },
       );
-    // With guidance the sample lives in its own buffer and is copied into both halves of the
-    // UNet's input each step (a copy between two views of one buffer would alias read and write).
-    const sample = guided ? createTensor(gpu, [n], "f32", "sampler.sample") : unet.sample;
-    const halves = guided ? [tensorView(unet.sample, 0, [n]), tensorView(unet.sample, n, [n])] : [];
+    // With guidance the UNet's input holds the first half only: the layers before the context
+    // is read run once for both halves (buildUNet's sharedPrefix).
+    const sample = unet.sample;
     const eps = guided ? createTensor(gpu, [n], "f32", "sampler.eps") : unet.output;
     const noise = createTensor(gpu, [n], "f32", "sampler.noise");
 
@@ -433,7 +433,6 @@ export class SpriteSampler {
     const guidance: Dispatch[] = [];
     const stepEnds: number[] = [];
     for (const [k, t] of scheduler.timesteps.entries()) {
-      for (const half of halves) dispatches.push(await addInto(gpu, { x: sample, y: half }));
       dispatches.push(
         await createDispatch(gpu, fillValueKernel, { out: unet.timesteps }, grid1d(rows, WG), {
           n: rows,
