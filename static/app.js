@@ -4636,8 +4636,276 @@ function orList(items) {
   return items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`;
 }
 
-// gpu/ops/elementwise.ts
+// gpu/sample/scheduler_math.ts
+var f322 = Math.fround;
+var DEFAULT_SCHEDULER_CONFIG = {
+  num_train_timesteps: 1e3,
+  beta_start: 1e-4,
+  beta_end: 0.02,
+  beta_schedule: "linear",
+  clip_sample: true,
+  clip_sample_range: 1,
+  prediction_type: "epsilon",
+  timestep_spacing: "leading",
+  steps_offset: 0,
+  set_alpha_to_one: true
+};
+function linspaceF32(start, end, steps) {
+  const s3 = f322(start);
+  const e3 = f322(end);
+  const out = new Float32Array(steps);
+  if (steps === 1) {
+    out[0] = s3;
+    return out;
+  }
+  const step = f322(f322(e3 - s3) / (steps - 1));
+  const halfway = Math.floor(steps / 2);
+  const at = (i4) => i4 < halfway ? f322(s3 + step * i4) : f322(e3 - step * (steps - i4 - 1));
+  const V2 = 8;
+  let i3 = 0;
+  for (; i3 + 2 * V2 <= steps; i3 += V2) {
+    const base = at(i3);
+    for (let k2 = 0; k2 < V2; k2++) out[i3 + k2] = f322(base + f322(k2 * step));
+  }
+  for (; i3 < steps; i3++) out[i3] = at(i3);
+  return out;
+}
+function cumprodF32(x2) {
+  const out = new Float32Array(x2.length);
+  let acc = 1;
+  for (let i3 = 0; i3 < x2.length; i3++) out[i3] = acc *= x2[i3];
+  return out;
+}
+var NoiseSchedule = class {
+  config;
+  betas;
+  alphas;
+  alphasCumprod;
+  /** null until setTimesteps: then the full training schedule is used. */
+  numInferenceSteps = null;
+  timesteps;
+  constructor(config = {}) {
+    this.config = {
+      ...DEFAULT_SCHEDULER_CONFIG,
+      ...config
+    };
+    const c3 = this.config;
+    if (c3.beta_schedule !== "linear") {
+      throw new Error(`beta_schedule ${c3.beta_schedule} unsupported`);
+    }
+    if (c3.prediction_type !== "epsilon") {
+      throw new Error(`prediction_type ${c3.prediction_type} unsupported`);
+    }
+    if (c3.timestep_spacing !== "leading") {
+      throw new Error(`timestep_spacing ${c3.timestep_spacing} unsupported`);
+    }
+    this.betas = linspaceF32(c3.beta_start, c3.beta_end, c3.num_train_timesteps);
+    this.alphas = this.betas.map((b) => f322(1 - b));
+    this.alphasCumprod = cumprodF32(this.alphas);
+    this.timesteps = Array.from({
+      length: c3.num_train_timesteps
+    }, (_3, i3) => i3).reverse();
+  }
+  /** "leading" spacing: t_k = (n-1-k) * (T // n) + steps_offset. */
+  setTimesteps(n2) {
+    const T3 = this.config.num_train_timesteps;
+    if (!Number.isInteger(n2) || n2 < 1 || n2 > T3) {
+      throw new Error(`number of inference steps ${n2} must be an integer in [1, ${T3}]`);
+    }
+    this.numInferenceSteps = n2;
+    const ratio = Math.floor(T3 / n2);
+    this.timesteps = Array.from({
+      length: n2
+    }, (_3, k2) => (n2 - 1 - k2) * ratio + this.config.steps_offset);
+  }
+  previousTimestep(t3) {
+    const T3 = this.config.num_train_timesteps;
+    return t3 - Math.floor(T3 / (this.numInferenceSteps ?? T3));
+  }
+  alphaProdAt(t3) {
+    if (!Number.isInteger(t3) || t3 < 0 || t3 >= this.alphasCumprod.length) {
+      throw new Error(`timestep ${t3} outside [0, ${this.alphasCumprod.length})`);
+    }
+    return this.alphasCumprod[t3];
+  }
+};
+var DDIMScheduler = class extends NoiseSchedule {
+  get finalAlphaCumprod() {
+    return this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0];
+  }
+  stepScalars(t3) {
+    const prevTimestep = this.previousTimestep(t3);
+    const alphaProdT = this.alphaProdAt(t3);
+    const alphaProdTPrev = prevTimestep >= 0 ? this.alphaProdAt(prevTimestep) : this.finalAlphaCumprod;
+    const variance = ddimCoefficients(alphaProdT, alphaProdTPrev, 0).variance;
+    return {
+      timestep: t3,
+      prevTimestep,
+      alphaProdT,
+      alphaProdTPrev,
+      variance
+    };
+  }
+};
+var DDPMScheduler = class extends NoiseSchedule {
+  /** `addsNoise`: diffusers adds variance noise for every step but the one at t = 0. */
+  stepScalars(t3) {
+    const prevTimestep = this.previousTimestep(t3);
+    const alphaProdT = this.alphaProdAt(t3);
+    const alphaProdTPrev = prevTimestep >= 0 ? this.alphaProdAt(prevTimestep) : 1;
+    const variance = ddpmCoefficients(alphaProdT, alphaProdTPrev).variance;
+    return {
+      timestep: t3,
+      prevTimestep,
+      alphaProdT,
+      alphaProdTPrev,
+      variance,
+      addsNoise: t3 > 0
+    };
+  }
+};
+function ddimCoefficients(alphaProdT, alphaProdTPrev, eta, r3 = f322) {
+  const betaProdT = r3(1 - alphaProdT);
+  const variance = r3(r3(r3(1 - alphaProdTPrev) / betaProdT) * r3(1 - r3(alphaProdT / alphaProdTPrev)));
+  const stdDevT = r3(eta * r3(Math.sqrt(variance)));
+  return {
+    variance,
+    stdDevT,
+    sqrtBetaProdT: r3(Math.sqrt(betaProdT)),
+    sqrtAlphaProdT: r3(Math.sqrt(alphaProdT)),
+    sqrtAlphaProdTPrev: r3(Math.sqrt(alphaProdTPrev)),
+    directionCoeff: r3(Math.sqrt(r3(r3(1 - alphaProdTPrev) - r3(stdDevT * stdDevT))))
+  };
+}
+function ddpmCoefficients(alphaProdT, alphaProdTPrev, r3 = f322) {
+  const betaProdT = r3(1 - alphaProdT);
+  const betaProdTPrev = r3(1 - alphaProdTPrev);
+  const currentAlphaT = r3(alphaProdT / alphaProdTPrev);
+  const currentBetaT = r3(1 - currentAlphaT);
+  const variance = Math.max(r3(r3(betaProdTPrev / betaProdT) * currentBetaT), r3(1e-20));
+  return {
+    variance,
+    stdDev: r3(Math.sqrt(variance)),
+    sqrtBetaProdT: r3(Math.sqrt(betaProdT)),
+    sqrtAlphaProdT: r3(Math.sqrt(alphaProdT)),
+    predOriginalCoeff: r3(r3(r3(Math.sqrt(alphaProdTPrev)) * currentBetaT) / betaProdT),
+    currentSampleCoeff: r3(r3(r3(Math.sqrt(currentAlphaT)) * betaProdTPrev) / betaProdT)
+  };
+}
+
+// gpu/sample/scheduler.ts
 var WG3 = 64;
+function expectSize(kernel, what, t3, n2) {
+  if (t3 && t3.size < n2) throw new Error(`${kernel}: ${what} has ${t3.size} elements, needs ${n2}`);
+}
+function samplerStepKernel(o4) {
+  const bindings = {
+    modelOutput: "read"
+  };
+  bindings.sample = o4.inPlace ? "write" : "read";
+  if (!o4.inPlace) bindings.out = "write";
+  if (o4.hasNoise) bindings.noise = "read";
+  if (o4.writeX0) bindings.predOriginalSample = "write";
+  return {
+    name: o4.name,
+    params: {
+      n: "u32",
+      cEps: "f32",
+      cDiv: "f32",
+      clipRange: "f32",
+      cX0: "f32",
+      cOther: "f32",
+      cNoise: "f32"
+    },
+    bindings,
+    consts: {
+      WG: WG3,
+      CLIP: o4.clip,
+      OTHER_IS_SAMPLE: o4.otherIsSample,
+      HAS_NOISE: o4.hasNoise,
+      WRITE_X0: o4.writeX0
+    },
+    code: (
+      /* wgsl */
+      `
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
+                                     @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.n) { return; }
+  let e = modelOutput[i];
+  let s = sample[i];
+  var x0 = (s - p.cEps * e) / p.cDiv;
+  if (CLIP) { x0 = clamp(x0, -p.clipRange, p.clipRange); }
+  var other = e;
+  if (OTHER_IS_SAMPLE) { other = s; }
+  var prev = p.cX0 * x0 + p.cOther * other;
+  ${o4.hasNoise ? "prev = prev + p.cNoise * noise[i];" : ""}
+  ${o4.inPlace ? "sample[i] = prev;" : "out[i] = prev;"}
+  ${o4.writeX0 ? "predOriginalSample[i] = x0;" : ""}
+}`
+    )
+  };
+}
+function samplerStep(gpu, name, a4, otherIsSample, hasNoise, c3) {
+  const inPlace = a4.out.buffer === a4.sample.buffer && a4.out.offset === a4.sample.offset;
+  for (const [what, t3] of Object.entries({
+    modelOutput: a4.modelOutput,
+    sample: a4.sample,
+    out: a4.out
+  })) {
+    expectSize(name, what, t3, a4.n);
+  }
+  expectSize(name, "predOriginalSample", a4.predOriginalSample, a4.n);
+  if (hasNoise) {
+    if (!a4.noise) {
+      throw new Error(`${name}: this step adds variance noise but no noise tensor was given`);
+    }
+    expectSize(name, "noise", a4.noise, a4.n);
+  }
+  const buffers = {
+    modelOutput: a4.modelOutput,
+    sample: a4.sample
+  };
+  if (!inPlace) buffers.out = a4.out;
+  if (hasNoise) buffers.noise = a4.noise;
+  if (a4.predOriginalSample) buffers.predOriginalSample = a4.predOriginalSample;
+  const spec = samplerStepKernel({
+    name,
+    clip: a4.clipSample,
+    otherIsSample,
+    inPlace,
+    hasNoise,
+    writeX0: !!a4.predOriginalSample
+  });
+  return createDispatch(gpu, spec, buffers, grid1d(a4.n, WG3), {
+    n: a4.n,
+    clipRange: a4.clipSampleRange ?? 1,
+    ...c3
+  });
+}
+function ddimStep(gpu, a4) {
+  const c3 = ddimCoefficients(a4.alphaProdT, a4.alphaProdTPrev, a4.eta);
+  return samplerStep(gpu, "ddimStep", a4, false, a4.eta > 0, {
+    cEps: c3.sqrtBetaProdT,
+    cDiv: c3.sqrtAlphaProdT,
+    cX0: c3.sqrtAlphaProdTPrev,
+    cOther: c3.directionCoeff,
+    cNoise: c3.stdDevT
+  });
+}
+function ddpmStep(gpu, a4) {
+  const c3 = ddpmCoefficients(a4.alphaProdT, a4.alphaProdTPrev);
+  return samplerStep(gpu, "ddpmStep", a4, true, !!a4.noise, {
+    cEps: c3.sqrtBetaProdT,
+    cDiv: c3.sqrtAlphaProdT,
+    cX0: c3.predOriginalCoeff,
+    cOther: c3.currentSampleCoeff,
+    cNoise: c3.stdDev
+  });
+}
+
+// gpu/ops/elementwise.ts
+var WG4 = 64;
 var ENTRY = (
   /* wgsl */
   `
@@ -4657,7 +4925,7 @@ function elementKernel(name, bindings, params3, body, accumulate, out = "y") {
     },
     bindings,
     consts: {
-      WG: WG3,
+      WG: WG4,
       ACCUMULATE: accumulate
     },
     code: (
@@ -4672,7 +4940,7 @@ ${ENTRY}`
   };
 }
 function run(gpu, spec, buffers, n2, params3 = {}) {
-  return createDispatch(gpu, spec, buffers, grid1d(n2, WG3), {
+  return createDispatch(gpu, spec, buffers, grid1d(n2, WG4), {
     n: n2,
     ...params3
   });
@@ -4891,7 +5159,7 @@ function splitChannels(gpu, args) {
       db: "write"
     },
     consts: {
-      WG: WG3,
+      WG: WG4,
       ACCUMULATE: acc
     },
     code: (
@@ -4951,274 +5219,6 @@ function transpose(gpu, args) {
   }, batch * rows * cols, {
     rows,
     cols
-  });
-}
-
-// gpu/sample/scheduler_math.ts
-var f322 = Math.fround;
-var DEFAULT_SCHEDULER_CONFIG = {
-  num_train_timesteps: 1e3,
-  beta_start: 1e-4,
-  beta_end: 0.02,
-  beta_schedule: "linear",
-  clip_sample: true,
-  clip_sample_range: 1,
-  prediction_type: "epsilon",
-  timestep_spacing: "leading",
-  steps_offset: 0,
-  set_alpha_to_one: true
-};
-function linspaceF32(start, end, steps) {
-  const s3 = f322(start);
-  const e3 = f322(end);
-  const out = new Float32Array(steps);
-  if (steps === 1) {
-    out[0] = s3;
-    return out;
-  }
-  const step = f322(f322(e3 - s3) / (steps - 1));
-  const halfway = Math.floor(steps / 2);
-  const at = (i4) => i4 < halfway ? f322(s3 + step * i4) : f322(e3 - step * (steps - i4 - 1));
-  const V2 = 8;
-  let i3 = 0;
-  for (; i3 + 2 * V2 <= steps; i3 += V2) {
-    const base = at(i3);
-    for (let k2 = 0; k2 < V2; k2++) out[i3 + k2] = f322(base + f322(k2 * step));
-  }
-  for (; i3 < steps; i3++) out[i3] = at(i3);
-  return out;
-}
-function cumprodF32(x2) {
-  const out = new Float32Array(x2.length);
-  let acc = 1;
-  for (let i3 = 0; i3 < x2.length; i3++) out[i3] = acc *= x2[i3];
-  return out;
-}
-var NoiseSchedule = class {
-  config;
-  betas;
-  alphas;
-  alphasCumprod;
-  /** null until setTimesteps: then the full training schedule is used. */
-  numInferenceSteps = null;
-  timesteps;
-  constructor(config = {}) {
-    this.config = {
-      ...DEFAULT_SCHEDULER_CONFIG,
-      ...config
-    };
-    const c3 = this.config;
-    if (c3.beta_schedule !== "linear") {
-      throw new Error(`beta_schedule ${c3.beta_schedule} unsupported`);
-    }
-    if (c3.prediction_type !== "epsilon") {
-      throw new Error(`prediction_type ${c3.prediction_type} unsupported`);
-    }
-    if (c3.timestep_spacing !== "leading") {
-      throw new Error(`timestep_spacing ${c3.timestep_spacing} unsupported`);
-    }
-    this.betas = linspaceF32(c3.beta_start, c3.beta_end, c3.num_train_timesteps);
-    this.alphas = this.betas.map((b) => f322(1 - b));
-    this.alphasCumprod = cumprodF32(this.alphas);
-    this.timesteps = Array.from({
-      length: c3.num_train_timesteps
-    }, (_3, i3) => i3).reverse();
-  }
-  /** "leading" spacing: t_k = (n-1-k) * (T // n) + steps_offset. */
-  setTimesteps(n2) {
-    const T3 = this.config.num_train_timesteps;
-    if (!Number.isInteger(n2) || n2 < 1 || n2 > T3) {
-      throw new Error(`number of inference steps ${n2} must be an integer in [1, ${T3}]`);
-    }
-    this.numInferenceSteps = n2;
-    const ratio = Math.floor(T3 / n2);
-    this.timesteps = Array.from({
-      length: n2
-    }, (_3, k2) => (n2 - 1 - k2) * ratio + this.config.steps_offset);
-  }
-  previousTimestep(t3) {
-    const T3 = this.config.num_train_timesteps;
-    return t3 - Math.floor(T3 / (this.numInferenceSteps ?? T3));
-  }
-  alphaProdAt(t3) {
-    if (!Number.isInteger(t3) || t3 < 0 || t3 >= this.alphasCumprod.length) {
-      throw new Error(`timestep ${t3} outside [0, ${this.alphasCumprod.length})`);
-    }
-    return this.alphasCumprod[t3];
-  }
-};
-var DDIMScheduler = class extends NoiseSchedule {
-  get finalAlphaCumprod() {
-    return this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0];
-  }
-  stepScalars(t3) {
-    const prevTimestep = this.previousTimestep(t3);
-    const alphaProdT = this.alphaProdAt(t3);
-    const alphaProdTPrev = prevTimestep >= 0 ? this.alphaProdAt(prevTimestep) : this.finalAlphaCumprod;
-    const variance = ddimCoefficients(alphaProdT, alphaProdTPrev, 0).variance;
-    return {
-      timestep: t3,
-      prevTimestep,
-      alphaProdT,
-      alphaProdTPrev,
-      variance
-    };
-  }
-};
-var DDPMScheduler = class extends NoiseSchedule {
-  /** `addsNoise`: diffusers adds variance noise for every step but the one at t = 0. */
-  stepScalars(t3) {
-    const prevTimestep = this.previousTimestep(t3);
-    const alphaProdT = this.alphaProdAt(t3);
-    const alphaProdTPrev = prevTimestep >= 0 ? this.alphaProdAt(prevTimestep) : 1;
-    const variance = ddpmCoefficients(alphaProdT, alphaProdTPrev).variance;
-    return {
-      timestep: t3,
-      prevTimestep,
-      alphaProdT,
-      alphaProdTPrev,
-      variance,
-      addsNoise: t3 > 0
-    };
-  }
-};
-function ddimCoefficients(alphaProdT, alphaProdTPrev, eta, r3 = f322) {
-  const betaProdT = r3(1 - alphaProdT);
-  const variance = r3(r3(r3(1 - alphaProdTPrev) / betaProdT) * r3(1 - r3(alphaProdT / alphaProdTPrev)));
-  const stdDevT = r3(eta * r3(Math.sqrt(variance)));
-  return {
-    variance,
-    stdDevT,
-    sqrtBetaProdT: r3(Math.sqrt(betaProdT)),
-    sqrtAlphaProdT: r3(Math.sqrt(alphaProdT)),
-    sqrtAlphaProdTPrev: r3(Math.sqrt(alphaProdTPrev)),
-    directionCoeff: r3(Math.sqrt(r3(r3(1 - alphaProdTPrev) - r3(stdDevT * stdDevT))))
-  };
-}
-function ddpmCoefficients(alphaProdT, alphaProdTPrev, r3 = f322) {
-  const betaProdT = r3(1 - alphaProdT);
-  const betaProdTPrev = r3(1 - alphaProdTPrev);
-  const currentAlphaT = r3(alphaProdT / alphaProdTPrev);
-  const currentBetaT = r3(1 - currentAlphaT);
-  const variance = Math.max(r3(r3(betaProdTPrev / betaProdT) * currentBetaT), r3(1e-20));
-  return {
-    variance,
-    stdDev: r3(Math.sqrt(variance)),
-    sqrtBetaProdT: r3(Math.sqrt(betaProdT)),
-    sqrtAlphaProdT: r3(Math.sqrt(alphaProdT)),
-    predOriginalCoeff: r3(r3(r3(Math.sqrt(alphaProdTPrev)) * currentBetaT) / betaProdT),
-    currentSampleCoeff: r3(r3(r3(Math.sqrt(currentAlphaT)) * betaProdTPrev) / betaProdT)
-  };
-}
-
-// gpu/sample/scheduler.ts
-var WG4 = 64;
-function expectSize(kernel, what, t3, n2) {
-  if (t3 && t3.size < n2) throw new Error(`${kernel}: ${what} has ${t3.size} elements, needs ${n2}`);
-}
-function samplerStepKernel(o4) {
-  const bindings = {
-    modelOutput: "read"
-  };
-  bindings.sample = o4.inPlace ? "write" : "read";
-  if (!o4.inPlace) bindings.out = "write";
-  if (o4.hasNoise) bindings.noise = "read";
-  if (o4.writeX0) bindings.predOriginalSample = "write";
-  return {
-    name: o4.name,
-    params: {
-      n: "u32",
-      cEps: "f32",
-      cDiv: "f32",
-      clipRange: "f32",
-      cX0: "f32",
-      cOther: "f32",
-      cNoise: "f32"
-    },
-    bindings,
-    consts: {
-      WG: WG4,
-      CLIP: o4.clip,
-      OTHER_IS_SAMPLE: o4.otherIsSample,
-      HAS_NOISE: o4.hasNoise,
-      WRITE_X0: o4.writeX0
-    },
-    code: (
-      /* wgsl */
-      `
-@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3u,
-                                     @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat_id(gid, nwg, WG);
-  if (i >= p.n) { return; }
-  let e = modelOutput[i];
-  let s = sample[i];
-  var x0 = (s - p.cEps * e) / p.cDiv;
-  if (CLIP) { x0 = clamp(x0, -p.clipRange, p.clipRange); }
-  var other = e;
-  if (OTHER_IS_SAMPLE) { other = s; }
-  var prev = p.cX0 * x0 + p.cOther * other;
-  ${o4.hasNoise ? "prev = prev + p.cNoise * noise[i];" : ""}
-  ${o4.inPlace ? "sample[i] = prev;" : "out[i] = prev;"}
-  ${o4.writeX0 ? "predOriginalSample[i] = x0;" : ""}
-}`
-    )
-  };
-}
-function samplerStep(gpu, name, a4, otherIsSample, hasNoise, c3) {
-  const inPlace = a4.out.buffer === a4.sample.buffer && a4.out.offset === a4.sample.offset;
-  for (const [what, t3] of Object.entries({
-    modelOutput: a4.modelOutput,
-    sample: a4.sample,
-    out: a4.out
-  })) {
-    expectSize(name, what, t3, a4.n);
-  }
-  expectSize(name, "predOriginalSample", a4.predOriginalSample, a4.n);
-  if (hasNoise) {
-    if (!a4.noise) {
-      throw new Error(`${name}: this step adds variance noise but no noise tensor was given`);
-    }
-    expectSize(name, "noise", a4.noise, a4.n);
-  }
-  const buffers = {
-    modelOutput: a4.modelOutput,
-    sample: a4.sample
-  };
-  if (!inPlace) buffers.out = a4.out;
-  if (hasNoise) buffers.noise = a4.noise;
-  if (a4.predOriginalSample) buffers.predOriginalSample = a4.predOriginalSample;
-  const spec = samplerStepKernel({
-    name,
-    clip: a4.clipSample,
-    otherIsSample,
-    inPlace,
-    hasNoise,
-    writeX0: !!a4.predOriginalSample
-  });
-  return createDispatch(gpu, spec, buffers, grid1d(a4.n, WG4), {
-    n: a4.n,
-    clipRange: a4.clipSampleRange ?? 1,
-    ...c3
-  });
-}
-function ddimStep(gpu, a4) {
-  const c3 = ddimCoefficients(a4.alphaProdT, a4.alphaProdTPrev, a4.eta);
-  return samplerStep(gpu, "ddimStep", a4, false, a4.eta > 0, {
-    cEps: c3.sqrtBetaProdT,
-    cDiv: c3.sqrtAlphaProdT,
-    cX0: c3.sqrtAlphaProdTPrev,
-    cOther: c3.directionCoeff,
-    cNoise: c3.stdDevT
-  });
-}
-function ddpmStep(gpu, a4) {
-  const c3 = ddpmCoefficients(a4.alphaProdT, a4.alphaProdTPrev);
-  return samplerStep(gpu, "ddpmStep", a4, true, !!a4.noise, {
-    cEps: c3.sqrtBetaProdT,
-    cDiv: c3.sqrtAlphaProdT,
-    cX0: c3.predOriginalCoeff,
-    cOther: c3.currentSampleCoeff,
-    cNoise: c3.stdDev
   });
 }
 
@@ -9055,8 +9055,17 @@ async function buildUNet(gpu, config, options) {
     label: "unet",
     streamBase: options.dropoutStreamBase ?? UNET_DROPOUT_STREAM_BASE
   });
+  const shared = options.sharedPrefix ?? false;
+  if (shared && (options.training || withBackward || B3 % 2)) {
+    throw new Error("buildUNet: a shared prefix is for sampling (even batch, no training)");
+  }
+  const prefix = shared ? new ModelBuilder(gpu, params3, {
+    ...m3.options,
+    batch: B3 / 2,
+    label: "unet.prefix"
+  }) : m3;
   const sample = createTensor(gpu, [
-    B3,
+    prefix.batch,
     config.in_channels,
     H3,
     W2
@@ -9077,14 +9086,23 @@ async function buildUNet(gpu, config, options) {
   ], "f32", "unet.dOutput");
   const time = await timeEmbedding(m3, plan, timesteps);
   const context = await encoderProjection(m3, plan, encoderHiddenStates, S2);
+  const prefixAt = m3.forward.length;
   const norm = {
     groups: config.norm_num_groups,
     eps: config.norm_eps
   };
   const dropout2 = config.dropout;
   const c0 = config.block_out_channels[0];
-  let h3 = await conv(m3, "conv_in", sample, conv3(B3, config.in_channels, c0, H3, W2), "conv_in");
-  m3.activations.set("conv_in", h3);
+  let b = prefix;
+  const halfTime = shared ? {
+    ...time,
+    tembAct: tensorView(time.tembAct, 0, [
+      B3 / 2,
+      time.dim
+    ])
+  } : time;
+  let h3 = await conv(b, "conv_in", sample, conv3(b.batch, config.in_channels, c0, H3, W2), "conv_in");
+  b.activations.set("conv_in", h3);
   let height = H3;
   let width = W2;
   const skips = [
@@ -9094,11 +9112,22 @@ async function buildUNet(gpu, config, options) {
     }
   ];
   let channels = c0;
+  const joinHalves = async () => {
+    if (b === m3) return;
+    const whole = /* @__PURE__ */ new Map();
+    for (const s3 of skips) whole.set(s3.t, await bothHalves(m3, s3.t));
+    if (!whole.has(h3)) whole.set(h3, await bothHalves(m3, h3));
+    for (const s3 of skips) s3.t = whole.get(s3.t);
+    h3 = whole.get(h3);
+    for (const [name, t3] of prefix.activations) m3.activations.set(name, t3);
+    b = m3;
+  };
   for (const block of plan.down) {
+    if (block.attentions.some(Boolean)) await joinHalves();
     for (let j2 = 0; j2 < block.resnets.length; j2++) {
       const r3 = block.resnets[j2];
-      h3 = await resnetBlock(m3, r3, h3, height, width, time, norm, dropout2);
-      m3.activations.set(r3.prefix, h3);
+      h3 = await resnetBlock(b, r3, h3, height, width, b === m3 ? time : halfTime, norm, dropout2);
+      b.activations.set(r3.prefix, h3);
       channels = r3.outChannels;
       const a4 = block.attentions[j2];
       if (a4) {
@@ -9111,8 +9140,8 @@ async function buildUNet(gpu, config, options) {
       });
     }
     if (block.downsample) {
-      h3 = await downsample(m3, block.downsample.prefix, h3, channels, height, width);
-      m3.activations.set(block.downsample.prefix, h3);
+      h3 = await downsample(b, block.downsample.prefix, h3, channels, height, width);
+      b.activations.set(block.downsample.prefix, h3);
       height /= 2;
       width /= 2;
       skips.push({
@@ -9121,6 +9150,7 @@ async function buildUNet(gpu, config, options) {
       });
     }
   }
+  await joinHalves();
   const mid = plan.mid;
   h3 = await resnetBlock(m3, mid.resnets[0], h3, height, width, time, norm, dropout2);
   m3.activations.set(mid.resnets[0].prefix, h3);
@@ -9166,6 +9196,15 @@ async function buildUNet(gpu, config, options) {
   const dSample = m3.grad(sample);
   const dEncoderHiddenStates = m3.grad(encoderHiddenStates);
   await m3.buildBackward();
+  const prepare = shared ? [
+    ...prefix.prepare,
+    ...m3.prepare
+  ] : m3.prepare;
+  const forwardPrepared = shared ? [
+    ...m3.forward.slice(0, prefixAt),
+    ...prefix.forward,
+    ...m3.forward.slice(prefixAt)
+  ] : m3.forward;
   return {
     config,
     plan,
@@ -9179,15 +9218,41 @@ async function buildUNet(gpu, config, options) {
     dSample,
     dEncoderHiddenStates,
     forward: [
-      ...m3.prepare,
-      ...m3.forward
+      ...prepare,
+      ...forwardPrepared
     ],
-    prepare: m3.prepare,
-    forwardPrepared: m3.forward,
+    prepare,
+    forwardPrepared,
     backward: m3.backward,
     activations: m3.activations,
-    memoryBytes: m3.bytes
+    memoryBytes: {
+      activations: m3.bytes.activations + (shared ? prefix.bytes.activations : 0),
+      gradients: m3.bytes.gradients
+    }
   };
+}
+async function bothHalves(m3, half) {
+  const whole = m3.act([
+    m3.batch,
+    ...half.shape.slice(1)
+  ], `${half.label}.both`);
+  const bytes = 4 * half.size;
+  for (const at of [
+    0,
+    bytes
+  ]) {
+    const target = {
+      ...whole,
+      shape: half.shape,
+      size: half.size,
+      offset: whole.offset + at
+    };
+    await m3.emit(Promise.resolve(copyTensor({
+      x: half,
+      y: target
+    })));
+  }
+  return whole;
 }
 function conv3(batch, inChannels, outChannels, height, width) {
   return {
@@ -9678,7 +9743,8 @@ var SpriteSampler = class {
       batch: rows,
       training: false,
       withBackward: false,
-      params: model.unetParams
+      params: model.unetParams,
+      sharedPrefix: guided
     });
     const emb = await buildClassEmbedding(gpu, model.embedding, {
       batch: rows,
@@ -9699,17 +9765,7 @@ var SpriteSampler = class {
       stream: args.stream,
       itemSize: size
     });
-    const sample = guided ? createTensor(gpu, [
-      n2
-    ], "f32", "sampler.sample") : unet.sample;
-    const halves = guided ? [
-      tensorView(unet.sample, 0, [
-        n2
-      ]),
-      tensorView(unet.sample, n2, [
-        n2
-      ])
-    ] : [];
+    const sample = unet.sample;
     const eps = guided ? createTensor(gpu, [
       n2
     ], "f32", "sampler.eps") : unet.output;
@@ -9730,10 +9786,6 @@ var SpriteSampler = class {
     const guidance = [];
     const stepEnds = [];
     for (const [k2, t3] of scheduler.timesteps.entries()) {
-      for (const half of halves) dispatches.push(await addInto(gpu, {
-        x: sample,
-        y: half
-      }));
       dispatches.push(await createDispatch(gpu, fillValueKernel, {
         out: unet.timesteps
       }, grid1d(rows, WG7), {
