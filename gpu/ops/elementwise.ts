@@ -20,7 +20,10 @@ const ENTRY = /* wgsl */ `
   body(i);
 }`;
 
-/** A 1-D elementwise kernel: `body(i)` runs for i < p.n; the output is written through `store`. */
+/**
+ * A 1-D elementwise kernel: `body(i)` runs for i < p.n; the output is written through `store`.
+ * With `element` "vec4f" every binding is an array<vec4f> and i counts texels of four values.
+ */
 function elementKernel(
   name: string,
   bindings: Record<string, string>,
@@ -28,14 +31,18 @@ function elementKernel(
   body: string,
   accumulate: boolean,
   out = "y",
+  element: "f32" | "vec4f" = "f32",
 ): KernelSpec {
+  const typed = element === "f32" ? bindings : Object.fromEntries(
+    Object.entries(bindings).map(([name, access]) => [name, `${access} array<vec4f>`]),
+  );
   return {
     name,
     params: { n: "u32", ...params },
-    bindings,
+    bindings: typed,
     consts: { WG, ACCUMULATE: accumulate },
     code: /* wgsl */ `
-fn store(i: u32, v: f32) { if (ACCUMULATE) { ${out}[i] = ${out}[i] + v; } else { ${out}[i] = v; } }
+fn store(i: u32, v: ${element}) { if (ACCUMULATE) { ${out}[i] = ${out}[i] + v; } else { ${out}[i] = v; } }
 fn body(i: u32) {
 ${body}
 }
@@ -53,14 +60,31 @@ function run(
   return createDispatch(gpu, spec, buffers, grid1d(n, WG), { n, ...params });
 }
 
+/**
+ * Whether n elements of every tensor can be read as vec4s: on llvmpipe a vec4 storage load costs
+ * about what one f32 load does (a 61,440-element add: 274 against 410 µs).
+ */
+const inTexels = (n: number, ...tensors: Tensor[]) =>
+  n % 4 === 0 && tensors.every((t) => t.offset % 16 === 0);
+
 /** y = x, or y += x with `accumulate` (also the copy op). */
 export function addInto(
   gpu: Gpu,
   args: { x: Tensor; y: Tensor; accumulate?: boolean },
 ): Promise<Dispatch> {
   const acc = args.accumulate ?? false;
-  const spec = elementKernel("addInto", { x: "read", y: "write" }, {}, "  store(i, x[i]);", acc);
-  return run(gpu, spec, { x: args.x, y: args.y }, args.x.size);
+  const n = args.x.size;
+  const element = inTexels(n, args.x, args.y) ? "vec4f" : "f32";
+  const spec = elementKernel(
+    "addInto",
+    { x: "read", y: "write" },
+    {},
+    "  store(i, x[i]);",
+    acc,
+    "y",
+    element,
+  );
+  return run(gpu, spec, { x: args.x, y: args.y }, element === "f32" ? n : n / 4);
 }
 
 /** y = x, as a copy step (a memcpy; no dispatch): x and y hold the same number of elements. */
@@ -81,6 +105,8 @@ export function copyTensor(args: { x: Tensor; y: Tensor }): Dispatch {
 
 /** out = a + b. */
 export function add(gpu: Gpu, args: { a: Tensor; b: Tensor; out: Tensor }): Promise<Dispatch> {
+  const n = args.a.size;
+  const element = inTexels(n, args.a, args.b, args.out) ? "vec4f" : "f32";
   const spec = elementKernel(
     "add",
     { a: "read", b: "read", out: "write" },
@@ -88,8 +114,9 @@ export function add(gpu: Gpu, args: { a: Tensor; b: Tensor; out: Tensor }): Prom
     "  store(i, a[i] + b[i]);",
     false,
     "out",
+    element,
   );
-  return run(gpu, spec, args, args.a.size);
+  return run(gpu, spec, args, element === "f32" ? n : n / 4);
 }
 
 /** In place: x[b, c, s] += bias[b * channels + c] (the time embedding into a ResNet block). */

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import {
   add,
   addChannelBias,
@@ -11,6 +12,7 @@ import {
   upsampleNearest2xForward,
 } from "../../gpu/ops/elementwise.ts";
 import { runNow } from "../../gpu/runtime/kernel.ts";
+import { type Tensor, tensorView } from "../../gpu/runtime/tensor.ts";
 import {
   assertClose,
   assertGradientMatchesFD,
@@ -26,22 +28,33 @@ import {
 // Pure data movement and short sums: results are exact or within a few roundings.
 const TOL = 1e-6;
 
-Deno.test("addInto copies and accumulates; add sums two tensors", async () => {
-  const gpu = await getGpu();
-  const rng = makeRng();
-  const n = 517;
-  const a = randn(rng, n);
-  const b = randn(rng, n);
-  const at = gpuTensor(gpu, a, [n]);
-  const bt = gpuTensor(gpu, b, [n]);
-  const y = poisoned(gpu, [n]);
-  const out = poisoned(gpu, [n]);
-  await runNow(gpu, [await addInto(gpu, { x: at, y }), await add(gpu, { a: at, b: bt, out })]);
-  assertClose(await read(gpu, y), a, 0, "copy", rng.seed);
-  assertClose(await read(gpu, out), a.map((v, i) => v + b[i]), TOL, "add", rng.seed);
-  await runNow(gpu, [await addInto(gpu, { x: bt, y, accumulate: true })]);
-  assertClose(await read(gpu, y), a.map((v, i) => v + b[i]), TOL, "addInto +=", rng.seed);
-});
+// 517 runs one value an invocation; 516 (whole vec4s) four; 516 inside a bigger buffer too.
+for (const [n, at] of [[517, 0], [516, 0], [516, 64]]) {
+  Deno.test(`addInto copies and accumulates; add sums two tensors (${n} values at ${at})`, async () => {
+    const gpu = await getGpu();
+    const rng = makeRng();
+    const view = (t: Tensor) => at ? tensorView(t, at, [n]) : t;
+    const a = randn(rng, n);
+    const b = randn(rng, n);
+    // Padded in front by `at` values, so a view at `at` holds the data.
+    const pad = (v: Float64Array) => Float64Array.of(...new Array(at).fill(0), ...v, 7);
+    const whole = (v?: Float64Array) =>
+      v ? gpuTensor(gpu, pad(v), [at + n + 1]) : poisoned(gpu, [at + n + 1]);
+    const [aT, bT, yT, outT] = [whole(a), whole(b), whole(), whole()];
+    const [ta, tb, y, out] = [aT, bT, yT, outT].map((t) => view(at ? t : { ...t, size: n }));
+    const sum = await add(gpu, { a: ta, b: tb, out });
+    // Whole texels go four values an invocation.
+    assert.equal(sum.workgroups[0], Math.ceil((n % 4 ? n : n / 4) / 64));
+    await runNow(gpu, [await addInto(gpu, { x: ta, y }), sum]);
+    const inside = async (t: Tensor) => (await read(gpu, t)).subarray(at, at + n);
+    assertClose(await inside(yT), a, 0, "copy", rng.seed);
+    assertClose(await inside(outT), a.map((v, i) => v + b[i]), TOL, "add", rng.seed);
+    await runNow(gpu, [await addInto(gpu, { x: tb, y, accumulate: true })]);
+    assertClose(await inside(yT), a.map((v, i) => v + b[i]), TOL, "addInto +=", rng.seed);
+    // Nothing past the n values is written: the poison after them stays.
+    for (const t of [yT, outT]) assert.ok(Number.isNaN((await read(gpu, t))[at + n]));
+  });
+}
 
 Deno.test("addChannelBias and its backward sumSpatial", async () => {
   const gpu = await getGpu();
