@@ -4916,14 +4916,18 @@ var ENTRY = (
   body(i);
 }`
 );
-function elementKernel(name, bindings, params3, body, accumulate, out = "y") {
+function elementKernel(name, bindings, params3, body, accumulate, out = "y", element = "f32") {
+  const typed = element === "f32" ? bindings : Object.fromEntries(Object.entries(bindings).map(([name2, access]) => [
+    name2,
+    `${access} array<vec4f>`
+  ]));
   return {
     name,
     params: {
       n: "u32",
       ...params3
     },
-    bindings,
+    bindings: typed,
     consts: {
       WG: WG4,
       ACCUMULATE: accumulate
@@ -4931,7 +4935,7 @@ function elementKernel(name, bindings, params3, body, accumulate, out = "y") {
     code: (
       /* wgsl */
       `
-fn store(i: u32, v: f32) { if (ACCUMULATE) { ${out}[i] = ${out}[i] + v; } else { ${out}[i] = v; } }
+fn store(i: u32, v: ${element}) { if (ACCUMULATE) { ${out}[i] = ${out}[i] + v; } else { ${out}[i] = v; } }
 fn body(i: u32) {
 ${body}
 }
@@ -4945,16 +4949,19 @@ function run(gpu, spec, buffers, n2, params3 = {}) {
     ...params3
   });
 }
+var inTexels = (n2, ...tensors) => n2 % 4 === 0 && tensors.every((t3) => t3.offset % 16 === 0);
 function addInto(gpu, args) {
   const acc = args.accumulate ?? false;
+  const n2 = args.x.size;
+  const element = inTexels(n2, args.x, args.y) ? "vec4f" : "f32";
   const spec = elementKernel("addInto", {
     x: "read",
     y: "write"
-  }, {}, "  store(i, x[i]);", acc);
+  }, {}, "  store(i, x[i]);", acc, "y", element);
   return run(gpu, spec, {
     x: args.x,
     y: args.y
-  }, args.x.size);
+  }, element === "f32" ? n2 : n2 / 4);
 }
 function copyTensor(args) {
   const { x: x2, y: y3 } = args;
@@ -4974,12 +4981,14 @@ function copyTensor(args) {
   });
 }
 function add(gpu, args) {
+  const n2 = args.a.size;
+  const element = inTexels(n2, args.a, args.b, args.out) ? "vec4f" : "f32";
   const spec = elementKernel("add", {
     a: "read",
     b: "read",
     out: "write"
-  }, {}, "  store(i, a[i] + b[i]);", false, "out");
-  return run(gpu, spec, args, args.a.size);
+  }, {}, "  store(i, a[i] + b[i]);", false, "out", element);
+  return run(gpu, spec, args, element === "f32" ? n2 : n2 / 4);
 }
 function addChannelBias(gpu, args) {
   const { x: x2, bias, batch, channels, spatial } = args;
