@@ -52,8 +52,10 @@ export interface UNet {
   plan: UNetPlan;
   batch: number;
   params: ParamStore;
-  /** Inputs, written by the caller (or by other dispatches) before `forward` runs. */
-  /** [B, in, H, W], or [B/2, in, H, W] with `sharedPrefix`. */
+  /**
+   * Inputs, written by the caller (or by other dispatches) before `forward` runs; `sample` is
+   * [B, in, H, W], or [B/2, in, H, W] with `sharedPrefix`.
+   */
   sample: Tensor;
   timesteps: Tensor;
   encoderHiddenStates: Tensor;

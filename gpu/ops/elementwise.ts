@@ -67,24 +67,31 @@ function run(
 const inTexels = (n: number, ...tensors: Tensor[]) =>
   n % 4 === 0 && tensors.every((t) => t.offset % 16 === 0);
 
+/** An elementwise kernel over n values of every buffer, four an invocation where they allow. */
+function runInTexels(
+  gpu: Gpu,
+  name: string,
+  bindings: Record<string, string>,
+  body: string,
+  buffers: Record<string, Tensor>,
+  n: number,
+  accumulate: boolean,
+  out: string,
+): Promise<Dispatch> {
+  const element = inTexels(n, ...Object.values(buffers)) ? "vec4f" : "f32";
+  const spec = elementKernel(name, bindings, {}, body, accumulate, out, element);
+  return run(gpu, spec, buffers, element === "f32" ? n : n / 4);
+}
+
 /** y = x, or y += x with `accumulate` (also the copy op). */
 export function addInto(
   gpu: Gpu,
   args: { x: Tensor; y: Tensor; accumulate?: boolean },
 ): Promise<Dispatch> {
-  const acc = args.accumulate ?? false;
-  const n = args.x.size;
-  const element = inTexels(n, args.x, args.y) ? "vec4f" : "f32";
-  const spec = elementKernel(
-    "addInto",
-    { x: "read", y: "write" },
-    {},
-    "  store(i, x[i]);",
-    acc,
-    "y",
-    element,
-  );
-  return run(gpu, spec, { x: args.x, y: args.y }, element === "f32" ? n : n / 4);
+  const { x, y } = args;
+  const bindings = { x: "read", y: "write" };
+  const body = "  store(i, x[i]);";
+  return runInTexels(gpu, "addInto", bindings, body, { x, y }, x.size, !!args.accumulate, "y");
 }
 
 /** y = x, as a copy step (a memcpy; no dispatch): x and y hold the same number of elements. */
@@ -105,18 +112,9 @@ export function copyTensor(args: { x: Tensor; y: Tensor }): Dispatch {
 
 /** out = a + b. */
 export function add(gpu: Gpu, args: { a: Tensor; b: Tensor; out: Tensor }): Promise<Dispatch> {
-  const n = args.a.size;
-  const element = inTexels(n, args.a, args.b, args.out) ? "vec4f" : "f32";
-  const spec = elementKernel(
-    "add",
-    { a: "read", b: "read", out: "write" },
-    {},
-    "  store(i, a[i] + b[i]);",
-    false,
-    "out",
-    element,
-  );
-  return run(gpu, spec, args, element === "f32" ? n : n / 4);
+  const bindings = { a: "read", b: "read", out: "write" };
+  const body = "  store(i, a[i] + b[i]);";
+  return runInTexels(gpu, "add", bindings, body, args, args.a.size, false, "out");
 }
 
 /** In place: x[b, c, s] += bias[b * channels + c] (the time embedding into a ResNet block). */

@@ -492,15 +492,12 @@ export function textureGemm(gpu: Gpu, g: {
   tile?: RegisterTile;
 }): Promise<Dispatch> {
   const tile = g.tile ?? operandPlan(gpu).textureTile;
-  const out = g.c;
-  const epilogue = "epilogue" in out ? out : undefined;
-  const buffers: Record<string, Tensor | GPUTextureView> = {
-    tA: g.tA,
-    tB: g.tB,
-    ...("epilogue" in out ? out.buffers : { c: out }),
-  };
+  const [epilogue, outputs] = "epilogue" in g.c
+    ? [g.c.epilogue, g.c.buffers]
+    : [undefined, { c: g.c }];
+  const buffers: Record<string, Tensor | GPUTextureView> = { tA: g.tA, tB: g.tB, ...outputs };
   if (g.bias) buffers.bias = g.bias;
-  const kernel = textureTileKernel(tile, g.flags, g.operandB, g.reads, epilogue?.epilogue);
+  const kernel = textureTileKernel(tile, g.flags, g.operandB, g.reads, epilogue);
   return createDispatch(gpu, kernel, buffers, [
     Math.ceil(g.N / (tile.TN * tile.WGX)),
     Math.ceil(g.M / (tile.TM * tile.WGY)),
