@@ -3071,17 +3071,22 @@ async function textureMatmul(gpu, g3) {
 }
 function textureGemm(gpu, g3) {
   const tile = g3.tile ?? operandPlan(gpu).textureTile;
-  const out = g3.c;
-  const epilogue = "epilogue" in out ? out : void 0;
+  const [epilogue, outputs] = "epilogue" in g3.c ? [
+    g3.c.epilogue,
+    g3.c.buffers
+  ] : [
+    void 0,
+    {
+      c: g3.c
+    }
+  ];
   const buffers = {
     tA: g3.tA,
     tB: g3.tB,
-    ..."epilogue" in out ? out.buffers : {
-      c: out
-    }
+    ...outputs
   };
   if (g3.bias) buffers.bias = g3.bias;
-  const kernel = textureTileKernel(tile, g3.flags, g3.operandB, g3.reads, epilogue?.epilogue);
+  const kernel = textureTileKernel(tile, g3.flags, g3.operandB, g3.reads, epilogue);
   return createDispatch(gpu, kernel, buffers, [
     Math.ceil(g3.N / (tile.TN * tile.WGX)),
     Math.ceil(g3.M / (tile.TM * tile.WGY)),
@@ -4950,18 +4955,22 @@ function run(gpu, spec, buffers, n2, params3 = {}) {
   });
 }
 var inTexels = (n2, ...tensors) => n2 % 4 === 0 && tensors.every((t3) => t3.offset % 16 === 0);
+function runInTexels(gpu, name, bindings, body, buffers, n2, accumulate, out) {
+  const element = inTexels(n2, ...Object.values(buffers)) ? "vec4f" : "f32";
+  const spec = elementKernel(name, bindings, {}, body, accumulate, out, element);
+  return run(gpu, spec, buffers, element === "f32" ? n2 : n2 / 4);
+}
 function addInto(gpu, args) {
-  const acc = args.accumulate ?? false;
-  const n2 = args.x.size;
-  const element = inTexels(n2, args.x, args.y) ? "vec4f" : "f32";
-  const spec = elementKernel("addInto", {
+  const { x: x2, y: y3 } = args;
+  const bindings = {
     x: "read",
     y: "write"
-  }, {}, "  store(i, x[i]);", acc, "y", element);
-  return run(gpu, spec, {
-    x: args.x,
-    y: args.y
-  }, element === "f32" ? n2 : n2 / 4);
+  };
+  const body = "  store(i, x[i]);";
+  return runInTexels(gpu, "addInto", bindings, body, {
+    x: x2,
+    y: y3
+  }, x2.size, !!args.accumulate, "y");
 }
 function copyTensor(args) {
   const { x: x2, y: y3 } = args;
@@ -4981,14 +4990,13 @@ function copyTensor(args) {
   });
 }
 function add(gpu, args) {
-  const n2 = args.a.size;
-  const element = inTexels(n2, args.a, args.b, args.out) ? "vec4f" : "f32";
-  const spec = elementKernel("add", {
+  const bindings = {
     a: "read",
     b: "read",
     out: "write"
-  }, {}, "  store(i, a[i] + b[i]);", false, "out", element);
-  return run(gpu, spec, args, element === "f32" ? n2 : n2 / 4);
+  };
+  const body = "  store(i, a[i] + b[i]);";
+  return runInTexels(gpu, "add", bindings, body, args, args.a.size, false, "out");
 }
 function addChannelBias(gpu, args) {
   const { x: x2, bias, batch, channels, spatial } = args;
