@@ -267,19 +267,19 @@ export function formatResults(r: BenchReport): string {
       "",
       `${"training".padEnd(w)} ${"batch".padStart(5)} ${"prec".padStart(4)} ${
         "steps".padStart(5)
-      } ${"warm-up ms".padStart(11)} ${"median ms".padStart(10)} ${"it/s".padStart(8)} ${
-        "img/s".padStart(8)
-      } ${"GFLOP/s".padStart(8)} ${"ceiling".padStart(7)}`,
+      } ${"warm-up ms".padStart(11)} ${"ms/step".padStart(8)} ${"alone ms".padStart(9)} ${
+        "it/s".padStart(8)
+      } ${"img/s".padStart(8)} ${"GFLOP/s".padStart(8)} ${"ceiling".padStart(7)}`,
     );
     for (const t of r.training) {
       out.push(
         `${t.config.padEnd(w)} ${String(t.batch).padStart(5)} ${t.precision.padStart(4)} ${
           String(t.steps).padStart(5)
-        } ${t.warmUpMs.toFixed(0).padStart(11)} ${t.medianMs.toFixed(1).padStart(10)} ${
-          t.itPerSec.toFixed(3).padStart(8)
-        } ${t.imagesPerSec.toFixed(1).padStart(8)} ${t.gflopsPerSec.toFixed(1).padStart(8)} ${
-          ofCeiling(t.ceilingShare).padStart(7)
-        }`,
+        } ${t.warmUpMs.toFixed(0).padStart(11)} ${t.msPerStep.toFixed(1).padStart(8)} ${
+          t.aloneMedianMs.toFixed(1).padStart(9)
+        } ${t.itPerSec.toFixed(3).padStart(8)} ${t.imagesPerSec.toFixed(1).padStart(8)} ${
+          t.gflopsPerSec.toFixed(1).padStart(8)
+        } ${ofCeiling(t.ceilingShare).padStart(7)}`,
       );
     }
   }

@@ -21,8 +21,8 @@ function listFlag(value: string | undefined, name: string, fallback: string): st
 const USAGE =
   `usage: deno task bench [--configs compact,reference|config.json] [--batches 32,128] [--steps 3]
                         [--precisions f32,f16] [--no-sample] [--no-kernels] [--ops] [--json]
-  training it/s (median of --steps after a warm-up step), sampling latency (20 sprites x 10 DDIM
-  steps), per-kernel times of one training step of the first config and batch (timestamp queries),
+  training it/s (--steps back to back after a warm-up step, then each alone), sampling latency
+  (20 sprites x 10 DDIM steps), per-kernel times of one training step of the first config and batch (timestamp queries),
   --ops: the matmul/conv2d op table at the model's shapes`;
 
 export async function benchCommand(argv: string[]): Promise<void> {

@@ -221,11 +221,14 @@ export interface RunLimits {
 
 export const RUN_LIMIT_NAMES = ["log_every", "max_steps"];
 
+/** Steps between loss readbacks unless a run asks otherwise: the trainer waits for the GPU only then. */
+export const DEFAULT_LOG_EVERY = 10;
+
 /** log_every and max_steps, checked like the recipe's fields. */
 export function parseRunLimits(
   input: Record<string, unknown>,
   nameOf: (name: string) => string = (n) => n,
-  defaultLogEvery = 10,
+  defaultLogEvery = DEFAULT_LOG_EVERY,
 ): RunLimits {
   const logEvery = numberField(input.log_every, nameOf("log_every"), defaultLogEvery, {
     min: 1,
